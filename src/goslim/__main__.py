@@ -1,0 +1,3 @@
+from goslim.cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The command line: thin commands that parse flags, call a stage, and render."""

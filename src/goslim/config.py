@@ -1,0 +1,148 @@
+"""goslim.yaml: the project's defaults, validated strictly; flags override them.
+
+Every section forbids unknown keys so that a typo is an error that names the key
+and the file, instead of a setting that silently does nothing.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from goslim.errors import ConfigError
+
+CONFIG_NAME = "goslim.yaml"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BuildConfig(Section):
+    profile: Literal["slim", "default"] = "slim"
+    packages: list[str] = Field(default_factory=lambda: ["."])
+    platforms: list[str] = Field(default_factory=lambda: ["linux/amd64"])
+    tags: list[str] = Field(default_factory=list)
+    # -X stamps: {"main.version": "1.2.3"}
+    x: dict[str, str] = Field(default_factory=dict)
+    out: str = "dist"
+
+
+class ImageConfig(Section):
+    base: str = "static"
+    tag: str | None = None
+    to: str | None = None
+    user: str = "65532:65532"
+    workdir: str = "/"
+    ports: list[int] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    tz: Literal["auto", "files", "embed", "none"] = "auto"
+    compression: Literal["gzip", "zstd"] = "gzip"
+
+
+class UpxConfig(Section):
+    policy: str = "off"  # off | auto | default | best | lzma | best-lzma | brute
+    max_startup_ms: float = 150.0
+    min_pull_saving_pct: float = 10.0
+
+
+class ProbeConfig(Section):
+    kind: Literal["http", "tcp"] = "http"
+    path: str = "/healthz"
+    port: int | None = None
+    period_seconds: float = 0.2
+    failure_threshold: int = 50
+    timeout_seconds: float = 1.0
+
+
+class VerifyConfig(Section):
+    runtime: Literal["runc", "crun"] = "runc"
+    port: int | None = None
+    health: str | None = None
+    readiness: str | None = None
+    startup: ProbeConfig | None = None
+    liveness: ProbeConfig | None = None
+    alive_seconds: float = 5.0
+    grace_seconds: float = 30.0
+    checks: list[str] = Field(default_factory=list)
+    skip: list[str] = Field(default_factory=list)
+    max_image_mb: float | None = None
+    max_binary_mb: float | None = None
+    memory_mb: int = 512
+    pids: int = 256
+
+
+class ScanConfig(Section):
+    db: str | None = None
+    fail_on: Literal["none", "low", "medium", "high", "critical"] = "none"
+    sbom: list[Literal["cyclonedx", "spdx"]] = Field(default_factory=lambda: ["cyclonedx", "spdx"])
+
+
+class SignConfig(Section):
+    key: str | None = None
+
+
+class ReportConfig(Section):
+    dir: str = "goslim-report"
+
+
+class GoslimConfig(Section):
+    build: BuildConfig = Field(default_factory=BuildConfig)
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    upx: UpxConfig = Field(default_factory=UpxConfig)
+    verify: VerifyConfig = Field(default_factory=VerifyConfig)
+    scan: ScanConfig = Field(default_factory=ScanConfig)
+    sign: SignConfig = Field(default_factory=SignConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
+
+
+def load_config(module_dir: Path) -> GoslimConfig:
+    """Read ``goslim.yaml`` beside go.mod in ``module_dir``; defaults when there is none."""
+    path = module_dir / CONFIG_NAME
+    if not path.is_file():
+        return GoslimConfig()
+    return parse_config(path.read_text(), where=str(path))
+
+
+def parse_config(text: str, *, where: str) -> GoslimConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"not valid YAML{line}", where=where, hint="fix the syntax of the file") from exc
+    if data is None:
+        return GoslimConfig()
+    if not isinstance(data, dict):
+        raise ConfigError("the top level must be a mapping of sections", where=where)
+    try:
+        return GoslimConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, where) from exc
+
+
+def _config_error(exc: ValidationError, where: str) -> ConfigError:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "extra_forbidden":
+        hint = _suggest(err["loc"])
+        return ConfigError(f"unknown key '{key}'", where=where, hint=hint or "remove it or check the spelling")
+    return ConfigError(f"invalid value for '{key}': {err['msg']}", where=where)
+
+
+def _suggest(loc: tuple) -> str | None:
+    """'did you mean' for a mistyped key, from the model's own field names."""
+    model: type[BaseModel] = GoslimConfig
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+            return None
+        model = field.annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f"did you mean '{close[0]}'?" if close else None

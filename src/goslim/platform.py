@@ -1,0 +1,40 @@
+"""A target platform in Go's and OCI's shared vocabulary (GOOS/GOARCH = os/architecture)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict
+
+from goslim.errors import UserInputError
+
+_PLATFORM_RE = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant>[a-z0-9.]+))?$")
+
+# GOOS/GOARCH pairs goslim builds and images; others are refused with this list.
+SUPPORTED = ("linux/amd64", "linux/arm64", "linux/arm", "linux/386", "linux/ppc64le", "linux/s390x", "linux/riscv64")
+
+
+class Platform(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    os: str
+    architecture: str
+    variant: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Platform:
+        m = _PLATFORM_RE.match(text.strip())
+        if not m or f"{m['os']}/{m['arch']}" not in SUPPORTED:
+            raise UserInputError(
+                f"unsupported platform '{text}'", hint=f"use one of: {', '.join(SUPPORTED)}"
+            )
+        return cls(os=m["os"], architecture=m["arch"], variant=m["variant"])
+
+    def __str__(self) -> str:
+        base = f"{self.os}/{self.architecture}"
+        return f"{base}/{self.variant}" if self.variant else base
+
+    @property
+    def slug(self) -> str:
+        """File-name friendly form: linux_amd64."""
+        return str(self).replace("/", "_")

@@ -1,0 +1,128 @@
+"""Kubernetes-style probes (HTTP GET and TCP), optionally inside another network namespace.
+
+Shared by `upx` (is the packed binary ready?) and `verify` (the probe checks). A probe
+inside a container's namespace runs in a short-lived thread that has joined that
+namespace with setns(2); only that thread moves, the rest of goslim stays put.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import http.client
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+CLONE_NEWNET = 0x40000000
+
+
+@dataclass(frozen=True)
+class ProbeSpec:
+    kind: Literal["http", "tcp"]
+    port: int
+    path: str = "/healthz"
+    host: str = "127.0.0.1"
+    timeout_s: float = 1.0
+
+    def describe(self) -> str:
+        return f"GET :{self.port}{self.path}" if self.kind == "http" else f"TCP :{self.port}"
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    detail: str  # "200 OK", "connection refused", ...
+    status: int | None = None
+    body: str = ""
+
+
+@dataclass(frozen=True)
+class WaitResult:
+    ok: bool
+    attempts: int
+    seconds: float  # from the start of waiting to the first success (or to giving up)
+    last: ProbeResult
+
+
+def probe_once(spec: ProbeSpec, netns_pid: int | None = None) -> ProbeResult:
+    """One probe attempt; success for HTTP means a status in 200..399, as in Kubernetes."""
+    if netns_pid is None:
+        return _probe(spec)
+    return _in_netns(netns_pid, lambda: _probe(spec))
+
+
+def wait_until(
+    spec: ProbeSpec,
+    *,
+    period_s: float,
+    failure_threshold: int,
+    netns_pid: int | None = None,
+    still_running: Callable[[], bool] | None = None,
+) -> WaitResult:
+    """Probe every ``period_s`` until success, ``failure_threshold`` failures, or the process dies."""
+    start = time.monotonic()
+    last = ProbeResult(ok=False, detail="not probed")
+    for attempt in range(1, failure_threshold + 1):
+        last = probe_once(spec, netns_pid)
+        if last.ok:
+            return WaitResult(True, attempt, time.monotonic() - start, last)
+        if still_running is not None and not still_running():
+            return WaitResult(False, attempt, time.monotonic() - start, ProbeResult(False, "process exited"))
+        time.sleep(period_s)
+    return WaitResult(False, failure_threshold, time.monotonic() - start, last)
+
+
+def _probe(spec: ProbeSpec) -> ProbeResult:
+    try:
+        if spec.kind == "tcp":
+            with socket.create_connection((spec.host, spec.port), timeout=spec.timeout_s):
+                return ProbeResult(True, "connected")
+        conn = http.client.HTTPConnection(spec.host, spec.port, timeout=spec.timeout_s)
+        try:
+            conn.request("GET", spec.path, headers={"User-Agent": "goslim-probe"})
+            resp = conn.getresponse()
+            body = resp.read(512).decode(errors="replace")
+            ok = 200 <= resp.status < 400
+            return ProbeResult(ok, f"{resp.status} {resp.reason}", resp.status, body)
+        finally:
+            conn.close()
+    except ConnectionRefusedError:
+        return ProbeResult(False, "connection refused")
+    except TimeoutError:
+        return ProbeResult(False, f"timed out after {spec.timeout_s:g}s")
+    except (OSError, http.client.HTTPException) as exc:
+        return ProbeResult(False, f"{type(exc).__name__}: {exc}")
+
+
+def _in_netns(pid: int, fn: Callable[[], ProbeResult]) -> ProbeResult:
+    """Run ``fn`` in a thread that has joined the network namespace of ``pid``."""
+    box: dict[str, ProbeResult] = {}
+
+    def target() -> None:
+        try:
+            fd = os.open(f"/proc/{pid}/ns/net", os.O_RDONLY)
+        except OSError as exc:
+            box["r"] = ProbeResult(False, f"cannot open network namespace of pid {pid}: {exc.strerror}")
+            return
+        try:
+            if _setns(fd, CLONE_NEWNET) != 0:
+                err = ctypes.get_errno()
+                box["r"] = ProbeResult(False, f"setns failed: {os.strerror(err)}")
+                return
+        finally:
+            os.close(fd)
+        box["r"] = fn()
+
+    thread = threading.Thread(target=target, name=f"probe-netns-{pid}", daemon=True)
+    thread.start()
+    thread.join()
+    return box["r"]
+
+
+def _setns(fd: int, nstype: int) -> int:
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.setns(fd, nstype)

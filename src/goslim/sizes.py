@@ -1,0 +1,31 @@
+"""Measured sizes: what a registry transfers for some bytes (gzip and zstd)."""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import zstandard
+
+GZIP_LEVEL = 9
+ZSTD_LEVEL = 19
+
+
+def gzip_size(data: bytes, level: int = GZIP_LEVEL) -> int:
+    """Bytes of a gzip member of ``data`` (10-byte header + deflate + 8-byte trailer)."""
+    comp = zlib.compressobj(level, zlib.DEFLATED, -15, 9)
+    return 18 + len(comp.compress(data)) + len(comp.flush())
+
+
+def zstd_size(data: bytes, level: int = ZSTD_LEVEL) -> int:
+    return len(zstandard.ZstdCompressor(level=level).compress(data))
+
+
+def file_sizes(path: Path) -> tuple[int, int, int]:
+    """(file size, gzip -9 size, zstd -19 size) of one file."""
+    data = path.read_bytes()
+    return len(data), gzip_size(data), zstd_size(data)
+
+
+def percent_change(value: int | float, baseline: int | float) -> float:
+    return 0.0 if baseline == 0 else (value - baseline) * 100.0 / baseline
