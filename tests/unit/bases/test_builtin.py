@@ -1,0 +1,91 @@
+"""The built-in bases: scratch is empty, static carries what the binary needs and says why."""
+
+from __future__ import annotations
+
+from goslim.bases.builtin import CA_BUNDLE_PATH, StaticOptions, scratch_base, static_base
+from goslim.bases.needs import BinaryFacts, Need
+from goslim.bases.sources import load_ca_bundle, load_zoneinfo
+from goslim.platform import Platform
+
+AMD64 = Platform(os="linux", architecture="amd64")
+
+
+def facts(ca: bool = False, tz: bool = False) -> BinaryFacts:
+    return BinaryFacts(
+        architecture="amd64",
+        ca_roots=Need(needed=ca, evidence=["crypto/x509.SystemCertPool"] if ca else []),
+        zoneinfo=Need(needed=tz, evidence=["time.LoadLocation"] if tz else []),
+    )
+
+
+def by_path(base):
+    return {f.path: f for f in base.files}
+
+
+def provision(base, item):
+    return next(p for p in base.provisions if p.item == item)
+
+
+def test_scratch_has_nothing() -> None:
+    base = scratch_base(AMD64)
+    assert base.files == [] and base.name == "scratch" and base.env == []
+
+
+def test_static_always_has_users_and_dirs() -> None:
+    files = by_path(static_base(facts(), AMD64))
+    passwd = files["/etc/passwd"].data.decode()
+    for line in ("root:x:0:0:", "nobody:x:65534:65534:", "nonroot:x:65532:65532:"):
+        assert line in passwd
+    assert "nonroot:x:65532:" in files["/etc/group"].data.decode()
+    home = files["/home/nonroot"]
+    assert (home.kind, home.mode, home.uid, home.gid) == ("dir", 0o700, 65532, 65532)
+    assert files["/tmp"].mode == 0o1777
+    assert "hosts: files dns" in files["/etc/nsswitch.conf"].data.decode()
+    assert "ID=goslim-static" in files["/etc/os-release"].data.decode()
+
+
+def test_no_needs_no_bundle_no_zoneinfo() -> None:
+    base = static_base(facts(), AMD64)
+    paths = set(by_path(base))
+    assert CA_BUNDLE_PATH not in paths
+    assert not any(p.startswith("/usr/share/zoneinfo") for p in paths)
+    assert base.env == []
+    assert not provision(base, "ca-bundle").included and not provision(base, "zoneinfo").included
+
+
+def test_roots_needed_gets_bundle_with_source_and_version() -> None:
+    base = static_base(facts(ca=True), AMD64)
+    bundle = by_path(base)[CA_BUNDLE_PATH]
+    assert b"-----BEGIN CERTIFICATE-----" in bundle.data
+    p = provision(base, "ca-bundle")
+    assert p.included and p.source and p.version and "SystemCertPool" in p.reason
+    assert f"SSL_CERT_FILE={CA_BUNDLE_PATH}" in base.env
+
+
+def test_zoneinfo_needed_gets_tree() -> None:
+    base = static_base(facts(tz=True), AMD64)
+    files = by_path(base)
+    berlin = base.resolve("/usr/share/zoneinfo/Europe/Berlin")
+    assert berlin is not None and files[berlin].data.startswith(b"TZif")
+    assert not any("/posix/" in p or "/right/" in p for p in files)
+    p = provision(base, "zoneinfo")
+    assert p.included and p.files > 300 and p.version.startswith("tzdata 20")
+
+
+def test_tz_embed_leaves_files_out_even_when_needed() -> None:
+    base = static_base(facts(tz=True), AMD64, StaticOptions(tz="embed"))
+    assert not any(p.startswith("/usr/share/zoneinfo") for p in by_path(base))
+    assert "timetzdata" in provision(base, "zoneinfo").reason
+
+
+def test_package_sources_work_without_the_host(tmp_path) -> None:
+    bundle = load_ca_bundle("auto", system_bundle=tmp_path / "absent.crt")
+    assert bundle.source.startswith("certifi") and bundle.certificates > 50
+    tree = load_zoneinfo("auto", system_dir=tmp_path / "absent")
+    assert tree.source.startswith("tzdata") and tree.files > 300
+
+
+def test_static_base_is_deterministic() -> None:
+    a = static_base(facts(ca=True, tz=True), AMD64)
+    b = static_base(facts(ca=True, tz=True), AMD64)
+    assert a.files == b.files
