@@ -1,0 +1,80 @@
+"""goslim.oci — the OCI image engine: model, deterministic layers, layout/archive/registry I/O.
+
+Public API (names are stable; other stages import them from ``goslim.oci``):
+
+Model
+  ``Digest.parse(text)`` / ``Digest.of_bytes(data)``      strict ``sha256:<hex>`` value
+  ``Descriptor(media_type, digest, size, annotations, platform)``  (``to_dict``/``from_dict``)
+  ``Platform``                                         re-export of ``goslim.platform.Platform``
+  ``FileEntry(path, kind, mode, uid, gid, data, source, linkname)``  (+ ``.file/.dir/.symlink/.from_path``)
+  ``build_layer(entries, compression="gzip"|"zstd"|"none", mtime=None, level=None, spool_dir=None) -> Layer``
+  ``Layer``   digest, diff_id, size, media_type; ``open()``, ``read_bytes()``, ``open_uncompressed()``,
+              ``Layer.from_blob(media_type, data=|path=, digest=, diff_id=)``
+  ``new_config(platform, entrypoint=, cmd=, env=, user=, workdir=, exposed_ports=, labels=, ...)``,
+  ``history_entry(created_by, ...)``
+  ``Image.build(config, layers, annotations=)``  immutable; ``.digest``, ``.manifest_bytes``,
+              ``.config_bytes``, ``.layers``, ``.platform``, ``.with_layers(layers, config_updates, history)``
+  ``Index.build(images)``; ``index.image_for(platform)``
+  ``mediatypes``  module of OCI/Docker media type constants
+
+Writers / readers
+  ``write_oci_layout(path, image_or_index, tag=None) -> Descriptor``
+  ``read_oci_layout(path, tag=None) -> Image | Index``; ``layout_tags(path)``
+  ``write_docker_archive(path, image, repo_tags=())``; ``read_docker_archive(path)``
+  ``read_image(location, platform=None, client=None) -> Image``  (``oci:PATH[:TAG]``, ``docker-archive:PATH``,
+              ``HOST/REPO[:TAG|@DIGEST]``); ``ImageLocation.parse``, ``ImageReference.parse``
+  ``write_image(location, image_or_index, client=None)``  any of the three location kinds
+  ``unpack_rootfs(image, dest)``  applies layers with whiteouts, refusing escapes
+
+Registry
+  ``RegistryClient(insecure=False, credentials=None, ...)``; ``push(image_or_index, reference, client)``,
+  ``pull(reference, client, platform=None)``
+
+Errors (all ``GoslimError``): InvalidDigestError, InvalidReferenceError, BlobError, ImageFormatError,
+UnsafeLayerError, RegistryError, RegistryAuthError.
+"""
+
+from __future__ import annotations
+
+from goslim.oci import mediatypes
+from goslim.oci.descriptor import Descriptor
+from goslim.oci.digest import Digest
+from goslim.oci.errors import (
+    BlobError,
+    ImageFormatError,
+    InvalidDigestError,
+    InvalidReferenceError,
+    RegistryAuthError,
+    RegistryError,
+    UnsafeLayerError,
+)
+from goslim.oci.image import Image, Index, history_entry, new_config
+from goslim.oci.layer import FileEntry, Layer, build_layer, source_date_epoch
+from goslim.oci.layout import layout_tags, read_layout_image, read_oci_layout, write_oci_layout
+from goslim.platform import Platform
+
+__all__ = [
+    "BlobError",
+    "Descriptor",
+    "Digest",
+    "FileEntry",
+    "Image",
+    "ImageFormatError",
+    "Index",
+    "InvalidDigestError",
+    "InvalidReferenceError",
+    "Layer",
+    "Platform",
+    "RegistryAuthError",
+    "RegistryError",
+    "UnsafeLayerError",
+    "build_layer",
+    "history_entry",
+    "layout_tags",
+    "mediatypes",
+    "new_config",
+    "read_layout_image",
+    "read_oci_layout",
+    "source_date_epoch",
+    "write_oci_layout",
+]
