@@ -1,0 +1,48 @@
+"""What the user asked the image to be, beyond the base: user, entrypoint, env, ports, compression."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from goslim.bases.builtin import StaticOptions
+from goslim.config import ImageConfig
+
+# Where the binary goes: /app/<name> (goslim's choice; ko uses /ko-app/<name>).
+DEFAULT_APP_DIR = "/app"
+
+
+class ImageOptions(BaseModel):
+    """Image settings; ``from_config`` fills them from goslim.yaml's image section."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user: str = "65532:65532"
+    workdir: str | None = None  # None: the base's, else "/"
+    app_dir: str = DEFAULT_APP_DIR
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list)
+    ports: list[int] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    compression: Literal["gzip", "zstd"] = "gzip"
+    static: StaticOptions = Field(default_factory=StaticOptions)
+
+    @classmethod
+    def from_config(cls, config: ImageConfig, **overrides: object) -> ImageOptions:
+        """Options from goslim.yaml's image section; ``overrides`` (flags) win when not None."""
+        values: dict[str, object] = {
+            "user": config.user,
+            "workdir": config.workdir,
+            "env": dict(config.env),
+            "args": list(config.args),
+            "ports": list(config.ports),
+            "labels": dict(config.labels),
+            "compression": config.compression,
+            "static": StaticOptions(tz=config.tz),
+        }
+        tz = overrides.pop("tz", None)
+        if tz is not None:
+            values["static"] = StaticOptions(tz=tz)  # type: ignore[arg-type]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
