@@ -1,0 +1,123 @@
+"""`goslim keygen | sign | verify-signature | sign-blob | verify-blob`: cosign-compatible signatures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.sign import (
+    BlobSignature,
+    ImageSignature,
+    SignatureReport,
+    sign_blob,
+    sign_image,
+    verify_blob,
+    verify_image,
+    write_key_pair,
+)
+from goslim.sign.password import read_password
+
+ImageArg = Annotated[
+    str, typer.Argument(help="oci:DIR[:TAG] or a registry reference HOST/REPO[:TAG|@DIGEST].")
+]
+FileArg = Annotated[Path, typer.Argument(help="The file (binary) to sign or verify.")]
+PrivateKeyOpt = Annotated[Path, typer.Option("--key", help="cosign.key (password from COSIGN_PASSWORD).")]
+PublicKeyOpt = Annotated[Path, typer.Option("--key", help="cosign.pub.")]
+SigOpt = Annotated[Path | None, typer.Option("--signature", help="Signature file (default: FILE.sig).")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("keygen")(keygen)
+    app.command("sign")(sign)
+    app.command("verify-signature")(verify_signature)
+    app.command("sign-blob")(sign_blob_cmd)
+    app.command("verify-blob")(verify_blob_cmd)
+
+
+def keygen(
+    out: Annotated[Path, typer.Option(help="Directory for cosign.key and cosign.pub.")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing key pair.")] = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Make an ECDSA P-256 key pair in cosign's format (cosign.key encrypted, cosign.pub)."""
+    output = make_output(json_out)
+    pair = write_key_pair(out, read_password(confirm=True), overwrite=force)
+    result = {"private_key": str(pair.private_key), "public_key": str(pair.public_key)}
+    output.emit(
+        result,
+        lambda c: c.print(
+            f"Private key written to {pair.private_key}\nPublic key written to {pair.public_key}",
+            highlight=False,
+        ),
+    )
+
+
+def sign(image: ImageArg, key: PrivateKeyOpt, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """Sign an image by digest; the signature is stored as cosign stores it (sha256-<hex>.sig)."""
+    output = make_output(json_out)
+    result = sign_image(image, key, read_password())
+    output.emit(result, lambda c: _render_signed(c, result))
+
+
+def verify_signature(
+    image: ImageArg, key: PublicKeyOpt, json_out: JsonOpt = False, debug: DebugOpt = False
+) -> None:
+    """Verify an image's cosign signatures with a public key (exit 1 when none matches)."""
+    output = make_output(json_out)
+    report = verify_image(image, key)
+    output.emit(report, lambda c: _render_verified(c, report))
+
+
+def sign_blob_cmd(
+    file: FileArg,
+    key: PrivateKeyOpt,
+    signature: SigOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Detached signature for a file: writes FILE.sig (as `cosign sign-blob`) and FILE.sha256."""
+    output = make_output(json_out)
+    result = sign_blob(file, key, read_password(), signature)
+    output.emit(result, lambda c: _render_blob(c, result, "signed"))
+
+
+def verify_blob_cmd(
+    file: FileArg,
+    key: PublicKeyOpt,
+    signature: SigOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Verify a file against FILE.sha256 and its detached signature."""
+    output = make_output(json_out)
+    result = verify_blob(file, key, signature)
+    output.emit(result, lambda c: _render_blob(c, result, "verified"))
+
+
+def _render_signed(console: Console, result: ImageSignature) -> None:
+    console.print(f"[green]signed[/] {result.location} {result.image_digest}", highlight=False)
+    console.print(
+        f"  signature tag {result.attachment.tag} ({result.attachment.layers} signature(s))", highlight=False
+    )
+
+
+def _render_verified(console: Console, report: SignatureReport) -> None:
+    good = sum(c.valid for c in report.checks)
+    console.print(
+        f"[green]verified[/] {report.location} {report.image_digest}: "
+        f"{good} of {len(report.checks)} signature(s) match the key",
+        highlight=False,
+    )
+    for c in report.checks:
+        if not c.valid:
+            console.print(f"  [dim]other signature {c.payload_digest[:19]}: {c.reason}[/]", highlight=False)
+
+
+def _render_blob(console: Console, result: BlobSignature, verb: str) -> None:
+    console.print(f"[green]{verb}[/] {result.path} sha256:{result.sha256}", highlight=False)
+    console.print(f"  signature {result.signature_path}, checksum {result.checksum_path}", highlight=False)
