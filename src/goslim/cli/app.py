@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from goslim import __version__
+from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
 from goslim.errors import ExitStatus, GoslimError, ToolError
 
@@ -38,6 +39,7 @@ def _root(
 
 
 build_cmd.register(app)
+analyze_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,131 @@
+"""What the image must supply at run time, proven by the functions the linker kept.
+
+Go's linker drops unreachable functions, so a function in the pclntab means the code path
+exists. Facts on which files each package reads: REFERENCE.md section 7.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from goslim.binary.elf import ElfImage
+from goslim.binary.models import BuildInfo, Need, Needs
+
+MAX_EVIDENCE = 5
+
+CA_FUNCS = ("crypto/x509.loadSystemRoots", "crypto/x509.initSystemRoots", "crypto/x509.systemRootsPool",
+            "crypto/x509.SystemCertPool")
+CA_FALLBACK_PKG = "golang.org/x/crypto/x509roots/fallback"
+CA_FALLBACK_SET = "crypto/x509.SetFallbackRoots"
+ZONE_FUNCS = ("time.LoadLocation", "time.loadLocation", "time.loadTzinfo", "time.FixedZone.LoadLocation")
+TZDATA_PKG = "time/tzdata"
+USER_PKG = "os/user"
+RESOLVER_FUNCS = {
+    "net.dnsReadConfig": "/etc/resolv.conf",
+    "net.(*resolverConfig).init": "/etc/resolv.conf",
+    "net.readHosts": "/etc/hosts",
+    "net.lookupStaticHost": "/etc/hosts",
+    "net.parseNSSConfFile": "/etc/nsswitch.conf",
+    "net.(*nsswitchConfig).init": "/etc/nsswitch.conf",
+    "net.(*conf).hostLookupOrder": "/etc/nsswitch.conf",
+    "net.cgoLookupHost": "libc resolver (getaddrinfo: /etc/resolv.conf, /etc/nsswitch.conf)",
+    "net._C2func_getaddrinfo": "libc resolver (getaddrinfo: /etc/resolv.conf, /etc/nsswitch.conf)",
+}
+
+
+def _matching(names: Iterable[str], wanted: Iterable[str]) -> list[str]:
+    want = set(wanted)
+    return sorted({n for n in names if n in want})
+
+
+def _in_package(names: Iterable[str], package: str) -> list[str]:
+    prefix = package + "."
+    return sorted(n for n in names if n.startswith(prefix) and "/" not in n[len(prefix) :])
+
+
+def detect_needs(names: set[str], elf: ElfImage | None, info: BuildInfo | None) -> Needs:
+    """Derive each need from the linked function names and the ELF facts."""
+    return Needs(
+        ca_roots=_ca_roots(names),
+        zoneinfo=_zoneinfo(names, info),
+        passwd=_passwd(names),
+        resolver=_resolver(names),
+        loader=_loader(elf),
+    )
+
+
+def _ca_roots(names: set[str]) -> Need:
+    evidence = _matching(names, CA_FUNCS)
+    if not evidence:
+        return Need(needed=False, detail="crypto/x509 system root loading is not linked")
+    fallback = _in_package(names, CA_FALLBACK_PKG)
+    if fallback:
+        return Need(
+            needed=False,
+            evidence=(evidence + fallback)[:MAX_EVIDENCE],
+            detail=f"system roots are loaded, but {CA_FALLBACK_PKG} embeds fallback roots used when none are found",
+        )
+    return Need(
+        needed=True,
+        evidence=evidence[:MAX_EVIDENCE],
+        detail="TLS verification reads /etc/ssl/certs/ca-certificates.crt (or SSL_CERT_FILE / SSL_CERT_DIR)",
+    )
+
+
+def _zoneinfo(names: set[str], info: BuildInfo | None) -> Need:
+    evidence = _matching(names, ZONE_FUNCS)
+    tzdata = _in_package(names, TZDATA_PKG)
+    tags = (info.settings.get("-tags", "") if info else "").split(",")
+    if not evidence:
+        return Need(needed=False, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)")
+    if tzdata or "timetzdata" in tags:
+        return Need(
+            needed=False,
+            evidence=(evidence + tzdata[:2])[:MAX_EVIDENCE],
+            detail="time/tzdata is embedded: zone lookups work without /usr/share/zoneinfo",
+        )
+    return Need(
+        needed=True,
+        evidence=evidence[:MAX_EVIDENCE],
+        detail="time.LoadLocation reads /usr/share/zoneinfo (or $ZONEINFO); or build with -tags timetzdata",
+    )
+
+
+def _passwd(names: set[str]) -> Need:
+    evidence = _in_package(names, USER_PKG)
+    if not evidence:
+        return Need(needed=False, detail="os/user is not linked")
+    return Need(
+        needed=True,
+        evidence=evidence[:MAX_EVIDENCE],
+        detail="os/user reads /etc/passwd and /etc/group (user.Current falls back to $USER and $HOME)",
+    )
+
+
+def _resolver(names: set[str]) -> Need:
+    evidence = _matching(names, RESOLVER_FUNCS)
+    if not evidence:
+        return Need(needed=False, detail="the net package's name resolution is not linked")
+    files = sorted({RESOLVER_FUNCS[n] for n in evidence})
+    return Need(
+        needed=True,
+        evidence=evidence[:MAX_EVIDENCE],
+        detail="name resolution reads " + ", ".join(files) + " (missing files fall back to defaults)",
+    )
+
+
+def _loader(elf: ElfImage | None) -> Need:
+    if elf is None:
+        return Need(needed=False, detail="unknown")
+    interp = elf.interpreter
+    needed = elf.needed
+    if not interp and not needed:
+        return Need(needed=False, detail="statically linked: no dynamic loader or shared libraries")
+    evidence = ([f"PT_INTERP {interp}"] if interp else []) + [f"DT_NEEDED {n}" for n in needed]
+    libc = elf.libc or "unknown libc"
+    return Need(
+        needed=True,
+        evidence=evidence,
+        detail=f"dynamically linked against {libc}: the image needs {interp or 'a loader'} and "
+        + (", ".join(needed) if needed else "no libraries"),
+    )

@@ -1,0 +1,110 @@
+"""`goslim analyze`: what is inside a Go binary, what it needs at run time, and what it leaks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from goslim.binary import BinaryReport, analyze
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import human_bytes
+from goslim.errors import ExitStatus, GoslimError, ToolMissingError
+
+
+class NotGoReportError(GoslimError):
+    """The report was printed, but the file is not (readably) a Go binary."""
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze_cmd)
+
+
+def analyze_cmd(
+    binary: Annotated[Path, typer.Argument(help="The ELF executable to analyze.")],
+    top: Annotated[int, typer.Option("--top", min=0, help="How many packages to list by size.")] = 20,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Analyze a binary: ELF facts, Go build info, size by package, run-time needs, findings.
+
+    Exit 0 for a Go binary; 2 (after printing the ELF facts) for an ELF that is not Go, or when
+    the file is not ELF at all; 3 when it is UPX-packed and upx is missing to look inside.
+    """
+    output = make_output(json_out)
+    with output.progress(f"analyzing {binary.name}"):
+        report = analyze(binary, top=top)
+    output.emit(report, lambda c: render_report(c, report))
+    if not report.is_go:
+        if report.upx_packed and not report.analyzed_unpacked_copy:
+            raise ToolMissingError(f"{binary} is UPX-packed; cannot look inside without upx",
+                                   hint="install upx (scripts/setup.sh) so goslim can analyze a `upx -d` copy")
+        error = NotGoReportError(f"{binary} is an ELF file but not a Go binary",
+                                 hint="goslim slims Go programs; build one with the Go toolchain")
+        error.exit_status = ExitStatus.BAD_INPUT
+        raise error
+
+
+def render_report(console: Console, r: BinaryReport) -> None:
+    e = r.elf
+    bi = r.build_info
+    kind = "static" if e.static else f"dynamic ({e.libc or 'unknown libc'})"
+    console.print(f"[bold]{r.path}[/]  {human_bytes(r.size)}  sha256 {r.sha256[:16]}…", highlight=False)
+    console.print(
+        f"ELF{e.elf_class} {e.machine} ({e.goarch or '?'}), {kind}, {'PIE' if e.pie else 'not PIE'}, "
+        f"{'stripped' if e.stripped else 'symbols'}, DWARF {human_bytes(e.dwarf_bytes)}",
+        highlight=False,
+    )
+    if e.interpreter:
+        console.print(f"loader {e.interpreter}; libraries: {', '.join(e.needed) or '-'}", highlight=False)
+    if bi is not None:
+        main = bi.main.path or "-"
+        console.print(f"{bi.go_version}  {bi.path}  (module {main} {bi.main.version}, {len(bi.deps)} deps)",
+                      highlight=False)
+        keys = ("CGO_ENABLED", "GOOS", "GOARCH", "-trimpath", "-tags", "-ldflags", "vcs.revision")
+        shown = [f"{k}={bi.settings[k]}" for k in keys if k in bi.settings]
+        if shown:
+            console.print("build " + "  ".join(shown), highlight=False)
+    for note in r.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+    if r.packages:
+        t = Table(title=f"code by package ({r.function_count} functions)", title_justify="left")
+        for col in ("package", "module", "functions", "size", "% of file"):
+            t.add_column(col, justify="left" if col in ("package", "module") else "right")
+        for p in r.packages:
+            t.add_row(p.package, p.module, str(p.functions), human_bytes(p.size), f"{100 * p.size / r_total(r):.1f}%")
+        console.print(t)
+    t = Table(title="the rest of the file, by section", title_justify="left")
+    for col in ("section", "kind", "size", "% of file"):
+        t.add_column(col, justify="left" if col in ("section", "kind") else "right")
+    for s in r.sections:
+        t.add_row(s.name, s.kind, human_bytes(s.size), f"{100 * s.size / r_total(r):.1f}%")
+    console.print(t)
+
+    t = Table(title="run-time needs", title_justify="left")
+    for col in ("need", "", "why"):
+        t.add_column(col)
+    for name, need in r.needs:
+        mark = "[bold red]yes[/]" if need.needed else "[green]no[/]"
+        proof = f" [dim]({', '.join(need.evidence[:3])})[/]" if need.evidence else ""
+        t.add_row(name, mark, need.detail + proof)
+    console.print(t)
+
+    if r.findings:
+        console.print("[bold]findings[/]")
+        colors = {"high": "bold red", "medium": "red", "low": "yellow", "info": "cyan"}
+        for f in r.findings:
+            cost = f" ({human_bytes(f.bytes)})" if f.bytes else ""
+            console.print(f"  [{colors[f.severity]}]{f.severity}[/] {f.kind}: {f.message}{cost}", highlight=False)
+            for ev in f.evidence[:5]:
+                console.print(f"      [dim]{ev}[/]", highlight=False)
+    else:
+        console.print("[green]no findings[/]")
+
+
+def r_total(r: BinaryReport) -> int:
+    return max(r.unpacked_size or r.size, 1)
