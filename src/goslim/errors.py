@@ -73,3 +73,9 @@ class CheckFailedError(GoslimError):
     """A check or policy failed; the result was still produced and rendered."""
 
     exit_status = ExitStatus.CHECK_FAILED
+
+
+class UserInterrupt(GoslimError):
+    """The user pressed Ctrl-C; cleanup ran and earlier output is intact."""
+
+    exit_status = ExitStatus.INTERRUPTED

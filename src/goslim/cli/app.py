@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
+from types import FrameType
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -14,7 +15,8 @@ from rich.markup import escape
 from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
-from goslim.errors import ExitStatus, GoslimError, ToolError
+from goslim.cli import sign as sign_cmd
+from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
 
 app = typer.Typer(
     name="goslim",
@@ -40,6 +42,7 @@ def _root(
 
 build_cmd.register(app)
 analyze_cmd.register(app)
+sign_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,8 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOSLIM_DEBUG") == "1"
     err = Console(stderr=True, soft_wrap=True)
+    previous = signal.signal(signal.SIGINT, _raise_interrupted)
     try:
-        app(args=args, prog_name="goslim", standalone_mode=False)
+        # Standalone mode lets click print usage errors (exit 2); our errors pass through it.
+        app(args=args, prog_name="goslim", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except GoslimError as exc:
         if debug:
             traceback.print_exc()
@@ -59,18 +66,15 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err.print(f"  [cyan]hint:[/] {escape(exc.hint)}", highlight=False)
         return int(exc.exit_status)
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.exceptions.Abort:
-        err.print("[bold red]interrupted[/]")
-        return int(ExitStatus.INTERRUPTED)
-    except KeyboardInterrupt:
-        err.print("[bold red]interrupted[/]: earlier output is left as it was")
-        return int(ExitStatus.INTERRUPTED)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        return int(ExitStatus.BAD_INPUT)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return int(ExitStatus.OK)
+
+
+def _raise_interrupted(_signum: int, _frame: FrameType | None) -> None:
+    # Our own exception, not KeyboardInterrupt: click would turn that into "Aborted!" and exit 1,
+    # and stages' finally blocks still run to clean up temp files and containers.
+    raise UserInterrupt("interrupted (Ctrl-C); earlier output is left as it was")
 
 
 if __name__ == "__main__":
