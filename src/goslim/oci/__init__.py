@@ -27,8 +27,10 @@ Writers / readers
   ``unpack_rootfs(image, dest)``  applies layers with whiteouts, refusing escapes
 
 Registry
-  ``RegistryClient(insecure=False, credentials=None, ...)``; ``push(image_or_index, reference, client)``,
-  ``pull(reference, client, platform=None)``
+  ``RegistryClient(keychain=None, insecure=False, retries=3, chunk_size=None)`` (keychain default:
+  ``DockerConfigKeychain()``; tests use ``StaticKeychain({host: Credential(user, password)})``)
+  ``push(image_or_index, reference, client, mount_from=(), progress=None) -> PushResult``
+  ``pull(reference, client) -> Image | Index``; ``pull_image(reference, client, platform=None) -> Image``
 
 Errors (all ``GoslimError``): InvalidDigestError, InvalidReferenceError, BlobError, ImageFormatError,
 UnsafeLayerError, RegistryError, RegistryAuthError.
@@ -37,6 +39,8 @@ UnsafeLayerError, RegistryError, RegistryAuthError.
 from __future__ import annotations
 
 from goslim.oci import mediatypes
+from goslim.oci.archive import read_docker_archive, write_docker_archive
+from goslim.oci.auth import Credential, DockerConfigKeychain, StaticKeychain
 from goslim.oci.descriptor import Descriptor
 from goslim.oci.digest import Digest
 from goslim.oci.errors import (
@@ -51,30 +55,51 @@ from goslim.oci.errors import (
 from goslim.oci.image import Image, Index, history_entry, new_config
 from goslim.oci.layer import FileEntry, Layer, build_layer, source_date_epoch
 from goslim.oci.layout import layout_tags, read_layout_image, read_oci_layout, write_oci_layout
+from goslim.oci.reference import ImageLocation, ImageReference
+from goslim.oci.registry import RegistryClient
+from goslim.oci.remote import PushResult, pull, pull_image, push
+from goslim.oci.store import read_image, write_image
+from goslim.oci.unpack import UnpackResult, unpack_rootfs
 from goslim.platform import Platform
 
 __all__ = [
     "BlobError",
+    "Credential",
     "Descriptor",
     "Digest",
+    "DockerConfigKeychain",
     "FileEntry",
     "Image",
     "ImageFormatError",
+    "ImageLocation",
+    "ImageReference",
     "Index",
     "InvalidDigestError",
     "InvalidReferenceError",
     "Layer",
     "Platform",
+    "PushResult",
     "RegistryAuthError",
+    "RegistryClient",
     "RegistryError",
+    "StaticKeychain",
+    "UnpackResult",
     "UnsafeLayerError",
     "build_layer",
     "history_entry",
     "layout_tags",
     "mediatypes",
     "new_config",
+    "pull",
+    "pull_image",
+    "push",
+    "read_docker_archive",
+    "read_image",
     "read_layout_image",
     "read_oci_layout",
     "source_date_epoch",
+    "unpack_rootfs",
+    "write_docker_archive",
+    "write_image",
     "write_oci_layout",
 ]

@@ -124,7 +124,19 @@ class Image:
         history = cfg.get("history")
         if not history:
             cfg.pop("history", None)
-        config_bytes = canonical_json(cfg)
+        return cls.from_config_bytes(canonical_json(cfg), layers, annotations=annotations,
+                                     docker_media_types=docker_media_types)
+
+    @classmethod
+    def from_config_bytes(
+        cls,
+        config_bytes: bytes,
+        layers: Sequence[Layer],
+        *,
+        annotations: Mapping[str, str] | None = None,
+        docker_media_types: bool = False,
+    ) -> Image:
+        """A manifest around exact config bytes (kept byte-for-byte, so the image ID is preserved)."""
         config_type = mediatypes.DOCKER_CONFIG if docker_media_types else mediatypes.OCI_CONFIG
         manifest_type = mediatypes.DOCKER_MANIFEST if docker_media_types else mediatypes.OCI_MANIFEST
         manifest: dict[str, Any] = {

@@ -1,0 +1,201 @@
+"""Push images to and pull them from registries with ``RegistryClient``.
+
+Push order is blobs, then child manifests (by digest), then the tag last, so a push
+interrupted anywhere leaves the tag as it was; a re-run skips blobs already there.
+Pulled blobs land in a content-addressed cache (verified) and become file-backed layers.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from goslim.oci import mediatypes
+from goslim.oci.descriptor import Descriptor, parse_json
+from goslim.oci.digest import Digest
+from goslim.oci.errors import BlobError, ImageFormatError, RegistryError
+from goslim.oci.image import Image, Index
+from goslim.oci.layer import Layer
+from goslim.oci.layout import blob_path, default_platform, write_blob
+from goslim.oci.reference import ImageReference
+from goslim.oci.registry import Progress, RegistryClient
+from goslim.platform import Platform
+
+
+@dataclass(frozen=True)
+class PushResult:
+    """What a push did: the reference pushed, its digest, and per-blob outcome."""
+
+    reference: str
+    digest: str
+    blobs: dict[str, str] = field(default_factory=dict)  # digest -> exists | mounted | uploaded
+    seconds: float = 0.0
+
+    @property
+    def pinned(self) -> str:
+        """``registry/repo@sha256:...``: the immutable name to deploy."""
+        return f"{ImageReference.parse(self.reference).name}@{self.digest}"
+
+
+def push(
+    image: Image | Index,
+    reference: str | ImageReference,
+    client: RegistryClient,
+    *,
+    mount_from: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> PushResult:
+    """Upload ``image`` (or an index and its images) to ``reference``; tag last."""
+    ref = reference if isinstance(reference, ImageReference) else ImageReference.parse(reference)
+    if ref.digest is not None and ref.digest != image.digest:
+        raise RegistryError(f"cannot push {image.digest} to {ref}: the reference pins another digest")
+    start = time.monotonic()
+    mounts = tuple(mount_from)
+    outcome: dict[str, str] = {}
+    images = image.images if isinstance(image, Index) else (image,)
+    for img in images:
+        for layer in img.layers:
+            if str(layer.digest) not in outcome:
+                outcome[str(layer.digest)] = client.upload_blob(ref, layer.digest, layer.size, layer.open,
+                                                                mount_from=mounts, progress=progress)
+        cfg = img.config_descriptor
+        outcome[str(cfg.digest)] = client.upload_blob(ref, cfg.digest, cfg.size,
+                                                      lambda data=img.config_bytes: io.BytesIO(data))
+    if isinstance(image, Index):
+        for img in images:
+            client.put_manifest(ref, str(img.digest), img.manifest_bytes, img.media_type)
+        top_bytes, top_type = image.index_bytes, image.media_type
+    else:
+        top_bytes, top_type = image.manifest_bytes, image.media_type
+    client.put_manifest(ref, ref.tag or str(image.digest), top_bytes, top_type)
+    shown = ref.with_tag(ref.tag) if ref.tag else ref.with_digest(image.digest)
+    return PushResult(str(shown), str(image.digest), outcome, time.monotonic() - start)
+
+
+def pull(
+    reference: str | ImageReference,
+    client: RegistryClient,
+    *,
+    cache_dir: Path | None = None,
+) -> Image | Index:
+    """Fetch an image or index (all its platforms) with verified blobs cached under ``cache_dir``."""
+    ref = reference if isinstance(reference, ImageReference) else ImageReference.parse(reference)
+    cache = cache_dir or default_cache_dir()
+    top = client.get_manifest(ref)
+    if top.media_type in mediatypes.INDEX_TYPES:
+        doc = parse_json(top.data, what=f"index {ref}")
+        images = [_pull_image(ref, client, d.digest, cache) for d in _index_entries(doc, ref)]
+        return Index(top.data, tuple(images))
+    return _image_from_manifest(ref, client, top.data, top.media_type, cache)
+
+
+def pull_image(
+    reference: str | ImageReference,
+    client: RegistryClient,
+    *,
+    platform: Platform | str | None = None,
+    cache_dir: Path | None = None,
+) -> Image:
+    """Fetch one image; for an index, only the entry matching ``platform`` (default: this machine)."""
+    ref = reference if isinstance(reference, ImageReference) else ImageReference.parse(reference)
+    cache = cache_dir or default_cache_dir()
+    top = client.get_manifest(ref)
+    if top.media_type not in mediatypes.INDEX_TYPES:
+        return _image_from_manifest(ref, client, top.data, top.media_type, cache)
+    doc = parse_json(top.data, what=f"index {ref}")
+    want = str(platform or default_platform())
+    entries = _index_entries(doc, ref)
+    for d in entries:
+        p = d.platform
+        if p is not None and (str(p) == want or f"{p.os}/{p.architecture}" == want):
+            return _pull_image(ref, client, d.digest, cache)
+    have = ", ".join(str(d.platform) for d in entries if d.platform) or "none"
+    raise ImageFormatError(f"{ref} has no image for platform {want}", hint=f"available: {have}")
+
+
+def default_cache_dir() -> Path:
+    """``$GOSLIM_CACHE`` or ``$XDG_CACHE_HOME/goslim`` or ``~/.cache/goslim``: verified pulled blobs."""
+    if os.environ.get("GOSLIM_CACHE"):
+        return Path(os.environ["GOSLIM_CACHE"])
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "goslim"
+
+
+def _index_entries(doc: Any, ref: ImageReference) -> list[Descriptor]:
+    if not isinstance(doc, dict):
+        raise ImageFormatError(f"index {ref} is not a JSON object")
+    entries = [Descriptor.from_dict(d, where=f"index {ref} entry {i}")
+               for i, d in enumerate(doc.get("manifests") or [])]
+    return [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES]
+
+
+def _pull_image(ref: ImageReference, client: RegistryClient, digest: Digest, cache: Path) -> Image:
+    got = client.get_manifest(ref, str(digest))
+    return _image_from_manifest(ref, client, got.data, got.media_type, cache)
+
+
+def _image_from_manifest(ref: ImageReference, client: RegistryClient, data: bytes, media_type: str,
+                         cache: Path) -> Image:
+    if media_type not in mediatypes.MANIFEST_TYPES:
+        raise ImageFormatError(f"{ref} is a '{media_type}', not an image",
+                               hint="pull an image or image index")
+    doc = parse_json(data, what=f"manifest {ref}")
+    cfg = Descriptor.from_dict(doc.get("config"), where=f"manifest {ref} config")
+    config_bytes = b"".join(client.fetch_blob(ref, cfg.digest))
+    cfg.digest.verify_bytes(config_bytes, what=f"config of {ref}")
+    config = parse_json(config_bytes, what=f"config of {ref}")
+    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
+    raw_layers = doc.get("layers") or []
+    if len(raw_layers) != len(diff_ids):
+        raise ImageFormatError(f"{ref}: {len(raw_layers)} layers but {len(diff_ids)} diff_ids in its config")
+    layers = []
+    for i, raw in enumerate(raw_layers):
+        d = Descriptor.from_dict(raw, where=f"manifest {ref} layer {i}")
+        path = blob_path(cache, d.digest)
+        if not _cached_ok(path, d):
+            path.unlink(missing_ok=True)
+            write_blob(cache, d.digest, d.size, _IterReader(client.fetch_blob(ref, d.digest)))
+        layers.append(Layer(d.media_type, d.digest, Digest.parse(diff_ids[i]), d.size, path=path,
+                            annotations=dict(d.annotations)))
+    return Image(data, config_bytes, tuple(layers))
+
+
+def _cached_ok(path: Path, desc: Descriptor) -> bool:
+    """A cached blob is reused only if it still hashes to its digest."""
+    if not (path.is_file() and path.stat().st_size == desc.size):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            desc.digest.verify_stream(fh, desc.size)
+    except BlobError:
+        return False
+    return True
+
+
+class _IterReader(io.RawIOBase):
+    """A read()-able view of an iterator of byte chunks."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self._chunks = chunks
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while n < 0 or len(self._buf) < n:
+            nxt = next(self._chunks, None)
+            if nxt is None:
+                break
+            self._buf += nxt
+        if n < 0:
+            out, self._buf = self._buf, b""
+        else:
+            out, self._buf = self._buf[:n], self._buf[n:]
+        return out
