@@ -59,6 +59,7 @@ class RegistryClient:
         chunk_size: int | None = None,
         transport: httpx.BaseTransport | None = None,
         verify: bool | str = True,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.keychain: Keychain = keychain if keychain is not None else DockerConfigKeychain()
         self.insecure = insecure
@@ -70,7 +71,7 @@ class RegistryClient:
         self._bases: dict[str, str] = {}
         self._tokens: dict[tuple[str, str], str] = {}
         self._basic: dict[str, str] = {}
-        self._sleep = time.sleep
+        self._sleep = sleep
 
     def close(self) -> None:
         self._http.close()
