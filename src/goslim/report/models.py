@@ -1,0 +1,89 @@
+"""What one `goslim slim` run produced: every stage's result, the claims, and the outputs."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from goslim.binary import BinaryReport
+from goslim.gobuild import Ablation, Binary
+from goslim.upx.models import UpxReport
+from goslim.verify.models import Checklist
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class StageOutcome(Frozen):
+    """How one stage went: ok, failed (with the one-line reason) or skipped (with why)."""
+
+    stage: str
+    status: Literal["ok", "failed", "skipped"]
+    seconds: float = 0.0
+    message: str = ""
+    hint: str | None = None
+
+
+class Claim(Frozen):
+    """A rule of thumb from slimming guides, checked on this binary."""
+
+    claim: str
+    measured: str
+    verdict: Literal["holds", "does not hold", "partly", "not measured"]
+    evidence: list[str] = Field(default_factory=list)
+
+
+class JourneyStep(Frozen):
+    """One point of the size journey from the default build to the final image."""
+
+    label: str
+    size: int
+    what: Literal["file", "image disk", "image pull"]
+
+
+class BaseRow(Frozen):
+    """The same binary on one base: what a pull and a disk cost, and whether it starts."""
+
+    base: str
+    upx: str = "off"
+    pull_size: int
+    disk_size: int
+    layers: int
+    files: int
+    starts: bool | None = None
+    detail: str = ""
+
+
+class SlimRun(Frozen):
+    """Everything the report renders; serialised as the report's JSON."""
+
+    goslim_version: str
+    module_dir: str
+    package: str = ""
+    started: str
+    seconds: float = 0.0
+    stages: list[StageOutcome] = Field(default_factory=list)
+    ablation: Ablation | None = None
+    binary: Binary | None = None
+    analysis: BinaryReport | None = None
+    upx: UpxReport | None = None
+    image: dict[str, Any] | None = None  # AssembledImage as JSON
+    image_location: str | None = None
+    bases: list[BaseRow] = Field(default_factory=list)
+    checklist: Checklist | None = None
+    scan: dict[str, Any] | None = None  # ScanReport as JSON
+    sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
+    signature: str | None = None
+    claims: list[Claim] = Field(default_factory=list)
+    journey: list[JourneyStep] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)  # what -> path
+    exit_status: int = 0
+
+    def stage(self, name: str) -> StageOutcome | None:
+        return next((s for s in self.stages if s.stage == name), None)
+
+    @property
+    def failed_stages(self) -> list[StageOutcome]:
+        return [s for s in self.stages if s.status == "failed"]

@@ -1,0 +1,108 @@
+"""Render a ``SlimRun`` as HTML (self-contained), Markdown (for a pull request), JSON and JUnit."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from importlib.resources import files
+from pathlib import Path
+
+import jinja2
+
+from goslim.fsutil import write_text_atomic
+from goslim.report import charts
+from goslim.report.models import SlimRun
+
+MIB = 1024 * 1024
+
+
+def to_html(run: SlimRun) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(files("goslim.report") / "templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    needs = list(run.analysis.needs) if run.analysis else []
+    return env.get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs)
+
+
+def _charts(run: SlimRun) -> dict[str, str]:
+    drawn: dict[str, str] = {}
+    if run.journey:
+        drawn["waterfall"] = charts.waterfall(run.journey)
+    if run.bases:
+        drawn["bases"] = charts.pull_vs_disk(run.bases)
+    if run.upx:
+        rows = [r for r in run.upx.rows if r.memory is not None]
+        if rows:
+            drawn["upx"] = charts.upx_levels(
+                [r.level for r in rows],
+                [r.startup_ms for r in rows],
+                [r.memory.anon_kib / 1024 for r in rows],  # type: ignore[union-attr]
+                [r.memory.file_kib / 1024 for r in rows],  # type: ignore[union-attr]
+            )
+    if run.analysis and run.analysis.packages:
+        top = run.analysis.packages[:15]
+        drawn["packages"] = charts.packages([p.package for p in top], [p.size for p in top])
+    return drawn
+
+
+def to_markdown(run: SlimRun) -> str:
+    """A compact summary fit for a pull-request comment."""
+    lines = [f"### goslim: `{run.package or run.module_dir}` — exit {run.exit_status}", ""]
+    lines += ["| stage | result | detail |", "|---|---|---|"]
+    lines += [f"| {s.stage} | {s.status} | {s.message} |" for s in run.stages]
+    if run.journey:
+        first = run.journey[0].size
+        lines += ["", "| size journey | bytes | vs default build |", "|---|---:|---:|"]
+        lines += [f"| {j.label} ({j.what}) | {j.size:,} | {j.size / first:.3f}x |" for j in run.journey]
+    if run.checklist:
+        lines += ["", "| check | result | summary |", "|---|---|---|"]
+        lines += [f"| {r.title} | {r.status.value} | {r.summary} |" for r in run.checklist.results]
+    if run.claims:
+        lines += ["", "| claim | verdict | measured |", "|---|---|---|"]
+        lines += [f"| {c.claim} | {c.verdict} | {c.measured} |" for c in run.claims]
+    if run.outputs:
+        lines += ["", *[f"- {what}: `{path}`" for what, path in run.outputs.items()]]
+    return "\n".join(lines) + "\n"
+
+
+def to_junit(run: SlimRun) -> str:
+    """Stages and verify checks as JUnit test cases, so CI systems show them."""
+    suites = ET.Element("testsuites", name="goslim")
+    stages = ET.SubElement(suites, "testsuite", name="goslim.stages", tests=str(len(run.stages)))
+    for s in run.stages:
+        case = ET.SubElement(stages, "testcase", classname="goslim.stages", name=s.stage, time=f"{s.seconds:.3f}")
+        if s.status == "failed":
+            ET.SubElement(case, "failure", message=s.message).text = s.hint or s.message
+        elif s.status == "skipped":
+            ET.SubElement(case, "skipped", message=s.message)
+    stages.set("failures", str(sum(s.status == "failed" for s in run.stages)))
+    if run.checklist:
+        checks = ET.SubElement(suites, "testsuite", name="goslim.verify", tests=str(len(run.checklist.results)))
+        for r in run.checklist.results:
+            case = ET.SubElement(checks, "testcase", classname="goslim.verify", name=r.id, time=f"{r.seconds:.3f}")
+            if r.status.value == "fail":
+                ET.SubElement(case, "failure", message=r.summary).text = "\n".join(r.evidence)
+            elif r.status.value == "skip":
+                ET.SubElement(case, "skipped", message=r.summary)
+            elif r.evidence:
+                ET.SubElement(case, "system-out").text = "\n".join(r.evidence)
+        checks.set("failures", str(len(run.checklist.failed)))
+    ET.indent(suites)
+    return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def write_report(run: SlimRun, out_dir: Path) -> dict[str, Path]:
+    """Write report.html, report.md, report.json and junit.xml atomically into ``out_dir``."""
+    paths = {
+        "html": out_dir / "report.html",
+        "markdown": out_dir / "report.md",
+        "json": out_dir / "report.json",
+        "junit": out_dir / "junit.xml",
+    }
+    write_text_atomic(paths["json"], json.dumps(run.model_dump(mode="json"), indent=2) + "\n")
+    write_text_atomic(paths["markdown"], to_markdown(run))
+    write_text_atomic(paths["junit"], to_junit(run))
+    write_text_atomic(paths["html"], to_html(run))
+    return paths

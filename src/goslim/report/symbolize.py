@@ -1,0 +1,62 @@
+"""Prove (or refute) on the user's own binary that a stripped Go binary still symbolises.
+
+Go keeps its function table (pclntab) for the runtime, so a goroutine dump from a
+binary built with -s -w still names functions and files. We start the binary in a
+private network namespace, send SIGQUIT (the runtime's "dump all goroutines"), and
+keep the trace it prints.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from goslim.launch import Sandbox, can_use_private_network
+
+# A symbolised frame: "main.run(...)" followed by "\t/path/file.go:123 +0x1f".
+_FRAME = re.compile(r"^(?P<func>[\w./*()\[\]-]+)\(.*\)\n\s+(?P<file>\S+\.go):(?P<line>\d+)", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class StackEvidence:
+    ran: bool
+    symbolised: bool
+    frames: list[str]  # "func at file:line", first few
+    detail: str
+
+
+def goroutine_dump(binary: Path, env: dict[str, str] | None = None, wait_s: float = 1.0) -> StackEvidence:
+    """SIGQUIT the running binary and parse the goroutine dump it writes to stderr."""
+    sandbox = Sandbox(private_network=can_use_private_network())
+    with tempfile.TemporaryFile() as err:
+        try:
+            proc = subprocess.Popen(
+                [str(binary)],
+                env={"PATH": "/usr/bin:/bin", "GOTRACEBACK": "all", **(env or {})},
+                cwd=binary.parent,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                preexec_fn=sandbox.preexec(),  # noqa: PLW1509 - the child joins its own network namespace
+            )
+        except OSError as exc:
+            return StackEvidence(False, False, [], f"could not run the binary: {exc.strerror}")
+        time.sleep(wait_s)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGQUIT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    frames = [f"{m['func']} at {Path(m['file']).name}:{m['line']}" for m in _FRAME.finditer(text)]
+    if not frames:
+        return StackEvidence(True, False, [], text.strip().splitlines()[-1] if text.strip() else "no trace printed")
+    return StackEvidence(True, True, frames[:6], f"{len(frames)} symbolised frames in the SIGQUIT dump")
