@@ -44,6 +44,9 @@ class ImageConfig(Section):
     labels: dict[str, str] = Field(default_factory=dict)
     tz: Literal["auto", "files", "embed", "none"] = "auto"
     compression: Literal["gzip", "zstd"] = "gzip"
+    app_dir: str = "/app"  # the binary goes to <app_dir>/<name> (ko uses /ko-app)
+    ca_source: Literal["auto", "system", "certifi"] = "auto"
+    tz_source: Literal["auto", "system", "tzdata"] = "auto"
 
 
 class UpxConfig(Section):

@@ -15,6 +15,7 @@ from rich.markup import escape
 from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
+from goslim.cli import image as image_cmd
 from goslim.cli import sign as sign_cmd
 from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
 
@@ -41,6 +42,7 @@ def _root(
 
 
 build_cmd.register(app)
+image_cmd.register(app)
 analyze_cmd.register(app)
 sign_cmd.register(app)
 

@@ -39,10 +39,9 @@ class ImageOptions(BaseModel):
             "ports": list(config.ports),
             "labels": dict(config.labels),
             "compression": config.compression,
-            "static": StaticOptions(tz=config.tz),
+            "app_dir": config.app_dir,
         }
-        tz = overrides.pop("tz", None)
-        if tz is not None:
-            values["static"] = StaticOptions(tz=tz)  # type: ignore[arg-type]
+        tz = overrides.pop("tz", None) or config.tz
+        values["static"] = StaticOptions(tz=tz, ca_source=config.ca_source, tz_source=config.tz_source)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)
