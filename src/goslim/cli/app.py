@@ -15,7 +15,11 @@ from rich.markup import escape
 from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
+from goslim.cli import ci as ci_cmd
+from goslim.cli import dockerfile as dockerfile_cmd
 from goslim.cli import image as image_cmd
+from goslim.cli import k8s as k8s_cmd
+from goslim.cli import lint as lint_cmd
 from goslim.cli import sign as sign_cmd
 from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
 
@@ -42,6 +46,10 @@ def _root(
 
 
 build_cmd.register(app)
+dockerfile_cmd.register(app)
+lint_cmd.register(app)
+k8s_cmd.register(app)
+ci_cmd.register(app)
 image_cmd.register(app)
 analyze_cmd.register(app)
 sign_cmd.register(app)

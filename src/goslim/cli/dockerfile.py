@@ -1,0 +1,72 @@
+"""`goslim dockerfile`: write a multi-stage Dockerfile and .dockerignore that build what goslim builds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.config import load_config
+from goslim.dockerfile import GeneratedDockerfile, needs_for_binary, plan_dockerfile, write_dockerfile
+from goslim.errors import UserInputError
+from goslim.gobuild.toolchain import find_module_root
+
+
+def register(app: typer.Typer) -> None:
+    app.command("dockerfile")(dockerfile)
+
+
+def dockerfile(  # noqa: PLR0917  (typer maps each parameter to a flag)
+    module: Annotated[
+        Path | None, typer.Argument(help="Go module directory (default: the current module).")
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(help="Final stage: scratch, static (distroless) or alpine (goslim.yaml: image.base)."),
+    ] = None,
+    upx: Annotated[
+        str | None, typer.Option(help="Add a UPX stage: default|best|lzma|best-lzma|brute|1-9, or off.")
+    ] = None,
+    binary: Annotated[
+        Path | None, typer.Option(help="A built binary to analyze for CA roots / zoneinfo / passwd needs.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Directory to write into (default: the module).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a Dockerfile goslim did not write.")
+    ] = False,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Write a Dockerfile (BuildKit cache mounts, slim flags, nonroot, exec ENTRYPOINT) and .dockerignore."""
+    output = make_output(json_out)
+    module_dir = (module or find_module_root(Path.cwd())).resolve()
+    if not module_dir.is_dir():
+        raise UserInputError(f"{module_dir} is not a directory", hint="pass the Go module directory")
+    config = load_config(module_dir)
+    needs = None
+    if binary is not None:
+        if not binary.is_file():
+            raise UserInputError(f"no binary at {binary}", hint="build it first: goslim build")
+        needs = needs_for_binary(binary)
+    spec = plan_dockerfile(module_dir, config, base=base, upx=upx, needs=needs)
+    out_dir = (out or module_dir).resolve()
+    ignore = [config.build.out, config.report.dir]
+    result = write_dockerfile(spec, module_dir, out_dir, ignore=ignore, force=force)
+    output.emit(result, lambda c: render(c, result))
+
+
+def render(console: Console, result: GeneratedDockerfile) -> None:
+    spec = result.spec
+    console.print(f"[green]wrote[/] {result.dockerfile}")
+    if result.dockerignore:
+        console.print(f"[green]wrote[/] {result.dockerignore}")
+    upx = f", UPX {spec.upx}" if spec.upx else ""
+    console.print(
+        f"  golang:{spec.go_version} → {spec.base.value}{upx}; binary /{spec.binary_name}; "
+        f"user {spec.user}; ports {', '.join(map(str, spec.ports)) or 'none'}"
+    )
+    for note in result.notes:
+        console.print(f"  [yellow]note:[/] {note}")

@@ -1,0 +1,143 @@
+"""`goslim k8s IMAGE`: Deployment (+ canary) and Service YAML for an image pinned by digest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.config import load_config
+from goslim.errors import UserInputError
+from goslim.fsutil import write_text_atomic
+from goslim.k8s import (
+    K8sInput,
+    Manifests,
+    build_manifests,
+    default_probes,
+    name_from_repository,
+    resolve_image,
+)
+
+# K8sInput fields named as the flags that set them, for error messages.
+_FLAGS = {
+    "canary_percent": "--canary",
+    "replicas": "--replicas",
+    "name": "--name",
+    "port": "--port",
+    "grace_seconds": "--grace",
+    "prestop_sleep_seconds": "--prestop",
+    "shutdown_seconds": "--shutdown-seconds",
+    "startup_seconds": "--startup-seconds",
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("k8s")(k8s)
+
+
+def k8s(  # noqa: PLR0917  (typer maps each parameter to a flag)
+    image: Annotated[
+        str, typer.Argument(help="REPO@sha256:<digest>, or oci:PATH[:TAG] (its digest is read).")
+    ],
+    port: Annotated[
+        int | None, typer.Option(help="Container port (goslim.yaml: verify.port / image.ports).")
+    ] = None,
+    health: Annotated[str | None, typer.Option(help="HTTP path for startup and liveness probes.")] = None,
+    readiness: Annotated[str | None, typer.Option(help="HTTP path for the readiness probe.")] = None,
+    tcp: Annotated[bool, typer.Option("--tcp", help="TCP probes instead of HTTP.")] = False,
+    shutdown_seconds: Annotated[
+        float | None, typer.Option(help="Measured SIGTERM-to-exit time (goslim verify prints it).")
+    ] = None,
+    startup_seconds: Annotated[float | None, typer.Option(help="Measured start-to-ready time.")] = None,
+    grace: Annotated[
+        int | None, typer.Option(help="terminationGracePeriodSeconds (overrides the computed one).")
+    ] = None,
+    prestop: Annotated[
+        int, typer.Option(help="preStop sleep seconds so endpoints drain before SIGTERM.")
+    ] = 0,
+    canary: Annotated[
+        float | None, typer.Option(help="Add a canary Deployment with this percent of pods.")
+    ] = None,
+    stable: Annotated[
+        str | None, typer.Option(help="With --canary: the REPO@sha256 the stable track runs.")
+    ] = None,
+    replicas: Annotated[int, typer.Option(help="Total replicas (split between stable and canary).")] = 2,
+    name: Annotated[str | None, typer.Option(help="Object name (default: from the repository).")] = None,
+    repository: Annotated[
+        str | None, typer.Option(help="Registry repository for an oci: layout's image.")
+    ] = None,
+    namespace: Annotated[str | None, typer.Option(help="metadata.namespace.")] = None,
+    module: Annotated[Path | None, typer.Option(help="Module whose goslim.yaml gives defaults.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the YAML here instead of stdout.")] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Kubernetes manifests with proven probes, a measured grace period and a locked-down securityContext."""
+    output = make_output(json_out)
+    config = load_config(module or Path.cwd())
+    pinned = resolve_image(image, repository=repository)
+    stable_pin = resolve_image(stable) if stable else None
+    stable_ref = f"{stable_pin.repository}@{stable_pin.digest}" if stable_pin else None
+    verify = config.verify
+    port = port or verify.port or (config.image.ports[0] if config.image.ports else 8080)
+    health = health or verify.health
+    readiness = readiness or verify.readiness or health
+    try:
+        spec = K8sInput(
+            name=name or name_from_repository(pinned.repository),
+            image_ref=pinned.repository,
+            digest=pinned.digest,
+            port=port,
+            probes=default_probes(health, readiness, tcp=tcp, startup_seconds=startup_seconds),
+            shutdown_seconds=shutdown_seconds,
+            startup_seconds=startup_seconds,
+            grace_seconds=grace,
+            prestop_sleep_seconds=prestop,
+            canary_percent=canary,
+            stable_image=stable_ref,
+            replicas=replicas,
+            namespace=namespace,
+            env=dict(config.image.env),
+            args=list(config.image.args),
+        )
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        flag = _FLAGS.get(field, field)
+        raise UserInputError(f"invalid {flag}: {err['msg']}", hint="see goslim k8s --help") from exc
+    manifests = build_manifests(spec)
+    notes = ([pinned.note] if pinned.note else []) + manifests.notes
+    if out is not None:
+        try:
+            write_text_atomic(out, manifests.yaml)
+        except OSError as exc:
+            raise UserInputError(
+                f"cannot write {out}: {exc.strerror}", hint="choose a writable --out"
+            ) from exc
+    if json_out:
+        output.emit(
+            {
+                "input": spec,
+                "out": str(out) if out else None,
+                "notes": notes,
+                "replicas": manifests.replicas,
+                "objects": manifests.objects,
+            },
+            lambda c: None,
+        )
+        return
+    if out is None:
+        typer.echo(manifests.yaml, nl=False)
+    else:
+        output.emit(manifests, lambda c: render(c, out, manifests))
+    for note in notes:
+        output.note(f"[yellow]note:[/] {note}")
+
+
+def render(console: Console, out: Path, manifests: Manifests) -> None:
+    kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in manifests.objects)
+    console.print(f"[green]wrote[/] {out}: {kinds}")

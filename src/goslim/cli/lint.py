@@ -1,0 +1,67 @@
+"""`goslim lint DOCKERFILE`: goslim's rules checked on a Dockerfile, as file:line findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.dockerfile import LintReport, Severity, lint_file
+from goslim.errors import CheckFailedError, UserInputError
+
+_COLOURS = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lint")(lint)
+
+
+def lint(
+    dockerfile: Annotated[Path, typer.Argument(help="The Dockerfile to check (or a folder holding one).")],
+    fail_on: Annotated[
+        str, typer.Option(help="Exit 1 on findings of this severity or worse: error|warning.")
+    ] = "error",
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Check a Dockerfile: cache-busting layers, root user, shell-form ENTRYPOINT, cgo on scratch, more."""
+    if fail_on not in ("error", "warning"):
+        raise UserInputError(f"unknown --fail-on '{fail_on}'", hint="use error or warning")
+    output = make_output(json_out)
+    report = lint_file(dockerfile)
+    payload = {
+        "path": report.path,
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "findings": [f.model_dump(mode="json") for f in report.findings],
+    }
+    output.emit(payload, lambda c: render(c, report))
+    failing = report.errors + (report.warnings if fail_on == "warning" else 0)
+    if failing:
+        raise CheckFailedError(
+            f"{failing} finding(s) at {fail_on} level or worse in {report.path}",
+            hint="fix them, or compare with the Dockerfile `goslim dockerfile` writes",
+        )
+
+
+def render(console: Console, report: LintReport) -> None:
+    for finding in report.findings:
+        colour = _COLOURS[finding.severity]
+        console.print(
+            f"{escape(finding.location(report.path))}: [{colour}]{finding.severity.value}[/] "
+            f"[dim]{finding.rule} {finding.name}[/] {escape(finding.message)}",
+            highlight=False,
+        )
+        if finding.hint:
+            console.print(f"    [dim]fix:[/] {escape(finding.hint)}", highlight=False)
+    if not report.findings:
+        console.print(f"{escape(report.path)}: [green]no findings[/]")
+    else:
+        console.print(
+            f"[bold]{report.errors} error(s), {report.warnings} warning(s), "
+            f"{len(report.findings) - report.errors - report.warnings} info[/]"
+        )

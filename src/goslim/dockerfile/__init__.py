@@ -1,0 +1,34 @@
+"""Dockerfile generation (the same build as goslim, for Docker/BuildKit users) and linting."""
+
+from goslim.dockerfile.findings import Finding, LintReport, Severity
+from goslim.dockerfile.generate import (
+    DockerfileSpec,
+    FinalBase,
+    GeneratedDockerfile,
+    plan_dockerfile,
+    render_dockerfile,
+    render_dockerignore,
+    write_dockerfile,
+)
+from goslim.dockerfile.lint import lint_file, lint_text
+from goslim.dockerfile.needs import CONSERVATIVE, RuntimeNeeds, needs_for_binary
+from goslim.dockerfile.rules import RULES
+
+__all__ = [
+    "CONSERVATIVE",
+    "RULES",
+    "DockerfileSpec",
+    "FinalBase",
+    "Finding",
+    "GeneratedDockerfile",
+    "LintReport",
+    "RuntimeNeeds",
+    "Severity",
+    "lint_file",
+    "lint_text",
+    "needs_for_binary",
+    "plan_dockerfile",
+    "render_dockerfile",
+    "render_dockerignore",
+    "write_dockerfile",
+]

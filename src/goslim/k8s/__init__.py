@@ -1,0 +1,26 @@
+"""Kubernetes manifests for a verified image: Deployment (+ canary) and Service."""
+
+from goslim.k8s.image import PinnedImage, resolve_image
+from goslim.k8s.manifests import (
+    build_manifests,
+    default_probes,
+    grace_period,
+    name_from_repository,
+    split_replicas,
+)
+from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, Resources
+
+__all__ = [
+    "K8sInput",
+    "Manifests",
+    "PinnedImage",
+    "Probe",
+    "Probes",
+    "Resources",
+    "build_manifests",
+    "default_probes",
+    "grace_period",
+    "name_from_repository",
+    "resolve_image",
+    "split_replicas",
+]

@@ -1,0 +1,226 @@
+"""Deployment(s) and Service for a verified image: probes, grace period, hardening, digest pinning."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import yaml
+
+from goslim.k8s.models import K8sInput, Manifests, Probe, Probes
+
+DEFAULT_GRACE_SECONDS = 30  # Kubernetes' own default when nothing was measured
+NAME_LABEL = "app.kubernetes.io/name"
+TRACK_LABEL = "track"
+
+
+def default_probes(
+    health: str | None, readiness: str | None, *, tcp: bool = False, startup_seconds: float | None = None
+) -> Probes:
+    """Startup, liveness and readiness probes on the paths verify checked (TCP when there is no HTTP path)."""
+    kind = "tcp" if tcp or not health else "http"
+    health_path = health or "/"
+    # Startup budget: three times the measured start-up plus slack, or a minute when unmeasured.
+    budget = 60 if startup_seconds is None else max(10, math.ceil(3 * startup_seconds + 5))
+    return Probes(
+        startup=Probe(kind=kind, path=health_path, period_seconds=1, failure_threshold=budget),
+        liveness=Probe(kind=kind, path=health_path, period_seconds=10, failure_threshold=3),
+        readiness=Probe(
+            kind="http" if readiness else kind,
+            path=readiness or health_path,
+            period_seconds=5,
+            failure_threshold=2,
+        ),
+    )
+
+
+def grace_period(spec: K8sInput) -> tuple[int, str]:
+    """terminationGracePeriodSeconds and why: preStop sleep + measured shutdown + margin."""
+    if spec.grace_seconds is not None:
+        return max(spec.grace_seconds, spec.prestop_sleep_seconds + 1), "as given"
+    if spec.shutdown_seconds is None:
+        return max(DEFAULT_GRACE_SECONDS, spec.prestop_sleep_seconds + 1), (
+            "shutdown time not measured: Kubernetes' default 30 s (pass --shutdown-seconds)"
+        )
+    seconds = math.ceil(spec.prestop_sleep_seconds + spec.shutdown_seconds + spec.grace_margin_seconds)
+    return max(seconds, 1), (
+        f"measured shutdown {spec.shutdown_seconds:.2f} s + margin {spec.grace_margin_seconds:g} s"
+        + (f" + preStop {spec.prestop_sleep_seconds} s" if spec.prestop_sleep_seconds else "")
+    )
+
+
+def split_replicas(total: int, percent: float) -> tuple[int, int]:
+    """(stable, canary) replicas for a canary share of ``percent``; each track keeps at least one pod."""
+    total = max(total, 2)
+    canary = min(max(1, round(total * percent / 100)), total - 1)
+    return total - canary, canary
+
+
+def build_manifests(spec: K8sInput) -> Manifests:
+    """The Kubernetes objects for ``spec`` and their multi-document YAML."""
+    grace, grace_why = grace_period(spec)
+    notes = [f"terminationGracePeriodSeconds {grace}: {grace_why}"]
+    objects: list[dict] = []
+    if spec.canary_percent is None:
+        replicas = {"stable": spec.replicas}
+        objects.append(
+            _deployment(spec, spec.name, None, replicas=spec.replicas, image=spec.image, grace=grace)
+        )
+    else:
+        stable, canary = split_replicas(spec.replicas, spec.canary_percent)
+        replicas = {"stable": stable, "canary": canary}
+        effective = 100 * canary / (stable + canary)
+        stable_image = spec.stable_image or spec.image
+        if spec.stable_image is None:
+            notes.append(
+                "no --stable image given: both tracks run the new image; set the stable one to the "
+                "digest in production"
+            )
+        if abs(effective - spec.canary_percent) >= 5:
+            notes.append(
+                f"{stable + canary} replicas give the canary {effective:.0f}% of pods, not "
+                f"{spec.canary_percent:g}%: raise --replicas for a finer split"
+            )
+        objects.append(
+            _deployment(spec, spec.name, "stable", replicas=stable, image=stable_image, grace=grace)
+        )
+        objects.append(
+            _deployment(spec, f"{spec.name}-canary", "canary", replicas=canary, image=spec.image, grace=grace)
+        )
+    objects.append(_service(spec))
+    text = "---\n".join(
+        yaml.dump(o, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False) for o in objects
+    )
+    return Manifests(objects=objects, yaml=text, grace_seconds=grace, replicas=replicas, notes=notes)
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No &anchors/*aliases for shared label dicts: people read and diff these files."""
+
+    def ignore_aliases(self, data: object) -> bool:
+        return True
+
+
+def _metadata(spec: K8sInput, name: str, labels: dict[str, str]) -> dict:
+    meta: dict = {"name": name}
+    if spec.namespace:
+        meta["namespace"] = spec.namespace
+    meta["labels"] = labels
+    return meta
+
+
+def _labels(spec: K8sInput, track: str | None) -> dict[str, str]:
+    labels = {NAME_LABEL: spec.name, "app.kubernetes.io/managed-by": "goslim"}
+    if track:
+        labels[TRACK_LABEL] = track
+    return labels
+
+
+def _deployment(
+    spec: K8sInput, name: str, track: str | None, *, replicas: int, image: str, grace: int
+) -> dict:
+    selector = {NAME_LABEL: spec.name, **({TRACK_LABEL: track} if track else {})}
+    container: dict = {
+        "name": spec.name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+    }
+    if spec.args:
+        container["args"] = list(spec.args)
+    if spec.env:
+        container["env"] = [{"name": k, "value": v} for k, v in sorted(spec.env.items())]
+    container["ports"] = [{"name": "http", "containerPort": spec.port, "protocol": "TCP"}]
+    for field, probe in (
+        ("startupProbe", spec.probes.startup),
+        ("livenessProbe", spec.probes.liveness),
+        ("readinessProbe", spec.probes.readiness),
+    ):
+        if probe is not None:
+            container[field] = _probe(probe)
+    if spec.prestop_sleep_seconds:
+        # The sleep action needs no shell in the image (Kubernetes 1.30+), unlike `exec: sleep`.
+        container["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.prestop_sleep_seconds}}}
+    container["resources"] = _resources(spec)
+    container["securityContext"] = {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": spec.user,
+        "runAsGroup": spec.user,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
+    pod_labels = _labels(spec, track)
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(spec, name, pod_labels),
+        "spec": {
+            "replicas": replicas,
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+            "template": {
+                "metadata": {"labels": pod_labels},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    # Service-link env vars grow the environment (and have crashed UPX-packed binaries).
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": grace,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": spec.user,
+                        "runAsGroup": spec.user,
+                        "fsGroup": spec.user,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [container],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                },
+            },
+        },
+    }
+
+
+def _probe(probe: Probe) -> dict:
+    action = (
+        {"httpGet": {"path": probe.path, "port": "http"}}
+        if probe.kind == "http"
+        else {"tcpSocket": {"port": "http"}}
+    )
+    return {
+        **action,
+        "periodSeconds": probe.period_seconds,
+        "timeoutSeconds": probe.timeout_seconds,
+        "failureThreshold": probe.failure_threshold,
+    }
+
+
+def _resources(spec: K8sInput) -> dict:
+    r = spec.resources
+    limits = {"memory": r.memory_limit}
+    if r.cpu_limit:
+        limits["cpu"] = r.cpu_limit
+    return {"requests": {"cpu": r.cpu_request, "memory": r.memory_request}, "limits": limits}
+
+
+def _service(spec: K8sInput) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(spec, spec.name, _labels(spec, None)),
+        "spec": {
+            "type": "ClusterIP",
+            # No track label: the Service spreads traffic over stable and canary pods by their count.
+            "selector": {NAME_LABEL: spec.name},
+            "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def name_from_repository(repository: str) -> str:
+    """A DNS-1123 name from the last path element of a repository."""
+    last = repository.rstrip("/").rsplit("/", 1)[-1].split(":")[0].lower()
+    name = re.sub(r"[^a-z0-9-]+", "-", last).strip("-")[:56].strip("-")
+    return name or "app"

@@ -1,0 +1,91 @@
+"""The input of the manifest generator: what verify proved about the image, in one small model."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+_DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Probe(Frozen):
+    """One Kubernetes probe: an HTTP GET on ``path`` or a TCP connect, on the container port."""
+
+    kind: Literal["http", "tcp"] = "http"
+    path: str = "/healthz"
+    period_seconds: int = Field(default=10, ge=1)
+    failure_threshold: int = Field(default=3, ge=1)
+    timeout_seconds: int = Field(default=1, ge=1)
+
+
+class Probes(Frozen):
+    startup: Probe | None = None
+    liveness: Probe | None = None
+    readiness: Probe | None = None
+
+
+class Resources(Frozen):
+    """Requests and limits; CPU limit is optional because CFS throttling hurts latency."""
+
+    cpu_request: str = "50m"
+    memory_request: str = "32Mi"
+    cpu_limit: str | None = "500m"
+    memory_limit: str = "128Mi"
+
+
+class K8sInput(Frozen):
+    """What the manifests are made from; the pipeline fills it from verify's measurements."""
+
+    name: str  # Deployment/Service name (DNS-1123 label)
+    image_ref: str  # repository, e.g. registry.example.com/team/app (no tag, no digest)
+    digest: str  # sha256:<64 hex>: the image is always pinned by digest
+    port: int = Field(default=8080, ge=1, le=65535)
+    probes: Probes = Field(default_factory=Probes)
+    shutdown_seconds: float | None = Field(default=None, ge=0)  # measured SIGTERM-to-exit time
+    grace_margin_seconds: float = Field(default=5.0, ge=0)
+    grace_seconds: int | None = Field(default=None, ge=1)  # explicit override of the computed grace
+    prestop_sleep_seconds: int = Field(default=0, ge=0)  # lets endpoints drain before SIGTERM
+    startup_seconds: float | None = Field(default=None, ge=0)  # measured start-to-ready time
+    replicas: int = Field(default=2, ge=1)
+    canary_percent: float | None = Field(default=None, gt=0, lt=100)
+    stable_image: str | None = None  # full ref (repo@sha256:...) the stable track keeps running
+    resources: Resources = Field(default_factory=Resources)
+    namespace: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    args: list[str] = Field(default_factory=list)
+    user: int = 65532
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        if not _DIGEST_RE.match(value):
+            raise ValueError("must be sha256:<64 lowercase hex digits>")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if len(value) > 56 or not _NAME_RE.match(value):  # 56 leaves room for "-canary"
+            raise ValueError("must be a DNS-1123 label (a-z, 0-9, '-') of at most 56 characters")
+        return value
+
+    @property
+    def image(self) -> str:
+        return f"{self.image_ref}@{self.digest}"
+
+
+class Manifests(Frozen):
+    """The generated objects, their YAML, and what the user should know."""
+
+    objects: list[dict]
+    yaml: str
+    grace_seconds: int
+    replicas: dict[str, int]  # track -> replicas
+    notes: list[str]
