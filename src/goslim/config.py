@@ -53,6 +53,7 @@ class UpxConfig(Section):
     policy: str = "off"  # off | auto | default | best | lzma | best-lzma | brute
     max_startup_ms: float = 150.0
     min_pull_saving_pct: float = 10.0
+    levels: list[str] = Field(default_factory=lambda: ["default", "lzma"])  # what `auto` evaluates
 
 
 class ProbeConfig(Section):

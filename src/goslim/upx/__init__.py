@@ -1,0 +1,30 @@
+"""The compress stage: UPX only when it pays on the user's own binary, and proof the packed one works.
+
+Public API: ``evaluate(binary, levels, probe, budget) -> UpxReport`` (a row per level and
+the decision), ``pack(binary, level, out_path) -> Binary`` (``upx -t`` passed), and
+``apply_policy`` for the pipeline's ``--upx off|auto|LEVEL``.
+"""
+
+from goslim.upx.errors import UpxRefusedError
+from goslim.upx.evaluate import apply_policy, check_packable, evaluate, pack
+from goslim.upx.levels import ALL_LEVELS, LEVEL_FLAGS, POLICIES, check_policy, parse_levels
+from goslim.upx.models import Budget, LevelRow, Memory, Risk, UpxDecision, UpxReport
+
+__all__ = [
+    "ALL_LEVELS",
+    "LEVEL_FLAGS",
+    "POLICIES",
+    "Budget",
+    "LevelRow",
+    "Memory",
+    "Risk",
+    "UpxDecision",
+    "UpxRefusedError",
+    "UpxReport",
+    "apply_policy",
+    "check_packable",
+    "check_policy",
+    "evaluate",
+    "pack",
+    "parse_levels",
+]
