@@ -65,7 +65,8 @@ def push(
                                                                 mount_from=mounts, progress=progress)
         cfg = img.config_descriptor
         outcome[str(cfg.digest)] = client.upload_blob(ref, cfg.digest, cfg.size,
-                                                      lambda data=img.config_bytes: io.BytesIO(data))
+                                                      lambda data=img.config_bytes: io.BytesIO(data),
+                                                      mount_from=mounts)
     if isinstance(image, Index):
         for img in images:
             client.put_manifest(ref, str(img.digest), img.manifest_bytes, img.media_type)
