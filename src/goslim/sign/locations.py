@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from goslim.errors import UserInputError
-from goslim.sign.store import ImageStore, OciLayoutStore, parse_layout_location
+from goslim.oci import ImageLocation, RegistryClient
+from goslim.sign.registry_store import RegistryStore
+from goslim.sign.store import ImageStore, LayoutLocation, OciLayoutStore
 
 
-def open_store(location: str) -> ImageStore:
+def open_store(location: str, client: RegistryClient | None = None) -> ImageStore:
     """``oci:DIR[:TAG]`` → the layout on disk; ``HOST/REPO[:TAG|@DIGEST]`` → the registry."""
-    layout = parse_layout_location(location)
-    if layout is not None:
-        return OciLayoutStore(layout)
-    if location.startswith(("docker-archive:", "docker-daemon:", "dir:")):
-        raise UserInputError(
-            f"cannot attach signatures to {location.split(':', 1)[0]}",
-            where=location,
-            hint="signatures live beside an image in an OCI layout (oci:DIR) or a registry",
-        )
-    from goslim.sign.registry_store import RegistryStore  # noqa: PLC0415 (late: HTTP client)
-
-    return RegistryStore.open(location)
+    loc = ImageLocation.parse(location)
+    if loc.kind == "oci":
+        assert loc.path is not None
+        return OciLayoutStore(LayoutLocation(loc.path, loc.tag))
+    if loc.kind == "registry":
+        assert loc.reference is not None
+        return RegistryStore(loc.reference, client)
+    raise UserInputError(
+        f"cannot attach signatures or SBOMs to a {loc.kind}",
+        where=location,
+        hint="they live beside an image in an OCI layout (oci:DIR) or a registry: put it there first",
+    )

@@ -201,7 +201,7 @@ def test_signature_moved_to_another_image_fails(tmp_path: Path, keys: KeyPair) -
 def test_not_a_layout(tmp_path: Path, keys: KeyPair) -> None:
     with pytest.raises(UserInputError, match="not an OCI image layout"):
         sign_image(f"oci:{tmp_path}", keys.private_key, PASSWORD)
-    with pytest.raises(UserInputError, match="cannot attach signatures to docker-archive"):
+    with pytest.raises(UserInputError, match="cannot attach signatures or SBOMs to a docker-archive"):
         sign_image("docker-archive:/x.tar", keys.private_key, PASSWORD)
 
 

@@ -1,0 +1,134 @@
+"""One scan as the CLI and the pipeline run it: vulnerabilities, SBOM files, attachment, SARIF."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from goslim.errors import UserInputError
+from goslim.fsutil import write_text_atomic
+from goslim.scan.match import FAIL_ON_CHOICES, policy_failures
+from goslim.scan.models import SbomDocument, SbomFormat, ScanReport
+from goslim.scan.sarif import sarif_text
+from goslim.scan.sbom import SBOM_FORMATS, make_sbom
+from goslim.scan.scanner import scan_facts
+from goslim.scan.target import ScanTarget, open_target
+from goslim.scan.vulndb import VulnDb, fetch_vulndb, load_vulndb
+from goslim.sign.attach import ArtifactLayer, attach
+from goslim.sign.locations import open_store
+
+
+class SbomFile(BaseModel):
+    """An SBOM written to disk (and where it was attached, if it was)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    format: SbomFormat
+    path: Path
+    components: int
+    attached_tag: str | None = None
+    partial_reasons: list[str] = Field(default_factory=list)
+
+
+class ScanOutcome(BaseModel):
+    """Everything one `goslim scan` produced."""
+
+    model_config = ConfigDict(frozen=True)
+
+    report: ScanReport
+    sboms: list[SbomFile]
+    sarif: Path | None
+    fail_on: str
+    policy_failures: list[str]  # ids of findings that break --fail-on
+
+
+def open_vulndb(db: Path | None, modules: Sequence[str]) -> VulnDb:
+    """A local database when given, else the online one for these modules."""
+    return load_vulndb(db) if db is not None else fetch_vulndb(modules)
+
+
+def attach_sboms_to(location: str, docs: Sequence[SbomDocument], image_digest: str | None = None) -> str:
+    """Attach SBOMs (one layer each) to the image at ``location`` as ``sha256-<hex>.sbom``, as ko does.
+
+    The tag is replaced, not appended to: an SBOM describes the image as it is now.
+    """
+    store = open_store(location)
+    digest = image_digest or store.resolve()
+    layers = [ArtifactLayer(doc.content.encode(), doc.media_type) for doc in docs]
+    return attach(store, digest, ".sbom", layers, append=False).tag
+
+
+def run_scan(
+    target_text: str,
+    *,
+    db: Path | None,
+    sbom_formats: Sequence[SbomFormat] = SBOM_FORMATS,
+    out_dir: Path | None = None,
+    fail_on: str = "none",
+    sarif: Path | None = None,
+    attach_sboms: bool = True,
+) -> ScanOutcome:
+    """Scan a binary or image, write SBOMs beside it (or in ``out_dir``), attach them to an image."""
+    if fail_on not in FAIL_ON_CHOICES:
+        raise UserInputError(
+            f"unknown --fail-on '{fail_on}'", hint=f"use one of: {', '.join(FAIL_ON_CHOICES)}"
+        )
+    for fmt in sbom_formats:
+        if fmt not in SBOM_FORMATS:
+            raise UserInputError(f"unknown SBOM format '{fmt}'", hint="use cyclonedx or spdx")
+    if db is not None and not db.exists():
+        raise UserInputError(
+            f"{db}: no such vulnerability database", hint="pass a directory or .zip of OSV JSON files"
+        )
+    with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
+        target = open_target(target_text, Path(tmp))
+        report = _scan(target, db)
+    folder = out_dir or target.beside
+    docs = [make_sbom(target.subject, fmt) for fmt in sbom_formats]
+    for doc in docs:
+        write_text_atomic(folder / doc.file_name, doc.content)
+    tag = None
+    if docs and attach_sboms and target.attachable:
+        digest = f"sha256:{target.subject.sha256}" if target.subject.sha256 else None
+        tag = attach_sboms_to(target.location, docs, digest)
+    sboms = [
+        SbomFile(
+            format=doc.format,
+            path=folder / doc.file_name,
+            components=doc.components,
+            attached_tag=tag,
+            partial_reasons=doc.partial_reasons,
+        )
+        for doc in docs
+    ]
+    if sarif is not None:
+        write_text_atomic(sarif, sarif_text(report))
+    failures = [v.id for v in policy_failures(report.vulnerabilities, fail_on)]
+    return ScanOutcome(report=report, sboms=sboms, sarif=sarif, fail_on=fail_on, policy_failures=failures)
+
+
+def _scan(target: ScanTarget, db_path: Path | None) -> ScanReport:
+    info = target.facts.build_info if target.facts else None
+    modules = ["stdlib", *(d.path for d in info.deps)] if info else []
+    if target.facts is None or info is None:
+        # Nothing to match; do not go online for an empty module list.
+        db = load_vulndb(db_path) if db_path is not None else VulnDb(source="(not consulted)")
+    else:
+        db = open_vulndb(db_path, modules)
+    if target.facts is None:
+        return ScanReport(
+            target=target.location,
+            binary="",
+            go_version=None,
+            main_module=None,
+            modules=[],
+            vulnerabilities=[],
+            db_source=db.source,
+            db_entries=len(db.entries),
+            symbols_checked=False,
+            notes=[*target.subject.partial_reasons, *db.notes],
+        )
+    return scan_facts(target.facts, db, target=target.location, binary_label=target.binary_label)

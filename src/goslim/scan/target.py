@@ -1,0 +1,139 @@
+"""What ``goslim scan`` was pointed at: a binary file, or an image whose entrypoint binary is read."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from goslim.errors import UserInputError
+from goslim.fsutil import write_bytes_atomic
+from goslim.gobuild.models import sha256_file
+from goslim.oci import ImageLocation, read_image
+from goslim.scan.image_files import read_image_files
+from goslim.scan.inspect import BinaryFacts, inspect_binary
+from goslim.scan.models import OsPackage
+from goslim.scan.ospkgs import (
+    APK_INSTALLED,
+    DPKG_STATUS,
+    DPKG_STATUS_D,
+    OS_RELEASE,
+    parse_apk_installed,
+    parse_dpkg_status,
+    parse_os_release,
+)
+from goslim.scan.sbom import SbomSubject
+from goslim.sign.store import ATTACHMENT_SUFFIXES, REF_NAME
+
+
+@dataclass(frozen=True)
+class ScanTarget:
+    """A resolved scan target: the binary's facts and the SBOM subject built around them."""
+
+    location: str
+    kind: Literal["binary", "image"]
+    facts: BinaryFacts | None  # None for an image without an entrypoint binary
+    subject: SbomSubject
+    attachable: bool  # an OCI layout or a registry can carry a .sbom tag
+    beside: Path  # where SBOM files go by default
+    binary_label: str | None = None  # the binary's path inside an image
+
+
+def open_target(text: str, workdir: Path) -> ScanTarget:
+    """A file path → binary; ``oci:``, ``docker-archive:`` or a registry reference → image."""
+    path = Path(text)
+    if path.is_file():
+        return binary_target(path)
+    # A path-looking argument (or a bare name) that is not a file is a missing binary, not an image name.
+    if text.startswith(("/", "./", "../", "~")) or (":" not in text and "/" not in text):
+        raise UserInputError(
+            f"{text}: no such file",
+            hint="give a binary path or an image location (oci:DIR, docker-archive:FILE, HOST/REPO:TAG)",
+        )
+    if path.is_dir() and (path / "index.json").is_file():
+        raise UserInputError(f"{text} is an OCI layout directory", hint=f"write it as oci:{text}")
+    return image_target(text, workdir)
+
+
+def binary_target(path: Path) -> ScanTarget:
+    facts = inspect_binary(path)
+    subject = SbomSubject(
+        name=path.name,
+        kind="binary",
+        sha256=sha256_file(path)[0],
+        build_info=facts.build_info,
+        partial_reasons=facts.missing,
+    )
+    return ScanTarget(str(path), "binary", facts, subject, attachable=False, beside=path.parent)
+
+
+def image_target(text: str, workdir: Path) -> ScanTarget:
+    loc = ImageLocation.parse(text)
+    image = read_image(_skip_attachments(loc))
+    files = read_image_files(image)
+    reasons: list[str] = []
+    facts = None
+    if files.binary is not None and files.entrypoint:
+        binary = workdir / Path(files.entrypoint).name
+        write_bytes_atomic(binary, files.binary, mode=0o755)
+        facts = inspect_binary(binary)
+        reasons += facts.missing
+    else:
+        reasons.append("the image has no absolute entrypoint or command: no Go binary was read")
+    packages = os_packages(files.records)
+    beside = loc.path.parent if loc.kind == "oci" and loc.path else Path.cwd()
+    subject = SbomSubject(
+        name=text,
+        kind="image",
+        sha256=image.digest.hex,
+        build_info=facts.build_info if facts else None,
+        os_packages=packages,
+        partial_reasons=reasons,
+    )
+    label = f"/{files.entrypoint}" if files.entrypoint else None
+    return ScanTarget(
+        text,
+        "image",
+        facts,
+        subject,
+        attachable=loc.kind in ("oci", "registry"),
+        beside=beside,
+        binary_label=label,
+    )
+
+
+def os_packages(records: dict[str, bytes]) -> list[OsPackage]:
+    """Packages from dpkg status / status.d and the apk installed db, named by os-release's ID."""
+    release = next(
+        (parse_os_release(records[n].decode(errors="replace")) for n in OS_RELEASE if n in records), {}
+    )
+    distro = release.get("ID", "")
+    packages: list[OsPackage] = []
+    for path in sorted(records):
+        text = records[path].decode(errors="replace")
+        if path == DPKG_STATUS or path.startswith(DPKG_STATUS_D):
+            if path.endswith(".md5sums"):
+                continue
+            packages += parse_dpkg_status(text, distro or "debian")
+        elif path == APK_INSTALLED:
+            packages += parse_apk_installed(text, distro or "alpine")
+    unique = {(p.manager, p.name, p.version, p.arch): p for p in packages}
+    return sorted(unique.values(), key=lambda p: (p.manager, p.name))
+
+
+def _skip_attachments(loc: ImageLocation) -> ImageLocation:
+    """An untagged ``oci:DIR`` that also holds .sig/.sbom tags names its one image by that image's tag."""
+    if loc.kind != "oci" or loc.tag is not None or loc.path is None:
+        return loc
+    try:
+        index = json.loads((loc.path / "index.json").read_text())
+        entries = [
+            m
+            for m in index.get("manifests", [])
+            if not str((m.get("annotations") or {}).get(REF_NAME, "")).endswith(ATTACHMENT_SUFFIXES)
+        ]
+    except (OSError, ValueError, AttributeError):
+        return loc
+    tag = (entries[0].get("annotations") or {}).get(REF_NAME) if len(entries) == 1 else None
+    return ImageLocation("oci", loc.path, tag) if tag else loc
