@@ -20,6 +20,7 @@ from goslim.cli import dockerfile as dockerfile_cmd
 from goslim.cli import image as image_cmd
 from goslim.cli import k8s as k8s_cmd
 from goslim.cli import lint as lint_cmd
+from goslim.cli import scan as scan_cmd
 from goslim.cli import sign as sign_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
@@ -53,6 +54,7 @@ k8s_cmd.register(app)
 ci_cmd.register(app)
 image_cmd.register(app)
 analyze_cmd.register(app)
+scan_cmd.register(app)
 sign_cmd.register(app)
 upx_cmd.register(app)
 
