@@ -1,0 +1,72 @@
+"""A Checklist as JUnit XML (for CI test tabs) and as Markdown (for PR comments and reports)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from goslim.verify.models import Checklist, CheckStatus
+
+ICONS = {CheckStatus.PASS: "✅", CheckStatus.WARN: "⚠️", CheckStatus.FAIL: "❌", CheckStatus.SKIP: "⏭️"}
+
+
+def to_junit(checklist: Checklist) -> str:
+    """One <testsuite>, a <testcase> per check: fail -> <failure>, skip -> <skipped>, else system-out."""
+    counts = checklist.counts()
+    suite = ET.Element(
+        "testsuite",
+        {
+            "name": f"goslim verify {checklist.image}",
+            "tests": str(len(checklist.results)),
+            "failures": str(counts["fail"]),
+            "errors": "0",
+            "skipped": str(counts["skip"]),
+            "time": f"{checklist.seconds:.3f}",
+        },
+    )
+    for r in checklist.results:
+        case = ET.SubElement(
+            suite, "testcase", {"classname": "goslim.verify", "name": r.id, "time": f"{r.seconds:.3f}"}
+        )
+        evidence = "\n".join(r.evidence)
+        if r.status is CheckStatus.FAIL:
+            fail = ET.SubElement(case, "failure", {"message": r.summary, "type": "CheckFailed"})
+            fail.text = evidence
+        elif r.status is CheckStatus.SKIP:
+            ET.SubElement(case, "skipped", {"message": r.summary})
+        else:
+            out = ET.SubElement(case, "system-out")
+            out.text = f"{r.status.value}: {r.summary}\n{evidence}".rstrip()
+    suites = ET.Element("testsuites")
+    suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def to_markdown(checklist: Checklist) -> str:
+    """A heading, a one-line verdict, and a table of checks with their summaries."""
+    counts = checklist.counts()
+    verdict = "**FAILED**" if not checklist.ok else "**passed**"
+    lines = [
+        f"## goslim verify: `{checklist.image}`",
+        "",
+        f"{verdict}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
+        f"{counts['skip']} skip"
+        f" · {checklist.platform} · {checklist.runtime or 'no container run'} · {checklist.seconds:.1f}s"
+        f" ({checklist.deliberate_wait_seconds:.1f}s deliberate waits)",
+        "",
+        "| | check | result | time |",
+        "|---|---|---|---:|",
+    ]
+    for r in checklist.results:
+        lines.append(f"| {ICONS[r.status]} | {r.id} | {_cell(r.summary)} | {r.seconds:.2f}s |")
+    failed = [r for r in checklist.results if r.status in (CheckStatus.FAIL, CheckStatus.WARN) and r.evidence]
+    if failed:
+        lines += ["", "### Evidence", ""]
+        for r in failed:
+            lines.append(f"**{r.id}** ({r.status.value})")
+            lines += ["", "```", *r.evidence, "```", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")

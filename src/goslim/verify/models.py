@@ -1,0 +1,98 @@
+"""Artifacts of the verify stage: what to check (``VerifyOptions``) and what was found (``Checklist``)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class CheckStatus(StrEnum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+
+
+class CheckResult(BaseModel):
+    """One check: its verdict, a one-line summary, and the evidence behind it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    title: str
+    status: CheckStatus
+    summary: str
+    evidence: tuple[str, ...] = ()  # log lines, timings, exit codes, paths
+    seconds: float = 0.0  # wall time spent on this check
+    measured: dict[str, bool | int | float | str | None] = Field(default_factory=dict)  # figures for reports
+
+
+class Checklist(BaseModel):
+    """Everything ``goslim verify`` found about one image, in check order."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image: str  # what was verified: a location, or the rootfs path
+    image_digest: str | None = None  # manifest digest, when an image (not a bare rootfs) was verified
+    runtime: str  # "runc 1.1.5", or "" when no container ran
+    platform: str  # os/architecture the image is for
+    results: tuple[CheckResult, ...]
+    seconds: float  # wall time of the whole checklist
+    deliberate_wait_seconds: float = 0.0  # alive window + time waited for the stop signal
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if r.status is CheckStatus.FAIL)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def result(self, check_id: str) -> CheckResult:
+        """The result of one check by id; KeyError when it was not run."""
+        for r in self.results:
+            if r.id == check_id:
+                return r
+        raise KeyError(check_id)
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(1 for r in self.results if r.status is s) for s in CheckStatus}
+
+
+class ProbeSettings(BaseModel):
+    """A Kubernetes-style probe: where to look and how patiently."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["http", "tcp"] = "http"
+    path: str = "/healthz"
+    port: int | None = None  # None: the port found for the image
+    period_seconds: float = 0.2
+    failure_threshold: int = 50
+    timeout_seconds: float = 1.0
+
+
+class VerifyOptions(BaseModel):
+    """How to run and judge the image; built from goslim.yaml `verify` and flags."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runtime: Literal["runc", "crun"] = "runc"
+    port: int | None = None  # None: found from EXPOSE or the sockets the process listens on
+    health: str | None = None  # liveness path; None: found among common paths
+    readiness: str | None = None  # readiness path; None: found among common paths, else the health path
+    startup: ProbeSettings | None = None
+    liveness: ProbeSettings | None = None
+    alive_seconds: float = 5.0
+    grace_seconds: float = 30.0
+    checks: tuple[str, ...] = ()  # only these check ids or groups (empty: all)
+    skip: tuple[str, ...] = ()
+    max_image_mb: float | None = None
+    max_binary_mb: float | None = None
+    memory_mb: int = 512
+    pids: int = 256
+    extra_env: dict[str, str] = Field(default_factory=dict)  # added to the image's Env for the run
+    start_timeout_seconds: float = 30.0  # runtime create/start
+    image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)

@@ -1,0 +1,189 @@
+"""The one wrapper around the OCI runtime (runc by default, crun on request).
+
+A container runs as `runc run` in the foreground of its own session: runc stays its parent,
+so its exit status is the container's, and its stdout/stderr go straight to files. Every
+container id starts with `goslim-verify-<our pid>-`, so leftovers of a goslim that was killed
+can be told apart from those of one still running and swept on the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from goslim.errors import ToolError, UserInputError
+from goslim.runner import Runner, SubprocessRunner, require, tail
+
+ID_PREFIX = "goslim-verify-"
+BUNDLE_PREFIX = "goslim-verify-bundle-"
+STEP_TIMEOUT = 15.0  # seconds for kill/delete/state/list
+_ID_RE = re.compile(rf"^{ID_PREFIX}(\d+)-[0-9a-f]+$")
+HYBRID_CGROUPS = "cgroups in hybrid mode not supported"
+
+
+class RuntimeStartError(ToolError):
+    """The runtime could not create or start the container."""
+
+
+@dataclass
+class Container:
+    """A running container: its id, init pid, and the files its output goes to."""
+
+    id: str
+    pid: int
+    bundle: Path
+    stdout_path: Path
+    stderr_path: Path
+    started: float  # time.monotonic() just before the runtime was started
+    ready: float  # when the runtime reported the init pid
+    proc: subprocess.Popen[bytes] = field(repr=False)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait(self, timeout: float) -> int | None:
+        """The exit status (128+N when killed by signal N), or None if still running after ``timeout``."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    @property
+    def exit_code(self) -> int | None:
+        return self.proc.poll()
+
+
+class OciRuntime:
+    """runc or crun, driven through the runner seam (and Popen for the long-lived `run`)."""
+
+    def __init__(self, name: str = "runc", runner: Runner | None = None) -> None:
+        if name not in ("runc", "crun"):
+            raise UserInputError(f"unknown OCI runtime '{name}'", hint="use runc or crun")
+        self.name = name
+        self.runner = runner or SubprocessRunner()
+        self.path = require(self.runner, name)
+
+    def version(self) -> str:
+        out = self.runner.run([self.path, "--version"], timeout=STEP_TIMEOUT, check=False).stdout
+        first = out.splitlines()[0] if out else self.name
+        return first.replace(" version ", " ")
+
+    def new_id(self) -> str:
+        return f"{ID_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+
+    def start(self, container_id: str, bundle: Path, *, timeout: float) -> Container:
+        """Run the bundle's container in the background; return once its init pid is known."""
+        stdout_path, stderr_path = bundle / "stdout.log", bundle / "stderr.log"
+        pid_file = bundle / "container.pid"
+        argv = [self.path, "run", "--bundle", str(bundle), "--pid-file", str(pid_file), container_id]
+        started = time.monotonic()
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            # Own session: the user's Ctrl-C reaches goslim (which cleans up), not the container.
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+            )
+        deadline = started + timeout
+        while time.monotonic() < deadline:
+            if pid_file.exists() and pid_file.read_text().strip():
+                pid = int(pid_file.read_text().strip())
+                return Container(
+                    container_id, pid, bundle, stdout_path, stderr_path, started, time.monotonic(), proc
+                )
+            if proc.poll() is not None:
+                raise self._start_error(proc.returncode, stderr_path.read_text(errors="replace"))
+            time.sleep(0.01)
+        self.kill(container_id, "KILL")
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=STEP_TIMEOUT)
+        raise RuntimeStartError(
+            f"{self.name} did not start the container within {timeout:.0f}s", tool=self.name
+        )
+
+    def _start_error(self, code: int, stderr: str) -> ToolError:
+        if HYBRID_CGROUPS in stderr:
+            return RuntimeStartError(
+                f"{self.name} refuses this machine's hybrid cgroup setup (v1 controllers with a v2 mount)",
+                tool=self.name,
+                returncode=code,
+                stderr_tail=tail(stderr, 3),
+                hint="use --runtime runc, which supports hybrid cgroups",
+            )
+        if "exec format error" in stderr:
+            return UserInputError(
+                "the entrypoint cannot run here (exec format error): an image for another architecture?",
+                hint="verify on a machine of the image's architecture",
+            )
+        if "no such file or directory" in stderr and "exec" in stderr:
+            return UserInputError(
+                "the entrypoint (or its ELF interpreter) does not exist in the image",
+                hint="check the Entrypoint/Cmd and, for a dynamic binary, that its loader is in the image",
+            )
+        return RuntimeStartError(
+            f"{self.name} could not start the container (exit {code})",
+            tool=self.name,
+            returncode=code,
+            stderr_tail=tail(stderr, 8),
+        )
+
+    def kill(self, container_id: str, signal: str) -> bool:
+        """Send ``signal`` (TERM, KILL, ...) to the container's init; False when it is already gone."""
+        res = self.runner.run([self.path, "kill", container_id, signal], timeout=STEP_TIMEOUT, check=False)
+        return res.returncode == 0
+
+    def delete(self, container_id: str) -> None:
+        self.runner.run([self.path, "delete", "--force", container_id], timeout=STEP_TIMEOUT, check=False)
+
+    def list(self) -> list[dict]:
+        """Containers the runtime knows (id, pid, status, bundle)."""
+        res = self.runner.run([self.path, "list", "--format", "json"], timeout=STEP_TIMEOUT, check=False)
+        if res.returncode != 0 or not res.stdout.strip():
+            return []
+        try:
+            return json.loads(res.stdout) or []
+        except json.JSONDecodeError:
+            return []
+
+    def remove(self, container: Container) -> None:
+        """Make sure the container, its runtime state and its bundle are gone."""
+        try:
+            if container.running():
+                self.kill(container.id, "KILL")
+                if container.wait(STEP_TIMEOUT) is None:
+                    container.proc.kill()
+                    container.wait(STEP_TIMEOUT)
+        finally:
+            self.delete(container.id)
+            shutil.rmtree(container.bundle, ignore_errors=True)
+
+    def sweep_leftovers(self) -> list[str]:
+        """Remove goslim-verify containers whose goslim process is gone; returns their ids."""
+        swept = []
+        for c in self.list():
+            m = _ID_RE.match(str(c.get("id", "")))
+            if not m or _alive(int(m.group(1))):
+                continue
+            self.kill(c["id"], "KILL")
+            self.delete(c["id"])
+            bundle = Path(str(c.get("bundle", "")))
+            if bundle.name.startswith(BUNDLE_PREFIX):
+                shutil.rmtree(bundle, ignore_errors=True)
+            swept.append(c["id"])
+        return swept
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,308 @@
+"""Verdicts on one container run: pure functions from a ``RunObservation`` to check results."""
+
+from __future__ import annotations
+
+import signal
+
+from goslim.verify.catalog import CHECKS
+from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
+from goslim.verify.observe import RunObservation
+from goslim.verify.process import ContainerProcess
+
+P, W, F, S = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIP
+
+
+def _r(
+    check_id: str,
+    status: CheckStatus,
+    summary: str,
+    evidence: list[str] | tuple[str, ...] = (),
+    seconds: float = 0.0,
+    **measured: float | int | str | None,
+) -> CheckResult:
+    return CheckResult(
+        id=check_id,
+        title=CHECKS[check_id],
+        status=status,
+        summary=summary,
+        evidence=tuple(evidence),
+        seconds=round(seconds, 3),
+        measured=measured,
+    )
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code > 128 and code - 128 in signal.Signals._value2member_map_:
+        return f"killed by {signal.Signals(code - 128).name} (status {code})"
+    return f"exit code {code}"
+
+
+def check_starts(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+    logs = obs.logs.last_lines if obs.logs else ()
+    secs = obs.phase_seconds.get("start", 0.0) + obs.phase_seconds.get("alive", 0.0)
+    if obs.exited_early:
+        return _r(
+            "starts",
+            F,
+            f"exited after {obs.alive_seconds:.1f}s with {describe_exit(obs.early_exit_code)}",
+            [f"exit: {describe_exit(obs.early_exit_code)}", *(f"log: {line}" for line in logs)],
+            secs,
+            exit_code=obs.early_exit_code,
+            alive_seconds=round(obs.alive_seconds, 3),
+        )
+    return _r(
+        "starts",
+        P,
+        f"started in {obs.start_seconds * 1000:.0f} ms, alive for {options.alive_seconds:g}s",
+        [f"runtime start: {obs.start_seconds * 1000:.0f} ms"],
+        secs,
+        start_ms=round(obs.start_seconds * 1000, 1),
+        alive_seconds=options.alive_seconds,
+    )
+
+
+def check_logs(obs: RunObservation) -> CheckResult:
+    facts = obs.logs
+    if facts is None or facts.total == 0:
+        return _r(
+            "logs",
+            W,
+            "wrote nothing to stdout or stderr",
+            ["a service that never logs cannot be debugged from `kubectl logs`"],
+        )
+    structured = facts.json_lines == facts.total
+    kind = (
+        "structured JSON"
+        if structured
+        else f"{facts.json_lines} of {facts.total} lines JSON"
+        if facts.json_lines
+        else "plain text"
+    )
+    evidence = [
+        f"stdout: {facts.stdout_lines} lines, stderr: {facts.stderr_lines} lines",
+        *(f"log: {line}" for line in facts.last_lines[:3]),
+    ]
+    return _r(
+        "logs",
+        P,
+        f"{facts.total} lines ({kind})",
+        evidence,
+        stdout_lines=facts.stdout_lines,
+        stderr_lines=facts.stderr_lines,
+        json_lines=facts.json_lines,
+    )
+
+
+def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
+    return _r(
+        check_id,
+        S,
+        "no port to probe: the image has no EXPOSE and nothing listened; set --port",
+        [f"listening: {', '.join(map(str, obs.listening)) or 'nothing'}"],
+    )
+
+
+def check_startup(obs: RunObservation) -> CheckResult:
+    if obs.port is None:
+        return _no_port("startup", obs)
+    if obs.startup is None or obs.startup_spec is None:
+        return _r("startup", S, "not probed")
+    w, spec = obs.startup, obs.startup_spec
+    evidence = [
+        f"probe: {spec.describe()} ({obs.port_source})",
+        f"attempts: {w.attempts}, last: {w.last.detail}",
+        f"listening: {', '.join(map(str, obs.listening)) or 'nothing'}",
+    ]
+    if w.ok:
+        return _r(
+            "startup",
+            P,
+            f"{spec.describe()} answered after {w.seconds:.2f}s",
+            evidence,
+            w.seconds,
+            seconds_to_start=round(w.seconds, 3),
+        )
+    why = (
+        "the process exited"
+        if w.last.detail == "process exited"
+        else f"port {spec.port} never opened"
+        if spec.kind == "tcp"
+        else w.last.detail
+    )
+    return _r(
+        "startup", F, f"{spec.describe()} failed after {w.attempts} attempts: {why}", evidence, w.seconds
+    )
+
+
+def check_readiness(obs: RunObservation) -> CheckResult:
+    if obs.port is None:
+        return _no_port("readiness", obs)
+    if obs.readiness is None or obs.readiness_spec is None:
+        return _r("readiness", S, "not probed: the startup probe did not pass")
+    w, spec = obs.readiness, obs.readiness_spec
+    evidence = [f"probe: {spec.describe()}", f"attempts: {w.attempts}, last: {w.last.detail}"]
+    if w.ok and obs.time_to_ready is not None:
+        return _r(
+            "readiness",
+            P,
+            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})",
+            evidence,
+            w.seconds,
+            time_to_ready_s=round(obs.time_to_ready, 3),
+            attempts=w.attempts,
+        )
+    return _r(
+        "readiness",
+        F,
+        f"never ready: {spec.describe()} failed {w.attempts} times ({w.last.detail})",
+        evidence,
+        w.seconds,
+        attempts=w.attempts,
+    )
+
+
+def check_liveness(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+    if obs.port is None:
+        return _no_port("liveness", obs)
+    if obs.liveness_spec is None or not obs.liveness:
+        return _r("liveness", S, "not probed: the service was not ready within the alive window")
+    threshold = options.liveness.failure_threshold if options.liveness else 3
+    ok = sum(1 for r in obs.liveness if r.ok)
+    evidence = [
+        f"probe: {obs.liveness_spec.describe()}",
+        f"{ok}/{len(obs.liveness)} probes passed",
+        *{f"failure: {r.detail}" for r in obs.liveness if not r.ok},
+    ]
+    if obs.liveness_failed_in_a_row >= threshold:
+        return _r(
+            "liveness",
+            F,
+            f"{obs.liveness_failed_in_a_row} failures in a row (threshold {threshold}): "
+            "Kubernetes would restart it",
+            evidence,
+        )
+    status = P if ok == len(obs.liveness) else W
+    return _r(
+        "liveness",
+        status,
+        f"{ok}/{len(obs.liveness)} probes of {obs.liveness_spec.describe()} passed",
+        evidence,
+        probes=len(obs.liveness),
+        passed=ok,
+    )
+
+
+def check_shutdown(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+    sig = f"SIG{obs.stop_signal}" if not obs.stop_signal.isdigit() else f"signal {obs.stop_signal}"
+    if obs.exited_early or obs.shutdown_seconds is None:
+        return _r(
+            "shutdown",
+            S,
+            "not tested: the process had already exited",
+            [f"exit: {describe_exit(obs.shutdown_exit_code)}"],
+        )
+    lines = list(obs.logs.last_lines[-3:]) if obs.logs else []
+    evidence = [
+        f"{sig} sent, waited {obs.shutdown_seconds:.2f}s (grace {options.grace_seconds:g}s)",
+        f"exit: {describe_exit(obs.shutdown_exit_code)}",
+        *(f"log: {line}" for line in lines),
+    ]
+    measured = {
+        "shutdown_s": round(obs.shutdown_seconds, 3),
+        "exit_code": obs.shutdown_exit_code,
+        "needed_sigkill": obs.needed_kill,
+    }
+    if obs.needed_kill:
+        return _r(
+            "shutdown",
+            F,
+            f"needed SIGKILL: still running {options.grace_seconds:g}s after {sig}",
+            evidence,
+            obs.shutdown_seconds,
+            **measured,
+        )
+    if obs.shutdown_exit_code != 0:
+        return _r(
+            "shutdown",
+            F,
+            f"stopped in {obs.shutdown_seconds:.2f}s but with {describe_exit(obs.shutdown_exit_code)}",
+            evidence,
+            obs.shutdown_seconds,
+            **measured,
+        )
+    return _r(
+        "shutdown",
+        P,
+        f"exited 0 in {obs.shutdown_seconds * 1000:.0f} ms after {sig}",
+        evidence,
+        obs.shutdown_seconds,
+        **measured,
+    )
+
+
+def check_non_root(obs: RunObservation, process: ContainerProcess) -> CheckResult:
+    uid, source = obs.uid, "/proc/PID/status of the running process"
+    if uid is None:
+        uid, source = process.uid, "image config User (the process was gone before it could be read)"
+    evidence = [
+        f"uid {uid}, gid {obs.gid if obs.gid is not None else process.gid} from {source}",
+        f"image config User: {process.user or '(unset: root)'}",
+    ]
+    if uid == 0:
+        return _r(
+            "non-root",
+            F,
+            "runs as root (uid 0)",
+            [*evidence, "hint: set image.user, e.g. 65532:65532"],
+            uid=0,
+        )
+    return _r("non-root", P, f"runs as uid {uid}", evidence, uid=uid)
+
+
+def check_read_only_root(obs: RunObservation) -> CheckResult:
+    facts = obs.logs
+    if facts is not None and facts.read_only_lines:
+        paths = ", ".join(facts.read_only_paths) or "an unknown path"
+        return _r(
+            "read-only-root",
+            F,
+            f"tried to write {paths} on the read-only root",
+            [
+                *(f"log: {line}" for line in facts.read_only_lines),
+                "hint: write under /tmp or mount a volume there",
+            ],
+            paths=paths,
+        )
+    return _r(
+        "read-only-root",
+        P,
+        "ran on a read-only root with a tmpfs /tmp; no write errors logged",
+        ["root mounted read-only, /tmp tmpfs"],
+    )
+
+
+def check_limits(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+    u = obs.limits
+    if u is None or u.pids_current is None:
+        return _r("limits", S, "not measured: the process exited before its cgroup could be read")
+    mem = f"{u.memory_peak_bytes / 2**20:.1f} MiB" if u.memory_peak_bytes is not None else "unknown"
+    evidence = [
+        f"pids now {u.pids_current} (limit {options.pids}), refused forks: {u.pids_limit_hits}",
+        f"peak memory {mem} (limit {options.memory_mb} MiB), limit hits: {u.memory_limit_hits}",
+    ]
+    measured = {
+        "pids_current": u.pids_current,
+        "pids_limit_hits": u.pids_limit_hits,
+        "memory_peak_bytes": u.memory_peak_bytes,
+        "memory_limit_hits": u.memory_limit_hits,
+    }
+    hits = []
+    if u.pids_limit_hits:
+        hits.append(f"hit the pids limit ({options.pids}) {u.pids_limit_hits} times")
+    if u.memory_limit_hits:
+        hits.append(f"hit the memory limit ({options.memory_mb} MiB) {u.memory_limit_hits} times")
+    if hits:
+        return _r("limits", F, "; ".join(hits), evidence, **measured)
+    return _r("limits", P, f"peak memory {mem}, {u.pids_current} tasks", evidence, **measured)
