@@ -59,7 +59,12 @@ def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> Binar
     to a temporary copy with `upx -d` when upx is installed.
     """
     path = Path(path)
-    data = read_binary(path)
+    return analyze_image(read_binary(path), path, top=top, runner=runner)
+
+
+def analyze_image(data: bytes, path: Path | str, *, top: int = 20, runner: Runner | None = None) -> BinaryReport:
+    """``analyze`` on the file's bytes (``path`` names it in messages and in the report)."""
+    path = Path(path)
     original = ElfImage(data, where=str(path))
     notes: list[str] = []
     findings: list[Finding] = []
@@ -67,7 +72,7 @@ def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> Binar
                           phentsize=original.e_phentsize, shnum=len(original.sections))
     elf, unpacked = original, False
     if packed:
-        elf, unpacked = _unpacked(path, runner or SubprocessRunner(), notes)
+        elf, unpacked = _unpacked(data, path, runner or SubprocessRunner(), notes)
         elf = elf or original
         findings.append(Finding(
             kind="upx", severity="info",
@@ -120,15 +125,17 @@ def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> Binar
     )
 
 
-def _unpacked(path: Path, runner: Runner, notes: list[str]) -> tuple[ElfImage | None, bool]:
+def _unpacked(data: bytes, path: Path, runner: Runner, notes: list[str]) -> tuple[ElfImage | None, bool]:
     if runner.which("upx") is None:
         notes.append("UPX-packed and upx is not installed: Go build info and functions are compressed "
                      "inside; install upx to analyze an unpacked copy")
         return None, False
     with tempfile.TemporaryDirectory(prefix="goslim-upx-") as tmp:
-        out = Path(tmp) / path.name
+        packed = Path(tmp) / "packed"
+        packed.write_bytes(data)  # upx reads the bytes we analyzed, even if the file changes meanwhile
+        out = Path(tmp) / "unpacked"
         try:
-            unpack_copy(runner, path, out)
+            unpack_copy(runner, packed, out)
         except ToolError as exc:
             notes.append(f"UPX-packed, but `upx -d` failed ({exc.stderr_tail.splitlines()[-1:] or exc.message}); "
                          "analyzed the packed file as it is")

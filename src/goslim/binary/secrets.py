@@ -22,7 +22,7 @@ class SecretHit:
 
 _TOKEN_PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
     ("aws-access-key-id", re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}")),
-    ("github-token", re.compile(rb"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36}")),
+    ("github-token", re.compile(rb"gh[pousr]_[A-Za-z0-9]{36}")),
     ("github-token", re.compile(rb"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}")),
     ("slack-token", re.compile(rb"xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{8,}")),
     ("stripe-secret-key", re.compile(rb"(?:sk|rk)_live_[0-9A-Za-z]{24,99}")),
@@ -35,7 +35,7 @@ _TOKEN_PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
 # scheme://user:password@host — anchored on "://" (scheme checked separately).
 _URL_CREDS = re.compile(rb"://([A-Za-z0-9._%~!$&*+=-]{1,64}):([^\s/@:'\"<>\\`{}|^]{3,128})@([A-Za-z0-9.-]{2,253})")
 # go-sql-driver/mysql DSN: user:password@tcp(host:port)/db
-_MYSQL_DSN = re.compile(rb"(?<![A-Za-z0-9_])([A-Za-z0-9_.-]{1,64}):([^\s/@:'\"]{3,128})@(?:tcp|unix)\(")
+_MYSQL_DSN = re.compile(rb"([A-Za-z0-9_.-]{1,64}):([^\s/@:'\"]{3,128})@(?:tcp|unix)\(")
 # libpq key/value DSN: ... password=secret ... with host= or user= nearby.
 _KV_PASSWORD = re.compile(rb"(?:host|user|dbname)=[^\s'\"]{1,128} (?:[a-z_]+=[^\s'\"]{0,128} ){0,6}password=([^\s'\"]{3,128})")
 
@@ -97,7 +97,8 @@ def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
             f"{redact(password)}@{m.group(3).decode('ascii', 'replace')}", m.start())
     for m in _MYSQL_DSN.finditer(data):
         if not _is_placeholder(m.group(2)):
-            add("dsn-password", f"{m.group(1).decode('ascii', 'replace')}:{redact(m.group(2))}@tcp(…)", m.start())
+            # The user name may be glued to the string before it, so only the password is shown.
+            add("dsn-password", f"…:{redact(m.group(2))}@tcp(…)", m.start(2))
     for m in _KV_PASSWORD.finditer(data):
         if not _is_placeholder(m.group(1)):
             add("dsn-password", f"password={redact(m.group(1))}", m.start())
