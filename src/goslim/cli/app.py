@@ -23,6 +23,7 @@ from goslim.cli import lint as lint_cmd
 from goslim.cli import scan as scan_cmd
 from goslim.cli import sign as sign_cmd
 from goslim.cli import upx as upx_cmd
+from goslim.cli import verify as verify_cmd
 from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
 
 app = typer.Typer(
@@ -57,6 +58,7 @@ analyze_cmd.register(app)
 scan_cmd.register(app)
 sign_cmd.register(app)
 upx_cmd.register(app)
+verify_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
