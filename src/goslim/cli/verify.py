@@ -1,0 +1,187 @@
+"""`goslim verify`: run an image for real under an OCI runtime and judge it check by check."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.config import VerifyConfig, load_config
+from goslim.errors import CheckFailedError, UserInputError
+from goslim.fsutil import write_text_atomic
+from goslim.verify import Checklist, CheckStatus, ProbeSettings, VerifyOptions, verify_image, verify_rootfs
+from goslim.verify.export import to_junit, to_markdown
+
+ROOTFS_PREFIX = "rootfs:"
+STYLES = {
+    CheckStatus.PASS: "green",
+    CheckStatus.WARN: "yellow",
+    CheckStatus.FAIL: "bold red",
+    CheckStatus.SKIP: "dim",
+}
+
+
+def register(app: typer.Typer) -> None:
+    app.command("verify")(verify)
+
+
+def verify(
+    image: Annotated[
+        str, typer.Argument(help="oci:PATH[:TAG], docker-archive:PATH, HOST/REPO[:TAG], or rootfs:DIR")
+    ],
+    port: Annotated[
+        int | None, typer.Option(help="Port to probe (default: EXPOSE, else the port it listens on).")
+    ] = None,
+    health: Annotated[
+        str | None, typer.Option(help="Liveness path (default: /healthz, /livez or /health).")
+    ] = None,
+    readiness: Annotated[
+        str | None, typer.Option(help="Readiness path (default: /readyz or /ready).")
+    ] = None,
+    grace: Annotated[float | None, typer.Option(help="Seconds to wait after SIGTERM (default 30).")] = None,
+    alive: Annotated[float | None, typer.Option(help="Seconds it must stay up (default 5).")] = None,
+    runtime: Annotated[str | None, typer.Option(help="OCI runtime: runc (default) or crun.")] = None,
+    check: Annotated[list[str] | None, typer.Option("--check", help="Only these checks or groups.")] = None,
+    skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip these checks or groups.")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option("--env", help="KEY=VALUE added to the image's Env.")
+    ] = None,
+    max_image_mb: Annotated[float | None, typer.Option(help="Image size budget in MiB.")] = None,
+    max_binary_mb: Annotated[float | None, typer.Option(help="Binary size budget in MiB.")] = None,
+    image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
+    junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Run the image under runc and check it starts, logs, answers probes, stops on SIGTERM, and more."""
+    output = make_output(json_out)
+    options = build_options(
+        load_config(Path.cwd()).verify,
+        port=port,
+        health=health,
+        readiness=readiness,
+        grace=grace,
+        alive=alive,
+        runtime=runtime,
+        check=check,
+        skip=skip,
+        env=env,
+        max_image_mb=max_image_mb,
+        max_binary_mb=max_binary_mb,
+    )
+    with output.progress("verify") as step:
+        if image.startswith(ROOTFS_PREFIX):
+            rootfs = Path(image[len(ROOTFS_PREFIX) :])
+            checklist = verify_rootfs(
+                rootfs, read_image_config(image_config), options, label=image, progress=step
+            )
+        else:
+            checklist = verify_image(image, options, progress=step)
+    output.emit(checklist, lambda c: render_checklist(c, checklist))
+    if junit:
+        write_text_atomic(junit, to_junit(checklist))
+    if markdown:
+        write_text_atomic(markdown, to_markdown(checklist))
+    if not checklist.ok:
+        failed = ", ".join(r.id for r in checklist.failed)
+        raise CheckFailedError(
+            f"{len(checklist.failed)} check(s) failed: {failed}",
+            hint="see the evidence above; --skip CHECK to accept a known gap",
+        )
+
+
+def build_options(
+    config: VerifyConfig,
+    *,
+    port: int | None = None,
+    health: str | None = None,
+    readiness: str | None = None,
+    grace: float | None = None,
+    alive: float | None = None,
+    runtime: str | None = None,
+    check: list[str] | None = None,
+    skip: list[str] | None = None,
+    env: list[str] | None = None,
+    max_image_mb: float | None = None,
+    max_binary_mb: float | None = None,
+) -> VerifyOptions:
+    """goslim.yaml `verify` settings, overridden by flags."""
+    if runtime is not None and runtime not in ("runc", "crun"):
+        raise UserInputError(f"unknown runtime '{runtime}'", hint="use runc or crun")
+    return VerifyOptions(
+        runtime=runtime or config.runtime,  # type: ignore[arg-type]
+        port=port if port is not None else config.port,
+        health=health or config.health,
+        readiness=readiness or config.readiness,
+        startup=ProbeSettings(**config.startup.model_dump()) if config.startup else None,
+        liveness=ProbeSettings(**config.liveness.model_dump()) if config.liveness else None,
+        alive_seconds=alive if alive is not None else config.alive_seconds,
+        grace_seconds=grace if grace is not None else config.grace_seconds,
+        checks=tuple(check or config.checks),
+        skip=tuple(skip or config.skip),
+        max_image_mb=max_image_mb if max_image_mb is not None else config.max_image_mb,
+        max_binary_mb=max_binary_mb if max_binary_mb is not None else config.max_binary_mb,
+        memory_mb=config.memory_mb,
+        pids=config.pids,
+        extra_env=_parse_env(env or []),
+    )
+
+
+def read_image_config(path: Path | None) -> dict:
+    if path is None:
+        raise UserInputError(
+            "rootfs:DIR needs --image-config FILE (the image's config JSON)",
+            hint="or verify the image itself: oci:PATH[:TAG]",
+        )
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError as exc:
+        raise UserInputError(f"image config {path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise UserInputError(
+            f"image config {path} is not valid JSON: {exc.msg} at line {exc.lineno}"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UserInputError(f"image config {path} must be a JSON object")
+    return data
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserInputError(f"--env '{pair}' is not KEY=VALUE")
+        out[key] = value
+    return out
+
+
+def render_checklist(console: Console, checklist: Checklist) -> None:
+    title = f"goslim verify {checklist.image} ({checklist.platform}, {checklist.runtime or 'static only'})"
+    table = Table(title=title, title_justify="left")
+    for col in ("check", "result", "summary", "time"):
+        table.add_column(col, justify="right" if col == "time" else "left")
+    for r in checklist.results:
+        table.add_row(
+            r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", escape(r.summary), f"{r.seconds:.2f}s"
+        )
+    console.print(table)
+    for r in checklist.results:
+        if r.status in (CheckStatus.FAIL, CheckStatus.WARN):
+            console.print(f"[{STYLES[r.status]}]{r.id}[/]: {escape(r.summary)}", highlight=False)
+            for line in r.evidence[:6]:
+                console.print(f"  [dim]{escape(line)}[/]", highlight=False)
+    counts = checklist.counts()
+    net = checklist.seconds - checklist.deliberate_wait_seconds
+    console.print(
+        f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip in "
+        f"{checklist.seconds:.1f}s ({net:.1f}s without the deliberate waits)",
+        highlight=False,
+    )
