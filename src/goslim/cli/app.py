@@ -17,6 +17,7 @@ from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
 from goslim.cli import ci as ci_cmd
 from goslim.cli import dockerfile as dockerfile_cmd
+from goslim.cli import compare as compare_cmd
 from goslim.cli import image as image_cmd
 from goslim.cli import k8s as k8s_cmd
 from goslim.cli import lint as lint_cmd
@@ -54,6 +55,7 @@ lint_cmd.register(app)
 k8s_cmd.register(app)
 ci_cmd.register(app)
 image_cmd.register(app)
+compare_cmd.register(app)
 analyze_cmd.register(app)
 scan_cmd.register(app)
 sign_cmd.register(app)

@@ -6,11 +6,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from goslim import oci
 from goslim.errors import UserInputError
-from goslim.oci.image import Image, Index
+from goslim.oci.image import Image
 from goslim.oci.reference import ImageLocation
 from goslim.platform import Platform
 
@@ -19,17 +18,11 @@ DEFAULT_IMAGE_DIR = "image"
 
 def read_base_image(location: str, platform: Platform) -> Image:
     """The image for ``platform`` at ``location`` (an index is narrowed to that platform)."""
-    reader = getattr(oci, "read_image", None)
-    if reader is not None:
-        return reader(location, platform)
     loc = ImageLocation.parse(location)
-    if loc.kind == "oci":
-        assert loc.path is not None
-        if not loc.path.is_dir():
-            raise UserInputError(f"no OCI layout at {loc.path}",
-                                 hint="give oci:PATH[:TAG] of an existing layout")
-        return oci.read_layout_image(loc.path, loc.tag, platform)
-    raise _missing(f"reading {loc.kind} images")
+    if loc.kind in ("oci", "docker-archive") and loc.path is not None and not loc.path.exists():
+        raise UserInputError(f"base {location}: {loc.path} does not exist",
+                             hint="give an existing OCI layout (oci:DIR[:TAG]) or docker-archive tarball")
+    return oci.read_image(loc, platform)
 
 
 def write_image(location: str, image: Image, *, tag: str, name: str) -> str:
@@ -41,33 +34,15 @@ def write_image(location: str, image: Image, *, tag: str, name: str) -> str:
         return f"oci:{loc.path}:{loc.tag or tag}"
     if loc.kind == "docker-archive":
         assert loc.path is not None
-        writer = _need("write_docker_archive", "writing docker-archive")
         repo_tag = f"{name}:{tag}"
-        writer(loc.path, image, repo_tags=(repo_tag,))
+        oci.write_docker_archive(loc.path, image, (repo_tag,))
         return f"docker-archive:{loc.path} ({repo_tag})"
     assert loc.reference is not None
     ref = loc.reference if (loc.reference.tag or loc.reference.digest) else loc.reference.with_tag(tag)
-    push = _need("push", "pushing to a registry")
-    client = _need("RegistryClient", "pushing to a registry")()
-    push(image, str(ref), client)
-    return f"{ref}@{image.digest}"
+    digest = oci.write_image(ImageLocation("registry", reference=ref), image)
+    return f"{ref}@{digest}"
 
 
 def default_location(directory: Path, out: str) -> str:
     """``oci:<module>/<build.out>/image``: beside the binaries goslim builds."""
     return f"oci:{directory / out / DEFAULT_IMAGE_DIR}"
-
-
-def _need(name: str, what: str) -> Any:
-    found = getattr(oci, name, None)
-    if found is None:
-        raise _missing(what)
-    return found
-
-
-def _missing(what: str) -> UserInputError:
-    return UserInputError(f"{what} is not available in this build of goslim.oci",
-                          hint="use an OCI layout: oci:PATH[:TAG]")
-
-
-__all__ = ["Image", "Index", "default_location", "read_base_image", "write_image"]

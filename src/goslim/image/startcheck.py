@@ -6,6 +6,7 @@ A small local check for `goslim compare`; `goslim verify` is the thorough one.
 
 from __future__ import annotations
 
+import gzip
 import os
 import secrets
 import tempfile
@@ -17,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import GoslimError
 from goslim.image.runtime import Runc, Umoci
-from goslim.oci import Image, write_oci_layout
+from goslim.oci import Image, Layer, mediatypes, write_oci_layout
 from goslim.probe import ProbeSpec, wait_until
 from goslim.runner import ProcessResult, Runner
 
@@ -49,8 +50,11 @@ def check_starts(
     container_id = f"goslim-{os.getpid()}-{secrets.token_hex(4)}"
     with tempfile.TemporaryDirectory(prefix="goslim-start-") as tmp:
         root = Path(tmp)
-        write_oci_layout(root / "layout", image, TAG)
-        bundle = umoci.unpack(root / "layout", TAG, root / "bundle")
+        try:
+            write_oci_layout(root / "layout", as_gzip(image), TAG)
+            bundle = umoci.unpack(root / "layout", TAG, root / "bundle")
+        except GoslimError as exc:
+            return StartCheck(started=False, detail=f"could not unpack: {exc.one_line()}")
         pid_file = root / "pid"
         box: dict[str, ProcessResult | GoslimError] = {}
 
@@ -92,6 +96,21 @@ def check_starts(
                 runc.kill(container_id, "KILL")
                 thread.join(5)
             runc.delete(container_id)
+
+
+def as_gzip(image: Image) -> Image:
+    """The same filesystem and config with gzip layers (umoci cannot read zstd); diff_ids are unchanged."""
+    if all(layer.compression != "zstd" for layer in image.layers):
+        return image
+    layers = []
+    for layer in image.layers:
+        if layer.compression == "zstd":
+            with layer.open_uncompressed() as tar:
+                blob = gzip.compress(tar.read(), compresslevel=1, mtime=0)
+            layers.append(Layer.from_blob(mediatypes.OCI_LAYER_GZIP, data=blob, diff_id=layer.diff_id))
+        else:
+            layers.append(layer)
+    return Image.build(image.config, layers, annotations=image.annotations)
 
 
 def _wait_pid(pid_file: Path, thread: threading.Thread, timeout: float) -> int | None:

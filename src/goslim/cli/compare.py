@@ -1,0 +1,134 @@
+"""`goslim compare`: the same service on the bases you name plus static and scratch, measured."""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from goslim.binary import analyze
+from goslim.cli.image import AppDirOpt, CompressionOpt, TargetArg, TzOpt, load_service
+from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import human_bytes
+from goslim.errors import UserInputError
+from goslim.image import ImageOptions
+from goslim.image.compare import Comparison, Variant, compare_bases
+from goslim.image.startcheck import check_starts
+from goslim.probe import ProbeSpec
+from goslim.runner import SubprocessRunner
+
+BaseListOpt = Annotated[list[str] | None, typer.Option(
+    "--base", help="A base to compare (repeatable): REF, oci:PATH, docker-archive:PATH. static and scratch "
+    "are always included.")]
+RunOpt = Annotated[bool, typer.Option("--run/--no-run", help="Start each image with runc and probe it.")]
+PortOpt = Annotated[int | None, typer.Option(help="Port to probe (default: verify.port, image.ports, 8080).")]
+HealthOpt = Annotated[str | None, typer.Option(help="HTTP path to probe (default: verify.health, /healthz).")]
+UpxOpt = Annotated[str | None, typer.Option(help="Also compare the binary packed at this UPX level.")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare)
+
+
+def compare(  # noqa: PLR0917 - typer maps parameters to flags
+    target: TargetArg = None,
+    base: BaseListOpt = None,
+    compression: CompressionOpt = None,
+    tz: TzOpt = None,
+    app_dir: AppDirOpt = None,
+    run: RunOpt = True,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    upx: UpxOpt = None,
+    json_out: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The same service on each base: pull size, disk size, layers, files, and whether it starts."""
+    output = make_output(json_out)
+    if compression not in (None, "gzip", "zstd"):
+        raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
+    service = load_service(target, output, embed_tz=tz == "embed")
+    cfg = service.config
+    options = ImageOptions.from_config(cfg.image, compression=compression, tz=tz, app_dir=app_dir)
+    bases = _dedupe([*(base or []), "static", "scratch"])
+    variants = [Variant(label="slim", binary=service.binary, report=service.report)]
+    with tempfile.TemporaryDirectory(prefix="goslim-compare-") as tmp:
+        if upx:
+            variants.append(_upx_variant(service.binary, upx, Path(tmp)))
+        checker, how = None, "skipped (--no-run)"
+        if run:
+            runner = SubprocessRunner()
+            missing = [t for t in ("runc", "umoci") if runner.which(t) is None]
+            probe = ProbeSpec("http", port or cfg.verify.port or (cfg.image.ports or [8080])[0],
+                              health or cfg.verify.health or "/healthz")
+            if missing:
+                how = f"skipped: {' and '.join(missing)} not installed"
+            else:
+                how = f"runc, {probe.describe()} answered, then exit code after SIGTERM"
+
+                def checker(image):
+                    return check_starts(image, probe, runner=runner)
+
+        with output.progress("compare") as step:
+            result = compare_bases(variants, bases, options, start_checker=checker, start_check=how,
+                                   on_step=step)
+    output.emit(result, lambda c: render_comparison(c, result))
+
+
+def _upx_variant(binary, level: str, tmp: Path) -> Variant:
+    try:
+        upx = importlib.import_module("goslim.upx")
+    except ImportError as exc:
+        raise UserInputError("this goslim has no UPX stage", hint="drop --upx") from exc
+    packed = upx.pack(binary, level, tmp / binary.name)
+    return Variant(label=f"slim + upx {level}", binary=packed, report=analyze(packed.path))
+
+
+def _dedupe(items: list[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+SHORT = {"passwd": "users", "nsswitch": "", "ca-bundle": "CA", "zoneinfo": "tz", "os-release": ""}
+
+
+def render_comparison(console: Console, c: Comparison) -> None:
+    table = Table(title=f"{c.service} on each base ({c.compression} layers)", title_justify="left")
+    for col in ("base", "binary", "pull", "disk", "layers", "files", "starts?", "carries"):
+        table.add_column(col, justify="right" if col in ("pull", "disk", "layers", "files") else "left")
+    notes: list[str] = []
+    for r in c.rows:
+        if r.error:
+            table.add_row(r.base, r.variant, "-", "-", "-", "-", "[red]refused[/]", "")
+            notes.append(f"{r.base} ({r.variant}): {r.error}")
+            continue
+        carried = ", ".join(SHORT.get(i, i) for i in r.carried if SHORT.get(i, i))
+        table.add_row(r.base, r.variant, human_bytes(r.pull_size or 0), human_bytes(r.disk_size or 0),
+                      str(r.layers), str(r.files), _starts(r), carried)
+        if r.start is not None and not (r.start.started and r.start.exit_code == 0):
+            last = r.start.log_tail.splitlines()[-1] if r.start.log_tail else ""
+            tail = f"; last log line: {last}" if last else ""
+            notes.append(f"{r.base} ({r.variant}): {r.start.detail}{tail}")
+    console.print(table)
+    for note in notes:
+        console.print(f"  [dim]{note}[/]", highlight=False)
+    console.print(f"[dim]starts?: {c.start_check}[/]", highlight=False)
+
+
+def _starts(r) -> str:
+    if r.start is None:
+        return "[dim]not run[/]"
+    s = r.start
+    if s.started and s.exit_code == 0:
+        return "[green]yes[/]"
+    if s.started:
+        return f"[yellow]yes, exit {s.exit_code}[/]" if s.exit_code is not None else "[yellow]yes, hung[/]"
+    return f"[red]no[/] (exit {s.exit_code})" if s.exit_code is not None else "[red]no[/]"
