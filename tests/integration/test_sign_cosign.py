@@ -1,0 +1,151 @@
+"""Interop with the real cosign against a local registry: each verifies the other's signatures and keys.
+
+cosign is looked up on PATH, then in /root/.cache/goslim-tools (where
+``go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5`` puts it, see scripts/setup.sh);
+without it the tests skip and say why.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from goslim.oci import FileEntry, Image, Platform, RegistryClient, build_layer, new_config
+from goslim.oci.remote import push
+from goslim.sign import sign_blob, sign_image, verify_blob, verify_image, write_key_pair
+from tests.integration.registry import RunningRegistry
+
+PASSWORD = "interop-pw"
+TOOLS_DIR = Path(os.environ.get("GOSLIM_TOOLS_DIR", "/root/.cache/goslim-tools"))
+COSIGN_TIMEOUT = 180
+
+
+def find_cosign() -> str:
+    found = shutil.which("cosign") or (
+        str(TOOLS_DIR / "cosign") if (TOOLS_DIR / "cosign").is_file() else None
+    )
+    if found is None:
+        reason = (
+            "cosign is not installed (Debian bookworm has no package); build it once with "
+            "`GOBIN=/root/.cache/goslim-tools go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5`"
+        )
+        print(f"SKIP: {reason}")
+        pytest.skip(reason)
+    return found
+
+
+@pytest.fixture(scope="module")
+def cosign(tmp_path_factory: pytest.TempPathFactory) -> CosignRunner:
+    return CosignRunner(find_cosign(), tmp_path_factory.mktemp("cosign-home"))
+
+
+class CosignRunner:
+    """Runs cosign offline: key-based, no transparency log, password from COSIGN_PASSWORD."""
+
+    def __init__(self, binary: str, home: Path) -> None:
+        self.binary = binary
+        self.home = home
+
+    def run(
+        self, *args: str, cwd: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "COSIGN_PASSWORD": PASSWORD,
+            "HOME": str(self.home),
+            "TUF_ROOT": str(self.home / "tuf"),
+            "COSIGN_EXPERIMENTAL": "0",
+        }
+        proc = subprocess.run(
+            [self.binary, *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=cwd,
+            timeout=COSIGN_TIMEOUT,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(f"cosign {' '.join(args)} failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+        return proc
+
+
+def push_image(registry: RunningRegistry, repo: str, marker: str) -> tuple[str, str]:
+    config = new_config(Platform(os="linux", architecture="amd64"))
+    image = Image.build(config, [build_layer([FileEntry.file("etc/marker", marker.encode())], mtime=0)])
+    with RegistryClient() as client:
+        result = push(image, registry.ref(repo, "v1"), client)
+    return registry.ref(repo, "v1"), result.digest
+
+
+def test_cosign_verifies_goslim_signature(
+    cosign: CosignRunner, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    keys = write_key_pair(tmp_path, PASSWORD.encode())
+    ref, digest = push_image(registry, "interop/goslim-signed", "goslim")
+    sign_image(ref, keys.private_key, PASSWORD.encode())
+    proc = cosign.run(
+        "verify",
+        "--key",
+        str(keys.public_key),
+        "--insecure-ignore-tlog=true",
+        "--allow-insecure-registry",
+        ref,
+    )
+    verified = json.loads(proc.stdout.strip().splitlines()[0])
+    assert verified[0]["critical"]["image"]["docker-manifest-digest"] == digest
+
+
+def test_goslim_verifies_cosign_signature(
+    cosign: CosignRunner, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    cosign.run("generate-key-pair", cwd=tmp_path)
+    ref, digest = push_image(registry, "interop/cosign-signed", "cosign")
+    cosign.run(
+        "sign",
+        "--key",
+        str(tmp_path / "cosign.key"),
+        "--tlog-upload=false",
+        "--yes",
+        "--allow-insecure-registry",
+        f"{ref.rsplit(':', 1)[0]}@{digest}",
+    )
+    report = verify_image(ref, tmp_path / "cosign.pub")
+    assert report.verified and report.image_digest == digest
+    # cosign's encrypted private key loads in goslim too: sign the same image with it and let cosign check.
+    sign_image(ref, tmp_path / "cosign.key", PASSWORD.encode())
+    assert [c.valid for c in verify_image(ref, tmp_path / "cosign.pub").checks] == [True, True]
+    cosign.run(
+        "verify",
+        "--key",
+        str(tmp_path / "cosign.pub"),
+        "--insecure-ignore-tlog=true",
+        "--allow-insecure-registry",
+        ref,
+    )
+
+
+def test_blob_signatures_interoperate(cosign: CosignRunner, tmp_path: Path) -> None:
+    keys = write_key_pair(tmp_path / "goslim", PASSWORD.encode())
+    blob = tmp_path / "server"
+    blob.write_bytes(b"\x7fELF pretend server binary\n" * 100)
+    signed = sign_blob(blob, keys.private_key, PASSWORD.encode())
+    cosign.run(
+        "verify-blob",
+        "--key",
+        str(keys.public_key),
+        "--signature",
+        str(signed.signature_path),
+        "--insecure-ignore-tlog=true",
+        str(blob),
+    )
+    other = tmp_path / "other"
+    other.write_bytes(b"another file")
+    proc = cosign.run("sign-blob", "--key", str(keys.private_key), "--tlog-upload=false", "--yes", str(other))
+    (tmp_path / "other.sig").write_text(proc.stdout.strip().splitlines()[-1])
+    assert verify_blob(other, keys.public_key).verified
