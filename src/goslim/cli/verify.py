@@ -16,6 +16,7 @@ from goslim.config import VerifyConfig, load_config
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.verify import Checklist, CheckStatus, ProbeSettings, VerifyOptions, verify_image, verify_rootfs
+from goslim.verify.catalog import select as select_checks
 from goslim.verify.export import to_junit, to_markdown
 
 ROOTFS_PREFIX = "rootfs:"
@@ -115,6 +116,7 @@ def build_options(
     """goslim.yaml `verify` settings, overridden by flags."""
     if runtime is not None and runtime not in ("runc", "crun"):
         raise UserInputError(f"unknown runtime '{runtime}'", hint="use runc or crun")
+    select_checks(check or config.checks, skip or config.skip)  # bad names fail before any work
     return VerifyOptions(
         runtime=runtime or config.runtime,  # type: ignore[arg-type]
         port=port if port is not None else config.port,

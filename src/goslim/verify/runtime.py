@@ -15,6 +15,7 @@ import re
 import secrets
 import shutil
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from goslim.runner import Runner, SubprocessRunner, require, tail
 
 ID_PREFIX = "goslim-verify-"
 BUNDLE_PREFIX = "goslim-verify-bundle-"
+ROOTFS_PREFIX = "goslim-verify-rootfs-"
+_TEMP_RE = re.compile(rf"^(?:{BUNDLE_PREFIX}|{ROOTFS_PREFIX})(\d+)-")
 STEP_TIMEOUT = 15.0  # seconds for kill/delete/state/list
 _ID_RE = re.compile(rf"^{ID_PREFIX}(\d+)-[0-9a-f]+$")
 HYBRID_CGROUPS = "cgroups in hybrid mode not supported"
@@ -176,7 +179,20 @@ class OciRuntime:
             if bundle.name.startswith(BUNDLE_PREFIX):
                 shutil.rmtree(bundle, ignore_errors=True)
             swept.append(c["id"])
+        sweep_temp_dirs()
         return swept
+
+
+def sweep_temp_dirs(temp_dir: Path | None = None) -> list[Path]:
+    """Remove bundle and rootfs temp dirs left by goslim processes that no longer exist."""
+    removed = []
+    root = Path(temp_dir or tempfile.gettempdir())
+    for entry in root.iterdir():
+        m = _TEMP_RE.match(entry.name)
+        if m and entry.is_dir() and not entry.is_symlink() and not _alive(int(m.group(1))):
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 def _alive(pid: int) -> bool:
