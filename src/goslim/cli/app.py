@@ -16,8 +16,8 @@ from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
 from goslim.cli import build as build_cmd
 from goslim.cli import ci as ci_cmd
-from goslim.cli import dockerfile as dockerfile_cmd
 from goslim.cli import compare as compare_cmd
+from goslim.cli import dockerfile as dockerfile_cmd
 from goslim.cli import image as image_cmd
 from goslim.cli import k8s as k8s_cmd
 from goslim.cli import lint as lint_cmd

@@ -253,9 +253,16 @@ def _is_generated(path: Path) -> bool:
 
 
 def _x_flag(name: str, value: str) -> str:
-    # The ldflags value sits inside double quotes in a shell: escape what the shell expands there.
-    escaped = re.sub(r'(["$`\\])', r"\\\1", value)
-    return f"-X '{name}={escaped}'" if re.search(r"\s|'", value) else f"-X {name}={escaped}"
+    """``-X name=value`` quoted for cmd/go's -ldflags splitting, then escaped for the shell."""
+    item = f"{name}={value}"
+    if "\n" in item or ("'" in item and '"' in item):
+        raise UserInputError(
+            f"the -X stamp {name} cannot be written into a Dockerfile RUN line",
+            hint="drop newlines, and use either single or double quotes in the value, not both",
+        )
+    if re.search(r"[\s'\"]", item):
+        item = f'"{item}"' if "'" in item else f"'{item}'"  # cmd/go honours both quote kinds, no escapes
+    return "-X " + re.sub(r'(["$`\\])', r"\\\1", item)
 
 
 def _describe_base(base: FinalBase) -> str:

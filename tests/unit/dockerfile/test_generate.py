@@ -221,3 +221,14 @@ def test_needs_from_an_analyzer_report() -> None:
     assert needs.source == "binary"
     # An item the analyzer does not report is kept, so the image does not break.
     assert needs_from_report(SimpleNamespace(), binary="x").zoneinfo is True
+
+
+def test_x_stamp_quoting_for_cmd_go_and_the_shell(module: Path) -> None:
+    def rendered(value: str) -> str:
+        config = GoslimConfig.model_validate({"build": {"x": {"main.v": value}}})
+        return render_dockerfile(plan_dockerfile(module, config))
+
+    assert '-X \\"main.v=it\'s\\"' in rendered("it's")
+    assert "-X main.v=a\\$b" in rendered("a$b")
+    with pytest.raises(UserInputError, match="cannot be written"):
+        rendered("both ' and \"")
