@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 
 from goslim.cli.app import main
-from goslim.oci import FileEntry, Image, ImageReference, Platform, RegistryClient, build_layer, new_config
+from goslim.oci import (
+    FileEntry,
+    Image,
+    ImageReference,
+    Platform,
+    RegistryClient,
+    build_layer,
+    new_config,
+    write_oci_layout,
+)
 from goslim.oci.remote import push
 from goslim.scan import run_scan
 from goslim.sign import SignatureVerificationError, sign_image, verify_image, write_key_pair
@@ -128,3 +137,25 @@ def test_image_scan_attaches_sbom_to_registry(registry: RunningRegistry, go_buil
     assert [d["mediaType"] for d in layers] == ["application/vnd.cyclonedx+json", "application/spdx+json"]
     cdx = json.loads(store.get_blob(layers[0]["digest"]))
     assert "pkg:golang/golang.org/x/text@v0.3.7" in {c["purl"] for c in cdx["components"]}
+
+
+def test_offline_layout_signature_travels_with_skopeo(
+    registry: RunningRegistry, keys: KeyPair, tmp_path: Path
+) -> None:
+    """Sign an OCI layout offline, copy image and signature tag with skopeo, verify on the registry."""
+    skopeo = need_tool("skopeo")
+    layout = tmp_path / "layout"
+    digest = str(write_oci_layout(layout, small_image("offline"), tag="v1").digest)
+    signed = sign_image(f"oci:{layout}:v1", keys.private_key, PASSWORD.encode())
+    assert verify_image(f"oci:{layout}:v1", keys.public_key).verified
+    dest = f"{registry.host}/goslim-sign/offline"
+    for tag in ("v1", signed.attachment.tag):
+        subprocess.run(
+            [skopeo, "copy", "--dest-tls-verify=false", f"oci:{layout}:{tag}", f"docker://{dest}:{tag}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+    report = verify_image(f"{dest}:v1", keys.public_key)
+    assert report.verified and report.image_digest == digest

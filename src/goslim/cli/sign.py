@@ -9,6 +9,8 @@ import typer
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.config import load_config
+from goslim.errors import UserInputError
 from goslim.sign import (
     BlobSignature,
     ImageSignature,
@@ -25,7 +27,10 @@ ImageArg = Annotated[
     str, typer.Argument(help="oci:DIR[:TAG] or a registry reference HOST/REPO[:TAG|@DIGEST].")
 ]
 FileArg = Annotated[Path, typer.Argument(help="The file (binary) to sign or verify.")]
-PrivateKeyOpt = Annotated[Path, typer.Option("--key", help="cosign.key (password from COSIGN_PASSWORD).")]
+PrivateKeyOpt = Annotated[
+    Path | None,
+    typer.Option("--key", help="cosign.key (default: goslim.yaml sign.key; password from COSIGN_PASSWORD)."),
+]
 PublicKeyOpt = Annotated[Path, typer.Option("--key", help="cosign.pub.")]
 SigOpt = Annotated[Path | None, typer.Option("--signature", help="Signature file (default: FILE.sig).")]
 
@@ -57,10 +62,12 @@ def keygen(
     )
 
 
-def sign(image: ImageArg, key: PrivateKeyOpt, json_out: JsonOpt = False, debug: DebugOpt = False) -> None:
+def sign(
+    image: ImageArg, key: PrivateKeyOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False
+) -> None:
     """Sign an image by digest; the signature is stored as cosign stores it (sha256-<hex>.sig)."""
     output = make_output(json_out)
-    result = sign_image(image, key, read_password())
+    result = sign_image(image, private_key_path(key), read_password())
     output.emit(result, lambda c: _render_signed(c, result))
 
 
@@ -75,14 +82,14 @@ def verify_signature(
 
 def sign_blob_cmd(
     file: FileArg,
-    key: PrivateKeyOpt,
+    key: PrivateKeyOpt = None,
     signature: SigOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Detached signature for a file: writes FILE.sig (as `cosign sign-blob`) and FILE.sha256."""
     output = make_output(json_out)
-    result = sign_blob(file, key, read_password(), signature)
+    result = sign_blob(file, private_key_path(key), read_password(), signature)
     output.emit(result, lambda c: _render_blob(c, result, "signed"))
 
 
@@ -97,6 +104,16 @@ def verify_blob_cmd(
     output = make_output(json_out)
     result = verify_blob(file, key, signature)
     output.emit(result, lambda c: _render_blob(c, result, "verified"))
+
+
+def private_key_path(key: Path | None) -> Path:
+    """--key, else goslim.yaml's sign.key, else a clear error."""
+    if key is not None:
+        return key
+    configured = load_config(Path.cwd()).sign.key
+    if configured:
+        return Path(configured)
+    raise UserInputError("no signing key", hint="pass --key cosign.key or set sign.key in goslim.yaml")
 
 
 def _render_signed(console: Console, result: ImageSignature) -> None:
