@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import mmap
 import tempfile
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from goslim.binary.elf import ElfImage
 from goslim.binary.errors import NotGoBinaryError, PclntabError
 from goslim.binary.findings import build_path_finding, debug_findings, secret_findings
 from goslim.binary.models import BinaryReport, BuildInfo, ElfFacts, Finding, GoFunction
-from goslim.binary.needs import detect_needs
+from goslim.binary.needs import LinkedFunctions, detect_needs
 from goslim.binary.packages import ModuleResolver, package_of
 from goslim.binary.pclntab import FunctionTable, read_table
 from goslim.binary.source import BinarySource, open_elf, read_binary
@@ -62,7 +63,7 @@ def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> Binar
     return analyze_image(read_binary(path), path, top=top, runner=runner)
 
 
-def analyze_image(data: bytes, path: Path | str, *, top: int = 20, runner: Runner | None = None) -> BinaryReport:
+def analyze_image(data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, runner: Runner | None = None) -> BinaryReport:
     """``analyze`` on the file's bytes (``path`` names it in messages and in the report)."""
     path = Path(path)
     original = ElfImage(data, where=str(path))
@@ -98,7 +99,7 @@ def analyze_image(data: bytes, path: Path | str, *, top: int = 20, runner: Runne
     sizes = table.sizes() if table else []
     go120 = table is None or table.header.layout == "go1.20"
     packages = [package_of(n, go120=go120) for n in names]
-    name_set = set(names)
+    linked = LinkedFunctions(names, packages)
     if table is not None:
         found = build_path_finding(table.file_names, info)
         if found:
@@ -114,7 +115,7 @@ def analyze_image(data: bytes, path: Path | str, *, top: int = 20, runner: Runne
         build_info=info,
         packages=package_sizes(packages, sizes, ModuleResolver(info), top),
         sections=section_sizes(elf, sum(sizes)),
-        needs=detect_needs(name_set, elf, info),
+        needs=detect_needs(linked, elf, info),
         findings=findings,
         upx_packed=packed,
         analyzed_unpacked_copy=unpacked,
@@ -125,7 +126,7 @@ def analyze_image(data: bytes, path: Path | str, *, top: int = 20, runner: Runne
     )
 
 
-def _unpacked(data: bytes, path: Path, runner: Runner, notes: list[str]) -> tuple[ElfImage | None, bool]:
+def _unpacked(data: bytes | mmap.mmap, path: Path, runner: Runner, notes: list[str]) -> tuple[ElfImage | None, bool]:
     if runner.which("upx") is None:
         notes.append("UPX-packed and upx is not installed: Go build info and functions are compressed "
                      "inside; install upx to analyze an unpacked copy")

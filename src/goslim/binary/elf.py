@@ -6,6 +6,7 @@ every malformed input ends in ``CorruptElfError`` (tests cross-check it against 
 
 from __future__ import annotations
 
+import mmap
 import struct
 from dataclasses import dataclass
 from functools import cached_property
@@ -67,8 +68,9 @@ class Segment:
 class ElfImage:
     """A parsed ELF file. ``data`` is the whole file; nothing is read lazily from disk."""
 
-    def __init__(self, data: bytes | bytearray | memoryview, *, where: str | None = None) -> None:
-        self.data: bytes = data if isinstance(data, bytes) else bytes(data)
+    def __init__(self, data: bytes | bytearray | memoryview | mmap.mmap, *, where: str | None = None) -> None:
+        # bytes or a read-only map of the file: both slice to bytes and support find/struct.
+        self.data: bytes | mmap.mmap = data if isinstance(data, bytes | mmap.mmap) else bytes(data)
         self.where = where
         if len(self.data) < 4 or bytes(self.data[:4]) != ELF_MAGIC:
             raise NotElfError(
@@ -104,7 +106,7 @@ class ElfImage:
     def _unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
         try:
             return struct.unpack_from(self._e + fmt, self.data, offset)
-        except struct.error:
+        except (struct.error, OverflowError):  # past the end, or an offset beyond any file size
             raise self._corrupt(f"a header at offset {offset} runs past the end of the file") from None
 
     def _parse_header(self) -> None:
@@ -202,6 +204,8 @@ class ElfImage:
         """The section's bytes (empty for NOBITS sections); bounds were checked at parse time."""
         if section.file_size == 0:
             return memoryview(b"")
+        if isinstance(self.data, mmap.mmap):
+            return memoryview(self.data[section.offset : section.offset + section.size])  # a copy, so the map can close
         return memoryview(self.data)[section.offset : section.offset + section.size]
 
     def va_to_offset(self, addr: int) -> int | None:

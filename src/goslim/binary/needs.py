@@ -33,32 +33,42 @@ RESOLVER_FUNCS = {
 }
 
 
-def _matching(names: Iterable[str], wanted: Iterable[str]) -> list[str]:
-    want = set(wanted)
-    return sorted({n for n in names if n in want})
+class LinkedFunctions:
+    """The function names of a binary, indexed by name and by package."""
+
+    def __init__(self, names: Iterable[str], packages: Iterable[str]) -> None:
+        self.names: set[str] = set()
+        self.by_package: dict[str, list[str]] = {}
+        for name, package in zip(names, packages, strict=True):
+            self.names.add(name)
+            self.by_package.setdefault(package, []).append(name)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.names
+
+    def matching(self, wanted: Iterable[str]) -> list[str]:
+        return sorted({n for n in wanted if n in self.names})
+
+    def in_package(self, package: str) -> list[str]:
+        return sorted(self.by_package.get(package, []))
 
 
-def _in_package(names: Iterable[str], package: str) -> list[str]:
-    prefix = package + "."
-    return sorted(n for n in names if n.startswith(prefix) and "/" not in n[len(prefix) :])
-
-
-def detect_needs(names: set[str], elf: ElfImage | None, info: BuildInfo | None) -> Needs:
+def detect_needs(funcs: LinkedFunctions, elf: ElfImage | None, info: BuildInfo | None) -> Needs:
     """Derive each need from the linked function names and the ELF facts."""
     return Needs(
-        ca_roots=_ca_roots(names),
-        zoneinfo=_zoneinfo(names, info),
-        passwd=_passwd(names),
-        resolver=_resolver(names),
+        ca_roots=_ca_roots(funcs),
+        zoneinfo=_zoneinfo(funcs, info),
+        passwd=_passwd(funcs),
+        resolver=_resolver(funcs),
         loader=_loader(elf),
     )
 
 
-def _ca_roots(names: set[str]) -> Need:
-    evidence = _matching(names, CA_FUNCS)
+def _ca_roots(funcs: LinkedFunctions) -> Need:
+    evidence = funcs.matching(CA_FUNCS)
     if not evidence:
         return Need(needed=False, detail="crypto/x509 system root loading is not linked")
-    fallback = _in_package(names, CA_FALLBACK_PKG)
+    fallback = funcs.in_package(CA_FALLBACK_PKG)
     if fallback:
         return Need(
             needed=False,
@@ -72,9 +82,9 @@ def _ca_roots(names: set[str]) -> Need:
     )
 
 
-def _zoneinfo(names: set[str], info: BuildInfo | None) -> Need:
-    evidence = _matching(names, ZONE_FUNCS)
-    tzdata = _in_package(names, TZDATA_PKG)
+def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
+    evidence = funcs.matching(ZONE_FUNCS)
+    tzdata = funcs.in_package(TZDATA_PKG)
     tags = (info.settings.get("-tags", "") if info else "").split(",")
     if not evidence:
         return Need(needed=False, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)")
@@ -91,8 +101,8 @@ def _zoneinfo(names: set[str], info: BuildInfo | None) -> Need:
     )
 
 
-def _passwd(names: set[str]) -> Need:
-    evidence = _in_package(names, USER_PKG)
+def _passwd(funcs: LinkedFunctions) -> Need:
+    evidence = funcs.in_package(USER_PKG)
     if not evidence:
         return Need(needed=False, detail="os/user is not linked")
     return Need(
@@ -102,8 +112,8 @@ def _passwd(names: set[str]) -> Need:
     )
 
 
-def _resolver(names: set[str]) -> Need:
-    evidence = _matching(names, RESOLVER_FUNCS)
+def _resolver(funcs: LinkedFunctions) -> Need:
+    evidence = funcs.matching(RESOLVER_FUNCS)
     if not evidence:
         return Need(needed=False, detail="the net package's name resolution is not linked")
     files = sorted({RESOLVER_FUNCS[n] for n in evidence})

@@ -10,6 +10,10 @@ GENERATED = "(compiler-generated)"
 
 def package_of(name: str, *, go120: bool = True) -> str:
     """debug/gosym's rule: strip generic brackets, skip go:/type: symbols, cut at the first dot after the last slash."""
+    if "[" not in name and not name.startswith(("go:", "type:", "go.", "type.")):
+        # The common case, kept short because it runs once per function.
+        dot = name.find(".", max(name.rfind("/"), 0))
+        return name[:dot] if dot >= 0 else ""
     start = name.find("[")
     if start >= 0:
         end = name.rfind("]")

@@ -7,6 +7,7 @@ start comes from the header when set, else from moduledata, ``runtime.text`` or 
 
 from __future__ import annotations
 
+import struct
 import sys
 from array import array
 from dataclasses import dataclass
@@ -126,26 +127,29 @@ def decode_table(tab: bytes, *, where: str | None = None) -> tuple[PclnHeader, l
     pairs = _words(tab[h.pcln : h.pcln + need], field, h.big_endian)
     entries = list(pairs[0::2])
     funcoffs = pairs[1::2]
-    order = "big" if h.big_endian else "little"
     name_at = h.ptr_size if h.layout == "go1.16" else 4  # nameOff follows the entry field of _func
+    read_name_off = struct.Struct((">" if h.big_endian else "<") + "i").unpack_from
     names: list[str] = []
+    append = names.append
     find = tab.find
-    base = h.funcname
-    for i in range(h.nfunc):
-        func = h.pcln + funcoffs[i] + name_at
-        if func + 4 > len(tab):
-            raise PclntabError("a function record lies outside the table", where=where)
-        name_off = int.from_bytes(tab[func : func + 4], order, signed=True)
-        start = base + name_off
-        if name_off < 0 or start >= len(tab):
-            raise PclntabError("a function name lies outside the table", where=where)
-        end = find(b"\0", start, start + MAX_NAME)
-        if end < 0:
-            raise PclntabError("a function name is not terminated", where=where)
-        names.append(tab[start:end].decode("utf-8", "replace"))
-    for i in range(h.nfunc):
-        if entries[i + 1] < entries[i]:
-            raise PclntabError("functab entries are not sorted", where=where)
+    base, pcln, end_of_tab = h.funcname, h.pcln + name_at, len(tab)
+    seen: dict[int, str] = {}
+    try:
+        for i in range(h.nfunc):
+            name_off = read_name_off(tab, pcln + funcoffs[i])[0]
+            name = seen.get(name_off)
+            if name is None:
+                start = base + name_off
+                end = find(b"\0", start, start + MAX_NAME)
+                if name_off < 0 or start >= end_of_tab or end < 0:
+                    raise PclntabError("a function name lies outside the table or is not terminated",
+                                       where=where)
+                name = seen[name_off] = tab[start:end].decode("utf-8", "replace")
+            append(name)
+    except struct.error:
+        raise PclntabError("a function record lies outside the table", where=where) from None
+    if entries != sorted(entries):
+        raise PclntabError("functab entries are not sorted", where=where)
     return h, names, entries
 
 

@@ -21,11 +21,11 @@ class SecretHit:
 
 
 _TOKEN_PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
-    ("aws-access-key-id", re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}")),
+    ("aws-access-key-id", re.compile(rb"A(?:KIA|SIA|BIA|CCA)[A-Z2-7]{16}")),
     ("github-token", re.compile(rb"gh[pousr]_[A-Za-z0-9]{36}")),
     ("github-token", re.compile(rb"github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59}")),
     ("slack-token", re.compile(rb"xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{8,}")),
-    ("stripe-secret-key", re.compile(rb"(?:sk|rk)_live_[0-9A-Za-z]{24,99}")),
+    ("stripe-secret-key", re.compile(rb"k_live_[0-9A-Za-z]{24,99}")),  # after "s" or "r", checked below
     ("google-api-key", re.compile(rb"AIza[0-9A-Za-z_\-]{35}")),
     ("private-key", re.compile(
         rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\r?\n"
@@ -34,10 +34,12 @@ _TOKEN_PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
 ]
 # scheme://user:password@host — anchored on "://" (scheme checked separately).
 _URL_CREDS = re.compile(rb"://([A-Za-z0-9._%~!$&*+=-]{1,64}):([^\s/@:'\"<>\\`{}|^]{3,128})@([A-Za-z0-9.-]{2,253})")
-# go-sql-driver/mysql DSN: user:password@tcp(host:port)/db
-_MYSQL_DSN = re.compile(rb"([A-Za-z0-9_.-]{1,64}):([^\s/@:'\"]{3,128})@(?:tcp|unix)\(")
-# libpq key/value DSN: ... password=secret ... with host= or user= nearby.
-_KV_PASSWORD = re.compile(rb"(?:host|user|dbname)=[^\s'\"]{1,128} (?:[a-z_]+=[^\s'\"]{0,128} ){0,6}password=([^\s'\"]{3,128})")
+# go-sql-driver/mysql DSN: user:password@tcp(host:port)/db — found from "@tcp(", matched backwards.
+_MYSQL_AT = re.compile(rb"@(?:tcp|unix)\(")
+_MYSQL_PASSWORD = re.compile(rb":([^\s/@:'\"]{3,128})\Z")
+# libpq key/value DSN: password=secret, with host=, user= or dbname= shortly before it.
+_KV_PASSWORD = re.compile(rb"password=([^\s'\"]{3,128})")
+_KV_CONTEXT = re.compile(rb"(?:host|user|dbname)=[^\s'\"]{1,128} ")
 
 _SCHEMES = (b"postgres", b"postgresql", b"mysql", b"mongodb", b"mongodb+srv", b"redis", b"rediss", b"amqp",
             b"amqps", b"http", b"https", b"ftp", b"sftp", b"smtp", b"smtps", b"ldap", b"ldaps", b"nats",
@@ -75,6 +77,10 @@ def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
     for kind, pattern in _TOKEN_PATTERNS:
         for m in pattern.finditer(data):
             token = m.group(0)
+            if kind == "stripe-secret-key":
+                if m.start() == 0 or data[m.start() - 1] not in b"sr":
+                    continue
+                token = bytes(data[m.start() - 1 : m.start()]) + token
             if kind == "private-key":
                 header = token.split(b"\n", 1)[0].decode("ascii", "replace").strip()
                 add(kind, f"{header} …({len(token)} bytes)", m.start())
@@ -95,11 +101,13 @@ def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
             continue
         add("url-password", f"{known.decode()}://{m.group(1).decode('ascii', 'replace')}:"
             f"{redact(password)}@{m.group(3).decode('ascii', 'replace')}", m.start())
-    for m in _MYSQL_DSN.finditer(data):
-        if not _is_placeholder(m.group(2)):
+    for m in _MYSQL_AT.finditer(data):
+        before = _MYSQL_PASSWORD.search(bytes(data[max(0, m.start() - 130) : m.start()]))
+        if before and not _is_placeholder(before.group(1)):
             # The user name may be glued to the string before it, so only the password is shown.
-            add("dsn-password", f"…:{redact(m.group(2))}@tcp(…)", m.start(2))
+            add("dsn-password", f"…:{redact(before.group(1))}@tcp(…)", m.start() - len(before.group(1)))
     for m in _KV_PASSWORD.finditer(data):
-        if not _is_placeholder(m.group(1)):
+        context = bytes(data[max(0, m.start() - 400) : m.start()])
+        if _KV_CONTEXT.search(context) and not _is_placeholder(m.group(1)):
             add("dsn-password", f"password={redact(m.group(1))}", m.start())
     return hits

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import mmap
+import os
+import stat
 from pathlib import Path
 
 from goslim.binary.elf import ElfImage
 from goslim.binary.errors import BinaryInputError
 
-BinarySource = Path | str | bytes | bytearray | memoryview | ElfImage
+BinarySource = Path | str | bytes | bytearray | memoryview | mmap.mmap | ElfImage
 
 
-def read_binary(path: Path) -> bytes:
-    """The whole file, or a ``BinaryInputError`` that says why it cannot be read."""
+def read_binary(path: Path) -> bytes | mmap.mmap:
+    """The file mapped read-only (bytes for an empty file), or a ``BinaryInputError`` saying why not.
+
+    Mapping instead of reading lets the build-info path touch only the pages it needs, which
+    keeps it as fast as `go version -m` on binaries of 100 MB.
+    """
     try:
-        return Path(path).read_bytes()
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if not size or not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                return fh.read()
+            return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError:
         raise BinaryInputError("no such file", hint="check the path", where=str(path)) from None
     except IsADirectoryError:
@@ -21,6 +32,8 @@ def read_binary(path: Path) -> bytes:
                                where=str(path)) from None
     except PermissionError:
         raise BinaryInputError("permission denied", hint="make the file readable", where=str(path)) from None
+    except OSError as exc:
+        raise BinaryInputError(f"cannot read the file: {exc.strerror or exc}", where=str(path)) from None
 
 
 def open_elf(source: BinarySource) -> ElfImage:
@@ -29,4 +42,4 @@ def open_elf(source: BinarySource) -> ElfImage:
         return source
     if isinstance(source, Path | str):
         return ElfImage(read_binary(Path(source)), where=str(source))
-    return ElfImage(bytes(source))
+    return ElfImage(source if isinstance(source, mmap.mmap) else bytes(source))
