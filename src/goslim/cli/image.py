@@ -22,6 +22,7 @@ from goslim.gobuild.toolchain import find_module_root
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.locations import default_location, write_image
 from goslim.image.tzchoice import TzChoice, compare_tz
+from goslim.oci.reference import ImageLocation
 from goslim.platform import Platform
 
 TZ_TAG = "timetzdata"
@@ -83,6 +84,10 @@ def image(  # noqa: PLR0917 - typer maps parameters to flags
         raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
     if tz not in (None, "auto", "files", "embed", "none"):
         raise UserInputError(f"unknown --tz '{tz}'", hint="use auto, files, embed or none")
+    if to is not None:
+        ImageLocation.parse(to)  # a bad destination fails before any build
+    if base not in (None, "static", "scratch"):
+        ImageLocation.parse(base)
     service = load_service(target, output, platform=platform, embed_tz=tz == "embed")
     cfg = service.config.image
     options = ImageOptions.from_config(cfg, user=user, compression=compression, tz=tz, app_dir=app_dir)
@@ -91,8 +96,11 @@ def image(  # noqa: PLR0917 - typer maps parameters to flags
         assembled = assemble(service.binary, service.report, base_spec, options)
     tz_choice = price_tz(service, options, output) if service.module_dir is not None else None
     version = assembled.labels.get("org.opencontainers.image.version")
-    location = to or cfg.to or default_location(service.module_dir or service.binary.path.parent,
-                                                service.config.build.out)
+    if service.module_dir is not None:
+        fallback = default_location(service.module_dir, service.config.build.out)
+    else:
+        fallback = default_location(service.binary.path.parent, "")
+    location = to or cfg.to or fallback
     with output.progress(f"writing {location}"):
         written = write_image(location, assembled.image, tag=tag or cfg.tag or version or "latest",
                               name=service.binary.name)
@@ -188,6 +196,8 @@ def render_image(console: Console, result: ImageResult) -> None:
     table.add_row("[bold]image[/]", f"[bold]{human_bytes(a.stats.pull_size)}[/]",
                   f"[bold]{human_bytes(a.stats.disk_size)}[/]", f"[bold]{a.stats.files}[/]")
     console.print(table)
+    for warning in a.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     if result.tz is not None:
         t = result.tz
         console.print(

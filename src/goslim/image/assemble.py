@@ -23,6 +23,7 @@ from goslim.bases import (
     scratch_base,
     static_base,
 )
+from goslim.bases.gaps import missing_needs
 from goslim.bases.remote import remote_base
 from goslim.errors import UserInputError
 from goslim.gobuild import Binary
@@ -71,6 +72,7 @@ class AssembledImage(BaseModel):
     env: list[str]
     labels: dict[str, str]
     stats: ImageStats
+    warnings: list[str] = Field(default_factory=list)  # needs the base leaves unmet
 
     @property
     def pull_size(self) -> int:
@@ -184,6 +186,7 @@ def assemble(
         env=list(inner.get("Env") or []),
         labels=dict(inner.get("Labels") or {}),
         stats=image_stats(image),
+        warnings=missing_needs(facts, base),
     )
 
 

@@ -45,4 +45,4 @@ def write_image(location: str, image: Image, *, tag: str, name: str) -> str:
 
 def default_location(directory: Path, out: str) -> str:
     """``oci:<module>/<build.out>/image``: beside the binaries goslim builds."""
-    return f"oci:{directory / out / DEFAULT_IMAGE_DIR}"
+    return f"oci:{(directory / out if out else directory) / DEFAULT_IMAGE_DIR}"

@@ -124,3 +124,10 @@ def test_named_user_needs_passwd(binary) -> None:
     with pytest.raises(Exception, match="no /etc/passwd"):
         assemble(binary, facts(), "scratch", ImageOptions(user="nonroot"))
     assemble(binary, facts(), "static", ImageOptions(user="nonroot"))
+
+
+def test_scratch_warns_about_unmet_needs(binary) -> None:
+    out = assemble(binary, facts(ca=True, tz=True), "scratch")
+    assert len(out.warnings) == 2 and "CA bundle" in out.warnings[0] and "zoneinfo" in out.warnings[1]
+    assert assemble(binary, facts(ca=True, tz=True), "static").warnings == []
+    assert assemble(binary, facts(), "scratch").warnings == []
