@@ -14,7 +14,7 @@ from elftools.elf.elffile import ELFFile
 from goslim.binary import BinaryReport, Module, analyze, read_build_info, read_functions
 from goslim.binary.errors import CorruptElfError, NotElfError
 from goslim.cli.app import main
-from tests.conftest import BuildFixture, app_dir
+from tests.conftest import BuildFixture, app_dir, need_tool
 
 # (fixture, go_build keyword arguments): every fixture the analysis is checked on.
 BUILDS = {
@@ -49,8 +49,15 @@ def _go_module(m: Module | None) -> dict:
 
 @pytest.mark.parametrize("key", list(BUILDS))
 def test_build_info_matches_go_version_m(binaries: dict[str, Path], key: str) -> None:
-    go = json.loads(subprocess.run(["go", "version", "-m", "-json", str(binaries[key])], capture_output=True,
-                                   text=True, check=True, timeout=60).stdout)
+    go = json.loads(
+        subprocess.run(
+            ["go", "version", "-m", "-json", str(binaries[key])],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
+    )
     ours = read_build_info(binaries[key])
     assert ours.go_version == go["GoVersion"]
     assert ours.path == go["Path"]
@@ -119,7 +126,13 @@ def test_leaky_secrets_and_paths(reports: dict[str, BinaryReport]) -> None:
     found = {f.message.split(" embedded ")[1].split(" ")[0] for f in secrets}
     assert found == {"aws-access-key-id", "github-token", "private-key", "url-password", "dsn-password"}
     dump = r.model_dump_json()
-    for raw in ("IOSFODNN7EXAMPLE", "N0tARealPassw0rd", "Fake-DSN-Pass-42", "FAKEfakeFAKEfake", "MIIEowIBAAKC"):
+    for raw in (
+        "IOSFODNN7EXAMPLE",
+        "N0tARealPassw0rd",
+        "Fake-DSN-Pass-42",
+        "FAKEfakeFAKEfake",
+        "MIIEowIBAAKC",
+    ):
         assert raw not in dump, f"{raw} leaked into the report"
     paths = next(f for f in r.findings if f.kind == "build-path")
     assert str(app_dir("leaky")) in paths.evidence
@@ -131,18 +144,30 @@ def test_leaky_secrets_and_paths(reports: dict[str, BinaryReport]) -> None:
 
 
 def test_no_secret_false_positives_in_the_go_tool() -> None:
-    go = Path(subprocess.run(["go", "env", "GOROOT"], capture_output=True, text=True, check=True,
-                             timeout=60).stdout.strip()) / "bin" / "go"
+    go = (
+        Path(
+            subprocess.run(
+                ["go", "env", "GOROOT"], capture_output=True, text=True, check=True, timeout=60
+            ).stdout.strip()
+        )
+        / "bin"
+        / "go"
+    )
     r = analyze(go)
     assert [f for f in r.findings if f.kind == "secret"] == []
     assert r.build_info.path == "cmd/go"
 
 
-@pytest.mark.parametrize(("key", "machine", "goarch", "bits"), [
-    ("hello-arm64", "EM_AARCH64", "arm64", 64), ("hello-386", "EM_386", "386", 32),
-])
-def test_other_architectures(reports: dict[str, BinaryReport], key: str, machine: str, goarch: str,
-                             bits: int) -> None:
+@pytest.mark.parametrize(
+    ("key", "machine", "goarch", "bits"),
+    [
+        ("hello-arm64", "EM_AARCH64", "arm64", 64),
+        ("hello-386", "EM_386", "386", 32),
+    ],
+)
+def test_other_architectures(
+    reports: dict[str, BinaryReport], key: str, machine: str, goarch: str, bits: int
+) -> None:
     r = reports[key]
     assert (r.elf.machine, r.elf.goarch, r.elf.elf_class) == (machine, goarch, bits)
     assert r.build_info.settings["GOARCH"] == goarch
@@ -151,12 +176,14 @@ def test_other_architectures(reports: dict[str, BinaryReport], key: str, machine
 
 
 def test_upx_packed(binaries: dict[str, Path], tmp_path: Path) -> None:
-    from tests.conftest import need_tool
-
     upx = need_tool("upx")
     packed = tmp_path / "hello-packed"
-    subprocess.run([upx, "-1", "-q", "-o", str(packed), str(binaries["hello-slim"])], check=True,
-                   capture_output=True, timeout=300)
+    subprocess.run(
+        [upx, "-1", "-q", "-o", str(packed), str(binaries["hello-slim"])],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     r = analyze(packed)
     assert r.upx_packed and r.analyzed_unpacked_copy and r.is_go
     assert r.build_info == read_build_info(binaries["hello-slim"])
@@ -203,13 +230,19 @@ def test_cli_non_go_elf_prints_facts_and_exits_2(capsys: pytest.CaptureFixture[s
     assert "not a Go binary" in captured.err and "Traceback" not in captured.err
 
 
-def test_cli_bad_inputs(binaries: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_inputs(
+    binaries: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     text = tmp_path / "notes.txt"
     text.write_text("hello\n")
     truncated = tmp_path / "truncated"
     truncated.write_bytes(binaries["hello-slim"].read_bytes()[:5000])
-    for path, words in ((text, "not an ELF file"), (truncated, "truncated"), (tmp_path / "missing", "no such file"),
-                        (tmp_path, "directory")):
+    for path, words in (
+        (text, "not an ELF file"),
+        (truncated, "truncated"),
+        (tmp_path / "missing", "no such file"),
+        (tmp_path, "directory"),
+    ):
         assert main(["analyze", str(path)]) == 2
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err

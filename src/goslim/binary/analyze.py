@@ -28,8 +28,12 @@ def read_functions(source: BinarySource) -> list[GoFunction]:
     table = read_table(elf)
     go120 = table.header.layout == "go1.20"
     return [
-        GoFunction(name=name, package=package_of(name, go120=go120), size=size,
-                   entry=table.text_start + table.entry_offsets[i])
+        GoFunction(
+            name=name,
+            package=package_of(name, go120=go120),
+            size=size,
+            entry=table.text_start + table.entry_offsets[i],
+        )
         for i, (name, size) in enumerate(zip(table.names, table.sizes(), strict=True))
     ]
 
@@ -63,24 +67,34 @@ def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> Binar
     return analyze_image(read_binary(path), path, top=top, runner=runner)
 
 
-def analyze_image(data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, runner: Runner | None = None) -> BinaryReport:
+def analyze_image(
+    data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, runner: Runner | None = None
+) -> BinaryReport:
     """``analyze`` on the file's bytes (``path`` names it in messages and in the report)."""
     path = Path(path)
     original = ElfImage(data, where=str(path))
     notes: list[str] = []
     findings: list[Finding] = []
-    packed = looks_packed(data, phoff=original.e_phoff, phnum=original.e_phnum,
-                          phentsize=original.e_phentsize, shnum=len(original.sections))
+    packed = looks_packed(
+        data,
+        phoff=original.e_phoff,
+        phnum=original.e_phnum,
+        phentsize=original.e_phentsize,
+        shnum=len(original.sections),
+    )
     elf, unpacked = original, False
     if packed:
         elf, unpacked = _unpacked(data, path, runner or SubprocessRunner(), notes)
         elf = elf or original
-        findings.append(Finding(
-            kind="upx", severity="info",
-            message="UPX-packed: the program is decompressed into memory at every start "
-            "(costs start-up time and memory; see `goslim upx`)" +
-            ("; analyzed a temporary `upx -d` copy" if unpacked else ""),
-        ))
+        findings.append(
+            Finding(
+                kind="upx",
+                severity="info",
+                message="UPX-packed: the program is decompressed into memory at every start "
+                "(costs start-up time and memory; see `goslim upx`)"
+                + ("; analyzed a temporary `upx -d` copy" if unpacked else ""),
+            )
+        )
 
     info: BuildInfo | None = None
     try:
@@ -93,7 +107,9 @@ def analyze_image(data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, r
         try:
             table = read_table(elf)
         except PclntabError as exc:
-            notes.append(f"function table unreadable, sizes by package and needs are incomplete: {exc.message}")
+            notes.append(
+                f"function table unreadable, sizes by package and needs are incomplete: {exc.message}"
+            )
 
     names = table.names if table else []
     sizes = table.sizes() if table else []
@@ -126,10 +142,14 @@ def analyze_image(data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, r
     )
 
 
-def _unpacked(data: bytes | mmap.mmap, path: Path, runner: Runner, notes: list[str]) -> tuple[ElfImage | None, bool]:
+def _unpacked(
+    data: bytes | mmap.mmap, path: Path, runner: Runner, notes: list[str]
+) -> tuple[ElfImage | None, bool]:
     if runner.which("upx") is None:
-        notes.append("UPX-packed and upx is not installed: Go build info and functions are compressed "
-                     "inside; install upx to analyze an unpacked copy")
+        notes.append(
+            "UPX-packed and upx is not installed: Go build info and functions are compressed "
+            "inside; install upx to analyze an unpacked copy"
+        )
         return None, False
     with tempfile.TemporaryDirectory(prefix="goslim-upx-") as tmp:
         packed = Path(tmp) / "packed"
@@ -138,10 +158,14 @@ def _unpacked(data: bytes | mmap.mmap, path: Path, runner: Runner, notes: list[s
         try:
             unpack_copy(runner, packed, out)
         except ToolError as exc:
-            notes.append(f"UPX-packed, but `upx -d` failed ({exc.stderr_tail.splitlines()[-1:] or exc.message}); "
-                         "analyzed the packed file as it is")
+            notes.append(
+                f"UPX-packed, but `upx -d` failed ({exc.stderr_tail.splitlines()[-1:] or exc.message}); "
+                "analyzed the packed file as it is"
+            )
             return None, False
         copy = ElfImage(out.read_bytes(), where=f"{path} (upx -d copy)")
-    notes.append("UPX-packed: analyzed a temporary `upx -d` copy; sections and packages describe the unpacked "
-                 "program, size and sha256 the packed file")
+    notes.append(
+        "UPX-packed: analyzed a temporary `upx -d` copy; sections and packages describe the unpacked "
+        "program, size and sha256 the packed file"
+    )
     return copy, True

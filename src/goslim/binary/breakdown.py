@@ -47,12 +47,16 @@ def section_kind(name: str, flags: int) -> str:
         return "code"
     if name.startswith((".rela", ".rel.")):
         return "symbols"
-    if name.startswith((".rodata", ".typelink", ".itablink", ".gosymtab", ".eh_frame", ".gcc_except", ".go.")):
+    if name.startswith(
+        (".rodata", ".typelink", ".itablink", ".gosymtab", ".eh_frame", ".gcc_except", ".go.")
+    ):
         return "rodata"
     return "other"
 
 
-def package_sizes(packages: list[str], sizes: list[int], resolver: ModuleResolver, top: int) -> list[PackageSize]:
+def package_sizes(
+    packages: list[str], sizes: list[int], resolver: ModuleResolver, top: int
+) -> list[PackageSize]:
     """Code bytes per package, biggest first: the top N, then one row for all the others."""
     size: dict[str, int] = defaultdict(int)
     count: dict[str, int] = defaultdict(int)

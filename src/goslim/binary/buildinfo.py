@@ -60,7 +60,7 @@ def parse_build_info(elf: ElfImage) -> BuildInfo:
     if at is None:
         raise NotGoBinaryError(
             "not a Go binary (no Go build info found)",
-            hint="goslim analyzes executables built by the Go toolchain; UPX-packed files need `upx -d` first",
+            hint="goslim analyzes executables built by the Go toolchain; UPX-packed ones need `upx -d`",
             where=where,
         )
     header = elf.data[at : at + HEADER_SIZE]
@@ -81,10 +81,8 @@ def parse_build_info(elf: ElfImage) -> BuildInfo:
         raise CorruptBuildInfoError(f"corrupt Go build info: {exc}", where=where) from None
     if not version:
         raise NotGoBinaryError("not a Go binary (empty Go version in build info)", where=where)
-    if len(modinfo) >= 33 and modinfo[-17] == "\n":
-        modinfo = modinfo[16:-16]
-    else:
-        modinfo = ""  # GOPATH-mode build or no module support: version only
+    # Without both sentinels there is no module info (GOPATH-mode build): the version alone.
+    modinfo = modinfo[16:-16] if len(modinfo) >= 33 and modinfo[-17] == "\n" else ""
     try:
         return parse_modinfo(version, modinfo, fmt)
     except GoStringError as exc:
@@ -162,7 +160,12 @@ def parse_modinfo(go_version: str, text: str, fmt: str = "inline") -> BuildInfo:
         else:
             raise GoStringError(f"unknown line kind {kind[:20]!r}")
     return BuildInfo(
-        go_version=go_version, path=path, main=main or Module(path=""), deps=deps, settings=settings, format=fmt
+        go_version=go_version,
+        path=path,
+        main=main or Module(path=""),
+        deps=deps,
+        settings=settings,
+        format=fmt,
     )
 
 
@@ -183,7 +186,7 @@ def _setting(kv: str) -> tuple[str, str]:
         raise GoStringError("build line without '='")
     if kv[0] == "=":
         raise GoStringError("build line without a key")
-    if kv[0] in "\"`":
+    if kv[0] in '"`':
         raw_key = quoted_prefix(kv)
         key = unquote(raw_key)
         kv = kv[len(raw_key) :]
@@ -194,5 +197,5 @@ def _setting(kv: str) -> tuple[str, str]:
         key, sep, raw_value = kv.partition("=")
         if not sep:
             raise GoStringError("build line without '='")
-    value = unquote(raw_value) if raw_value[:1] in ("\"", "`") else raw_value
+    value = unquote(raw_value) if raw_value[:1] in ('"', "`") else raw_value
     return key, value

@@ -140,9 +140,13 @@ class ElfImage:
         for i in range(self.e_phnum):
             off = self.e_phoff + i * self.e_phentsize
             if self.elf_class == 32:
-                p_type, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, p_flags, _align = self._unpack("IIIIIIII", off)
+                p_type, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, p_flags, _align = self._unpack(
+                    "IIIIIIII", off
+                )
             else:
-                p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, _align = self._unpack("IIQQQQQQ", off)
+                p_type, p_flags, p_offset, p_vaddr, _paddr, p_filesz, p_memsz, _align = self._unpack(
+                    "IIQQQQQQ", off
+                )
             out.append(Segment(p_type, p_flags, p_offset, p_vaddr, p_filesz, p_memsz))
         return out
 
@@ -173,7 +177,7 @@ class ElfImage:
         out = []
         for name_off, s_type, s_flags, s_addr, s_off, s_size, _link in raw:
             name = self._name(names_at, name_off)
-            if s_type != SHT_NOBITS and s_type != 0 and s_off + s_size > len(self.data):
+            if s_type not in (SHT_NOBITS, 0) and s_off + s_size > len(self.data):
                 raise self._corrupt(f"section {name or '?'} runs past the end of the file")
             out.append(Section(name, s_type, s_flags, s_addr, s_off, s_size))
         return out
@@ -181,9 +185,13 @@ class ElfImage:
     def _raw_section(self, i: int) -> tuple[int, ...]:
         off = self.e_shoff + i * self.e_shentsize
         if self.elf_class == 32:
-            name, s_type, flags, addr, s_off, size, link, _info, _align, _entsize = self._unpack("IIIIIIIIII", off)
+            name, s_type, flags, addr, s_off, size, link, _info, _align, _entsize = self._unpack(
+                "IIIIIIIIII", off
+            )
         else:
-            name, s_type, flags, addr, s_off, size, link, _info, _align, _entsize = self._unpack("IIQQQQIIQQ", off)
+            name, s_type, flags, addr, s_off, size, link, _info, _align, _entsize = self._unpack(
+                "IIQQQQIIQQ", off
+            )
         return name, s_type, flags, addr, s_off, size, link
 
     def _name(self, names_at: tuple[int, int] | None, off: int) -> str:
@@ -205,7 +213,9 @@ class ElfImage:
         if section.file_size == 0:
             return memoryview(b"")
         if isinstance(self.data, mmap.mmap):
-            return memoryview(self.data[section.offset : section.offset + section.size])  # a copy, so the map can close
+            return memoryview(
+                self.data[section.offset : section.offset + section.size]
+            )  # a copy, so the map can close
         return memoryview(self.data)[section.offset : section.offset + section.size]
 
     def va_to_offset(self, addr: int) -> int | None:
@@ -318,8 +328,12 @@ class ElfImage:
         names = [self.interpreter or "", *self.needed]
         if any("musl" in n for n in names):
             return "musl"
-        if any(n.startswith(("/lib/ld-linux", "/lib64/ld-linux", "/lib/ld64", "/lib64/ld64")) or
-               "ld-linux" in n or n.startswith("libc.so.6") for n in names):
+        if any(
+            n.startswith(("/lib/ld-linux", "/lib64/ld-linux", "/lib/ld64", "/lib64/ld64"))
+            or "ld-linux" in n
+            or n.startswith("libc.so.6")
+            for n in names
+        ):
             return "glibc"
         return None
 

@@ -64,15 +64,27 @@ def debug_findings(elf: ElfImage) -> list[Finding]:
     out = []
     dwarf = elf.dwarf_bytes()
     if dwarf:
-        out.append(Finding(kind="dwarf", severity="info",
-                           message="DWARF debug information is present; -ldflags=-w drops it",
-                           evidence=sorted(s.name for s in elf.sections
-                                           if s.name.startswith((".debug_", ".zdebug_")))[:8],
-                           bytes=dwarf))
+        out.append(
+            Finding(
+                kind="dwarf",
+                severity="info",
+                message="DWARF debug information is present; -ldflags=-w drops it",
+                evidence=sorted(s.name for s in elf.sections if s.name.startswith((".debug_", ".zdebug_")))[
+                    :8
+                ],
+                bytes=dwarf,
+            )
+        )
     symtab = elf.symtab_bytes()
     if symtab:
-        out.append(Finding(kind="symtab", severity="info",
-                           message="the ELF symbol table is present; -ldflags=-s drops it "
-                           "(panics and pprof still work: they use .gopclntab)",
-                           evidence=[".symtab", ".strtab"], bytes=symtab))
+        out.append(
+            Finding(
+                kind="symtab",
+                severity="info",
+                message="the ELF symbol table is present; -ldflags=-s drops it "
+                "(panics and pprof still work: they use .gopclntab)",
+                evidence=[".symtab", ".strtab"],
+                bytes=symtab,
+            )
+        )
     return out

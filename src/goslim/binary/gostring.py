@@ -26,7 +26,7 @@ _SIMPLE_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "
 
 def quoted_prefix(text: str) -> str:
     """The Go-quoted string (``"..."`` or backquoted) at the start of ``text``."""
-    if not text or text[0] not in "\"`":
+    if not text or text[0] not in '"`':
         raise GoStringError("not a quoted string")
     quote = text[0]
     i = 1
@@ -45,7 +45,7 @@ def quoted_prefix(text: str) -> str:
 
 def unquote(text: str) -> str:
     """Go's strconv.Unquote for double- and back-quoted strings."""
-    if len(text) < 2 or text[0] != text[-1] or text[0] not in "\"`":
+    if len(text) < 2 or text[0] != text[-1] or text[0] not in '"`':
         raise GoStringError("not a quoted string")
     body = text[1:-1]
     if text[0] == "`":
@@ -56,7 +56,7 @@ def unquote(text: str) -> str:
     i = 0
     while i < len(body):
         ch = body[i]
-        if ch == '"' or ch == "\n":
+        if ch in ('"', "\n"):
             raise GoStringError("unescaped quote or newline in a quoted string")
         if ch != "\\":
             out.append(ch)

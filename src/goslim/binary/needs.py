@@ -13,8 +13,12 @@ from goslim.binary.models import BuildInfo, Need, Needs
 
 MAX_EVIDENCE = 5
 
-CA_FUNCS = ("crypto/x509.loadSystemRoots", "crypto/x509.initSystemRoots", "crypto/x509.systemRootsPool",
-            "crypto/x509.SystemCertPool")
+CA_FUNCS = (
+    "crypto/x509.loadSystemRoots",
+    "crypto/x509.initSystemRoots",
+    "crypto/x509.systemRootsPool",
+    "crypto/x509.SystemCertPool",
+)
 CA_FALLBACK_PKG = "golang.org/x/crypto/x509roots/fallback"
 CA_FALLBACK_SET = "crypto/x509.SetFallbackRoots"
 ZONE_FUNCS = ("time.LoadLocation", "time.loadLocation", "time.loadTzinfo", "time.FixedZone.LoadLocation")
@@ -73,7 +77,7 @@ def _ca_roots(funcs: LinkedFunctions) -> Need:
         return Need(
             needed=False,
             evidence=(evidence + fallback)[:MAX_EVIDENCE],
-            detail=f"system roots are loaded, but {CA_FALLBACK_PKG} embeds fallback roots used when none are found",
+            detail=f"system roots are loaded, but {CA_FALLBACK_PKG} embeds roots used when none are found",
         )
     return Need(
         needed=True,
@@ -87,7 +91,9 @@ def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
     tzdata = funcs.in_package(TZDATA_PKG)
     tags = (info.settings.get("-tags", "") if info else "").split(",")
     if not evidence:
-        return Need(needed=False, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)")
+        return Need(
+            needed=False, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)"
+        )
     if tzdata or "timetzdata" in tags:
         return Need(
             needed=False,

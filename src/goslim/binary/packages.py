@@ -9,7 +9,7 @@ GENERATED = "(compiler-generated)"
 
 
 def package_of(name: str, *, go120: bool = True) -> str:
-    """debug/gosym's rule: strip generic brackets, skip go:/type: symbols, cut at the first dot after the last slash."""
+    """debug/gosym's rule: drop generic brackets, package = up to the first dot after the last /"""
     if "[" not in name and not name.startswith(("go:", "type:", "go.", "type.")):
         # The common case, kept short because it runs once per function.
         dot = name.find(".", max(name.rfind("/"), 0))

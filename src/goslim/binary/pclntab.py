@@ -11,6 +11,7 @@ import struct
 import sys
 from array import array
 from dataclasses import dataclass
+from itertools import pairwise
 
 from goslim.binary.elf import ElfImage
 from goslim.binary.errors import PclntabError
@@ -65,8 +66,12 @@ def find_table(elf: ElfImage) -> tuple[bytes, int]:
         needle = magic.to_bytes(4, "big" if elf.big_endian else "little") + b"\0\0"
         pos = elf.data.find(needle)
         while pos >= 0:
-            if pos % 4 == 0 and pos + 8 <= len(elf.data) and elf.data[pos + 6] in (1, 2, 4) and \
-                    elf.data[pos + 7] == elf.ptr_size:
+            if (
+                pos % 4 == 0
+                and pos + 8 <= len(elf.data)
+                and elf.data[pos + 6] in (1, 2, 4)
+                and elf.data[pos + 7] == elf.ptr_size
+            ):
                 return elf.data[pos:], 0
             pos = elf.data.find(needle, pos + 1)
     raise PclntabError(
@@ -101,12 +106,18 @@ def parse_header(tab: bytes, *, where: str | None = None) -> PclnHeader:
         text_start = 0
     else:
         nfunc, nfiles, text_start, funcname, cutab, filetab, pctab, pcln = words
-    for name, off in (("funcname", funcname), ("cutab", cutab), ("filetab", filetab), ("pctab", pctab),
-                      ("pcln", pcln)):
+    for name, off in (
+        ("funcname", funcname),
+        ("cutab", cutab),
+        ("filetab", filetab),
+        ("pctab", pctab),
+        ("pcln", pcln),
+    ):
         if off > len(tab):
             raise PclntabError(f"function table {name} offset is outside the table", where=where)
-    return PclnHeader(layout, big, quantum, ptr_size, nfunc, nfiles, text_start, funcname, cutab, filetab,
-                      pctab, pcln)
+    return PclnHeader(
+        layout, big, quantum, ptr_size, nfunc, nfiles, text_start, funcname, cutab, filetab, pctab, pcln
+    )
 
 
 def _words(raw: bytes, itemsize: int, big: bool) -> array:
@@ -142,8 +153,9 @@ def decode_table(tab: bytes, *, where: str | None = None) -> tuple[PclnHeader, l
                 start = base + name_off
                 end = find(b"\0", start, start + MAX_NAME)
                 if name_off < 0 or start >= end_of_tab or end < 0:
-                    raise PclntabError("a function name lies outside the table or is not terminated",
-                                       where=where)
+                    raise PclntabError(
+                        "a function name lies outside the table or is not terminated", where=where
+                    )
                 name = seen[name_off] = tab[start:end].decode("utf-8", "replace")
             append(name)
     except struct.error:
@@ -165,8 +177,9 @@ def read_table(elf: ElfImage) -> FunctionTable:
     tab, tab_va = find_table(elf)
     h, names, entries = decode_table(tab, where=elf.where)
     if h.layout == "go1.16":
-        return FunctionTable(h, names, [e - entries[0] for e in entries], entries[0], "absolute",
-                             file_names(tab, h))
+        return FunctionTable(
+            h, names, [e - entries[0] for e in entries], entries[0], "absolute", file_names(tab, h)
+        )
     text, source = _text_start(elf, h, entries, tab_va)
     return FunctionTable(h, names, entries, text, source, file_names(tab, h))
 
@@ -198,9 +211,11 @@ def _text_from_moduledata(elf: ElfImage, tab_va: int, span: int, first: int) -> 
         pos = raw.find(needle)
         while pos >= 0:
             if pos % size == 0:
-                words = [int.from_bytes(raw[p : p + size], order)
-                         for p in range(pos, min(pos + 64 * size, len(raw) - size + 1), size)]
-                for a, b in zip(words, words[1:], strict=False):
+                words = [
+                    int.from_bytes(raw[p : p + size], order)
+                    for p in range(pos, min(pos + 64 * size, len(raw) - size + 1), size)
+                ]
+                for a, b in pairwise(words):
                     if a and b - a == span:
                         return a - first
             pos = raw.find(needle, pos + 1)

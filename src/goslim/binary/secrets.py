@@ -27,13 +27,19 @@ _TOKEN_PATTERNS: list[tuple[str, re.Pattern[bytes]]] = [
     ("slack-token", re.compile(rb"xox[abposr]-[0-9]{8,13}-[0-9A-Za-z-]{8,}")),
     ("stripe-secret-key", re.compile(rb"k_live_[0-9A-Za-z]{24,99}")),  # after "s" or "r", checked below
     ("google-api-key", re.compile(rb"AIza[0-9A-Za-z_\-]{35}")),
-    ("private-key", re.compile(
-        rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\r?\n"
-        rb"(?:[A-Za-z0-9-]+: [^\n]*\n)*\r?\n?[A-Za-z0-9+/=\r\n]{64,}")),
+    (
+        "private-key",
+        re.compile(
+            rb"-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\r?\n"
+            rb"(?:[A-Za-z0-9-]+: [^\n]*\n)*\r?\n?[A-Za-z0-9+/=\r\n]{64,}"
+        ),
+    ),
     ("jwt", re.compile(rb"eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{16,}")),
 ]
 # scheme://user:password@host — anchored on "://" (scheme checked separately).
-_URL_CREDS = re.compile(rb"://([A-Za-z0-9._%~!$&*+=-]{1,64}):([^\s/@:'\"<>\\`{}|^]{3,128})@([A-Za-z0-9.-]{2,253})")
+_URL_CREDS = re.compile(
+    rb"://([A-Za-z0-9._%~!$&*+=-]{1,64}):([^\s/@:'\"<>\\`{}|^]{3,128})@([A-Za-z0-9.-]{2,253})"
+)
 # go-sql-driver/mysql DSN: user:password@tcp(host:port)/db — found from "@tcp(", matched backwards.
 _MYSQL_AT = re.compile(rb"@(?:tcp|unix)\(")
 _MYSQL_PASSWORD = re.compile(rb":([^\s/@:'\"]{3,128})\Z")
@@ -41,12 +47,50 @@ _MYSQL_PASSWORD = re.compile(rb":([^\s/@:'\"]{3,128})\Z")
 _KV_PASSWORD = re.compile(rb"password=([^\s'\"]{3,128})")
 _KV_CONTEXT = re.compile(rb"(?:host|user|dbname)=[^\s'\"]{1,128} ")
 
-_SCHEMES = (b"postgres", b"postgresql", b"mysql", b"mongodb", b"mongodb+srv", b"redis", b"rediss", b"amqp",
-            b"amqps", b"http", b"https", b"ftp", b"sftp", b"smtp", b"smtps", b"ldap", b"ldaps", b"nats",
-            b"kafka", b"sqlserver", b"clickhouse", b"git+ssh", b"ssh")
+_SCHEMES = (
+    b"postgres",
+    b"postgresql",
+    b"mysql",
+    b"mongodb",
+    b"mongodb+srv",
+    b"redis",
+    b"rediss",
+    b"amqp",
+    b"amqps",
+    b"http",
+    b"https",
+    b"ftp",
+    b"sftp",
+    b"smtp",
+    b"smtps",
+    b"ldap",
+    b"ldaps",
+    b"nats",
+    b"kafka",
+    b"sqlserver",
+    b"clickhouse",
+    b"git+ssh",
+    b"ssh",
+)
 _PLACEHOLDERS = {
-    b"password", b"passwd", b"pass", b"pwd", b"secret", b"changeme", b"example", b"xxx", b"xxxx", b"****",
-    b"<password>", b"your-password", b"yourpassword", b"mypassword", b"pw", b"p@ssw0rd", b"token", b"user",
+    b"password",
+    b"passwd",
+    b"pass",
+    b"pwd",
+    b"secret",
+    b"changeme",
+    b"example",
+    b"xxx",
+    b"xxxx",
+    b"****",
+    b"<password>",
+    b"your-password",
+    b"yourpassword",
+    b"mypassword",
+    b"pw",
+    b"p@ssw0rd",
+    b"token",
+    b"user",
 }
 
 
@@ -89,8 +133,10 @@ def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
     for m in _URL_CREDS.finditer(data):
         start = m.start()
         scheme_start = start
-        while scheme_start > 0 and scheme_start > start - 16 and (
-            chr(data[scheme_start - 1]).isalnum() or data[scheme_start - 1] in b"+.-"
+        while (
+            scheme_start > 0
+            and scheme_start > start - 16
+            and (chr(data[scheme_start - 1]).isalnum() or data[scheme_start - 1] in b"+.-")
         ):
             scheme_start -= 1
         scheme = bytes(data[scheme_start:start]).lower()
@@ -99,8 +145,12 @@ def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
         password = m.group(2)
         if known is None or _is_placeholder(password) or _is_placeholder(m.group(1)):
             continue
-        add("url-password", f"{known.decode()}://{m.group(1).decode('ascii', 'replace')}:"
-            f"{redact(password)}@{m.group(3).decode('ascii', 'replace')}", m.start())
+        add(
+            "url-password",
+            f"{known.decode()}://{m.group(1).decode('ascii', 'replace')}:"
+            f"{redact(password)}@{m.group(3).decode('ascii', 'replace')}",
+            m.start(),
+        )
     for m in _MYSQL_AT.finditer(data):
         before = _MYSQL_PASSWORD.search(bytes(data[max(0, m.start() - 130) : m.start()]))
         if before and not _is_placeholder(before.group(1)):

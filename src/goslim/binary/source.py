@@ -28,8 +28,9 @@ def read_binary(path: Path) -> bytes | mmap.mmap:
     except FileNotFoundError:
         raise BinaryInputError("no such file", hint="check the path", where=str(path)) from None
     except IsADirectoryError:
-        raise BinaryInputError("is a directory, not a binary", hint="pass the built executable",
-                               where=str(path)) from None
+        raise BinaryInputError(
+            "is a directory, not a binary", hint="pass the built executable", where=str(path)
+        ) from None
     except PermissionError:
         raise BinaryInputError("permission denied", hint="make the file readable", where=str(path)) from None
     except OSError as exc:

@@ -12,7 +12,7 @@ UNPACK_TIMEOUT = 120.0
 
 
 def looks_packed(data: bytes, *, phoff: int, phnum: int, phentsize: int, shnum: int) -> bool:
-    """REFERENCE 8.1: `UPX!` in l_info right after the program headers, or the tail PackHeader, or the ident."""
+    """REFERENCE 8.1: `UPX!` in l_info after the program headers, the tail PackHeader, or the ident."""
     l_info = phoff + phnum * phentsize
     if data[l_info + 4 : l_info + 8] == UPX_MAGIC:
         return True

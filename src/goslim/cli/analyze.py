@@ -40,10 +40,14 @@ def analyze_cmd(
     output.emit(report, lambda c: render_report(c, report))
     if not report.is_go:
         if report.upx_packed and not report.analyzed_unpacked_copy:
-            raise ToolMissingError(f"{binary} is UPX-packed; cannot look inside without upx",
-                                   hint="install upx (scripts/setup.sh) so goslim can analyze a `upx -d` copy")
-        error = NotGoReportError(f"{binary} is an ELF file but not a Go binary",
-                                 hint="goslim slims Go programs; build one with the Go toolchain")
+            raise ToolMissingError(
+                f"{binary} is UPX-packed; cannot look inside without upx",
+                hint="install upx (scripts/setup.sh) so goslim can analyze a `upx -d` copy",
+            )
+        error = NotGoReportError(
+            f"{binary} is an ELF file but not a Go binary",
+            hint="goslim slims Go programs; build one with the Go toolchain",
+        )
         error.exit_status = ExitStatus.BAD_INPUT
         raise error
 
@@ -62,8 +66,10 @@ def render_report(console: Console, r: BinaryReport) -> None:
         console.print(f"loader {e.interpreter}; libraries: {', '.join(e.needed) or '-'}", highlight=False)
     if bi is not None:
         main = bi.main.path or "-"
-        console.print(f"{bi.go_version}  {bi.path}  (module {main} {bi.main.version}, {len(bi.deps)} deps)",
-                      highlight=False)
+        console.print(
+            f"{bi.go_version}  {bi.path}  (module {main} {bi.main.version}, {len(bi.deps)} deps)",
+            highlight=False,
+        )
         keys = ("CGO_ENABLED", "GOOS", "GOARCH", "-trimpath", "-tags", "-ldflags", "vcs.revision")
         shown = [f"{k}={bi.settings[k]}" for k in keys if k in bi.settings]
         if shown:
@@ -76,7 +82,13 @@ def render_report(console: Console, r: BinaryReport) -> None:
         for col in ("package", "module", "functions", "size", "% of file"):
             t.add_column(col, justify="left" if col in ("package", "module") else "right")
         for p in r.packages:
-            t.add_row(p.package, p.module, str(p.functions), human_bytes(p.size), f"{100 * p.size / r_total(r):.1f}%")
+            t.add_row(
+                p.package,
+                p.module,
+                str(p.functions),
+                human_bytes(p.size),
+                f"{100 * p.size / r_total(r):.1f}%",
+            )
         console.print(t)
     t = Table(title="the rest of the file, by section", title_justify="left")
     for col in ("section", "kind", "size", "% of file"):
@@ -99,7 +111,9 @@ def render_report(console: Console, r: BinaryReport) -> None:
         colors = {"high": "bold red", "medium": "red", "low": "yellow", "info": "cyan"}
         for f in r.findings:
             cost = f" ({human_bytes(f.bytes)})" if f.bytes else ""
-            console.print(f"  [{colors[f.severity]}]{f.severity}[/] {f.kind}: {f.message}{cost}", highlight=False)
+            console.print(
+                f"  [{colors[f.severity]}]{f.severity}[/] {f.kind}: {f.message}{cost}", highlight=False
+            )
             for ev in f.evidence[:5]:
                 console.print(f"      [dim]{ev}[/]", highlight=False)
     else:

@@ -46,7 +46,9 @@ def make_elf(spec: ElfSpec) -> bytes:
         name_offs.append(len(names))
         names += s.name.encode() + b"\0"
     phdrs: list[tuple[int, int, int, int, int, int]] = []  # type, flags, off, vaddr, filesz, memsz
-    nph = (1 if spec.interp is not None else 0) + sum(1 for s in sections if s.addr and spec.load_writable_data)
+    nph = (1 if spec.interp is not None else 0) + sum(
+        1 for s in sections if s.addr and spec.load_writable_data
+    )
     off = ehsize + nph * phentsize
     body = b""
     placed = []
@@ -68,11 +70,39 @@ def make_elf(spec: ElfSpec) -> bytes:
         if s.addr and spec.load_writable_data:
             phdrs.append((PT_LOAD, 6 if s.flags & 1 else 4, s_off, s.addr, len(s.data), len(s.data)))
     if is64:
-        header = struct.pack(e + "HHIQQQIHHHHHH", spec.e_type, spec.machine, 1, 0x401000, ehsize if nph else 0,
-                             shoff, 0, ehsize, phentsize, nph, shentsize, len(sections) + 2, len(sections) + 1)
+        header = struct.pack(
+            e + "HHIQQQIHHHHHH",
+            spec.e_type,
+            spec.machine,
+            1,
+            0x401000,
+            ehsize if nph else 0,
+            shoff,
+            0,
+            ehsize,
+            phentsize,
+            nph,
+            shentsize,
+            len(sections) + 2,
+            len(sections) + 1,
+        )
     else:
-        header = struct.pack(e + "HHIIIIIHHHHHH", spec.e_type, spec.machine, 1, 0x401000, ehsize if nph else 0,
-                             shoff, 0, ehsize, phentsize, nph, shentsize, len(sections) + 2, len(sections) + 1)
+        header = struct.pack(
+            e + "HHIIIIIHHHHHH",
+            spec.e_type,
+            spec.machine,
+            1,
+            0x401000,
+            ehsize if nph else 0,
+            shoff,
+            0,
+            ehsize,
+            phentsize,
+            nph,
+            shentsize,
+            len(sections) + 2,
+            len(sections) + 1,
+        )
     ident = b"\x7fELF" + bytes([1 if not is64 else 2, 2 if spec.big_endian else 1, 1]) + b"\0" * 9
     out = ident + header
     for p_type, flags, p_off, vaddr, filesz, memsz in phdrs:
@@ -118,7 +148,9 @@ def inline_buildinfo(version: str, modinfo: str, *, ptr_size: int = 8) -> bytes:
     return blob + b"\0" * ((-len(blob)) % 16)
 
 
-def pointer_buildinfo_elf(version: str, modinfo: str, *, big_endian: bool = False, ptr_size: int = 8) -> bytes:
+def pointer_buildinfo_elf(
+    version: str, modinfo: str, *, big_endian: bool = False, ptr_size: int = 8
+) -> bytes:
     """A pre-1.18 style binary: the header points at Go string headers in a data section."""
     order = "big" if big_endian else "little"
     base = 0x500000
@@ -132,17 +164,31 @@ def pointer_buildinfo_elf(version: str, modinfo: str, *, big_endian: bool = Fals
         return n.to_bytes(ptr_size, order)
 
     data = word(v_addr) + word(len(version)) + word(m_addr) + word(len(mod)) + version.encode() + mod
-    header = BUILDINFO_MAGIC + bytes([ptr_size, 0x01 if big_endian else 0x00]) + word(base) + word(base + hdr_size)
+    header = (
+        BUILDINFO_MAGIC + bytes([ptr_size, 0x01 if big_endian else 0x00]) + word(base) + word(base + hdr_size)
+    )
     header += b"\0" * (32 - len(header))
-    return make_elf(ElfSpec(
-        sections=[Sec(".go.buildinfo", header, addr=0x4F0000, flags=3), Sec(".noptrdata", data, addr=base, flags=3)],
-        elf_class=64 if ptr_size == 8 else 32,
-        big_endian=big_endian,
-    ))
+    return make_elf(
+        ElfSpec(
+            sections=[
+                Sec(".go.buildinfo", header, addr=0x4F0000, flags=3),
+                Sec(".noptrdata", data, addr=base, flags=3),
+            ],
+            elf_class=64 if ptr_size == 8 else 32,
+            big_endian=big_endian,
+        )
+    )
 
 
-def make_pclntab(functions: list[tuple[str, int]], *, layout: str = "go1.20", text_start: int = 0,
-                 ptr_size: int = 8, big_endian: bool = False, files: tuple[str, ...] = ("main.go",)) -> bytes:
+def make_pclntab(
+    functions: list[tuple[str, int]],
+    *,
+    layout: str = "go1.20",
+    text_start: int = 0,
+    ptr_size: int = 8,
+    big_endian: bool = False,
+    files: tuple[str, ...] = ("main.go",),
+) -> bytes:
     """A minimal pclntab: header, funcnametab, filetab, functab and _func records (name offset only)."""
     order = "big" if big_endian else "little"
     magic = {"go1.20": 0xFFFFFFF1, "go1.18": 0xFFFFFFF0, "go1.16": 0xFFFFFFFA}[layout]
@@ -172,10 +218,16 @@ def make_pclntab(functions: list[tuple[str, int]], *, layout: str = "go1.20", te
         records += rec + b"\0" * (func_size - len(rec))
         entry += size
     functab += entry.to_bytes(field, order) + (0).to_bytes(field, order)
-    words = [nfunc, len(files)] + ([] if layout == "go1.16" else [text_start]) + \
-        [funcname_off, 0, filetab_off, pctab_off, pcln_off]
-    header = magic.to_bytes(4, order) + bytes([0, 0, 1, ptr_size]) + b"".join(w.to_bytes(ptr_size, order)
-                                                                            for w in words)
+    words = (
+        [nfunc, len(files)]
+        + ([] if layout == "go1.16" else [text_start])
+        + [funcname_off, 0, filetab_off, pctab_off, pcln_off]
+    )
+    header = (
+        magic.to_bytes(4, order)
+        + bytes([0, 0, 1, ptr_size])
+        + b"".join(w.to_bytes(ptr_size, order) for w in words)
+    )
     body = header + names + filetab
     body += b"\0" * (pcln_off - len(body))
     return body + functab + records

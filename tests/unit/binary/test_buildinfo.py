@@ -8,7 +8,16 @@ from goslim.binary import read_build_info
 from goslim.binary.buildinfo import parse_modinfo
 from goslim.binary.errors import CorruptBuildInfoError, NotGoBinaryError
 from goslim.binary.gostring import GoStringError, unquote, uvarint
-from tests.unit.binary.elfmaker import ElfSpec, Sec, inline_buildinfo, make_elf, pointer_buildinfo_elf, uvarint as enc
+from tests.unit.binary.elfmaker import (
+    ElfSpec,
+    Sec,
+    inline_buildinfo,
+    make_elf,
+    pointer_buildinfo_elf,
+)
+from tests.unit.binary.elfmaker import (
+    uvarint as enc,
+)
 
 MODINFO = (
     "path\texample.com/app/cmd/app\n"
@@ -26,7 +35,7 @@ MODINFO = (
 )
 
 
-def _check(info) -> None:  # noqa: ANN001
+def _check(info) -> None:
     assert info.go_version == "go1.26.1"
     assert info.path == "example.com/app/cmd/app"
     assert (info.main.path, info.main.version, info.main.sum) == ("example.com/app", "v1.2.3", "h1:abc=")
@@ -39,8 +48,11 @@ def _check(info) -> None:  # noqa: ANN001
 
 
 def test_inline_format() -> None:
-    data = make_elf(ElfSpec(sections=[Sec(".go.buildinfo", inline_buildinfo("go1.26.1", MODINFO), addr=0x600000,
-                                          flags=3)]))
+    data = make_elf(
+        ElfSpec(
+            sections=[Sec(".go.buildinfo", inline_buildinfo("go1.26.1", MODINFO), addr=0x600000, flags=3)]
+        )
+    )
     info = read_build_info(data)
     _check(info)
     assert info.format == "inline"
@@ -90,8 +102,19 @@ def test_length_past_the_end_is_corrupt() -> None:
         read_build_info(make_elf(ElfSpec(sections=[Sec(".go.buildinfo", blob + b"\0" * 32, addr=0x600000)])))
 
 
-@pytest.mark.parametrize("bad", ["mod\tonly-path\n", "=>\ta\tb\tc\n", "build\t=x\n", "build\tnoequals\n",
-                                 "weird\tline\n", "notab\n", 'build\t"unterminated=1\n', "build\tk=\"bad\\q\"\n"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "mod\tonly-path\n",
+        "=>\ta\tb\tc\n",
+        "build\t=x\n",
+        "build\tnoequals\n",
+        "weird\tline\n",
+        "notab\n",
+        'build\t"unterminated=1\n',
+        'build\tk="bad\\q"\n',
+    ],
+)
 def test_malformed_modinfo_lines(bad: str) -> None:
     with pytest.raises(GoStringError):
         parse_modinfo("go1.26.1", bad)

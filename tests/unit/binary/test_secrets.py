@@ -13,8 +13,11 @@ POSITIVES = [
     (b"errpostgres://app:N0tARealPassw0rd@db.example.internal:5432/app", "url-password", b"N0tARealPassw0rd"),
     (b"svc:Fake-DSN-Pass-42@tcp(mysql:3306)/orders", "dsn-password", b"Fake-DSN-Pass-42"),
     (b"host=db user=app password=Sup3rSecretVal dbname=x", "dsn-password", b"Sup3rSecretVal"),
-    (b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 40 + b"\n-----END RSA PRIVATE KEY-----", "private-key",
-     b"QUJDQUJD"),
+    (
+        b"-----BEGIN RSA PRIVATE KEY-----\n" + b"QUJD" * 40 + b"\n-----END RSA PRIVATE KEY-----",
+        "private-key",
+        b"QUJDQUJD",
+    ),
     (b"sk_live_" + b"4eC39HqLyjWDarjtT1zdp7dc", "stripe-secret-key", b"4eC39HqLyjWDarjtT1zdp7dc"),
 ]
 
