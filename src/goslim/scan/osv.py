@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goslim.scan.cvss import cvss3_base_score, severity_of
 from goslim.scan.semver import Version, parse_semver
 
 GO_ECOSYSTEM = "Go"
@@ -152,10 +153,12 @@ def _severity(data: dict, db: dict) -> str:
     if word in SEVERITY_LEVELS:
         return word
     for sev in data.get("severity") or []:
-        score = sev.get("score") if isinstance(sev, dict) else None
-        try:
-            value = float(score)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        return "critical" if value >= 9 else "high" if value >= 7 else "medium" if value >= 4 else "low"
+        score_text = str(sev.get("score", "")) if isinstance(sev, dict) else ""
+        score = cvss3_base_score(score_text)
+        if score is None:
+            try:
+                score = float(score_text)
+            except ValueError:
+                continue
+        return severity_of(score)
     return "unknown"

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from goslim.scan.cvss import cvss3_base_score
 from goslim.scan.errors import VulnDbError
 from goslim.scan.osv import Affected, Range, fixed_in, is_affected, parse_entry
 from goslim.scan.semver import go_to_semver, parse_semver
@@ -176,3 +177,31 @@ def test_parse_entry_severity_words() -> None:
         parse_entry({**base, "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N"}]}).severity
         == "unknown"
     )
+
+
+@pytest.mark.parametrize(
+    ("vector", "score"),
+    [
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", 9.8),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H", 7.5),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N", 6.1),
+        ("CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:U/C:L/I:N/A:N", 1.8),
+        ("CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:H/A:H", 9.9),
+        ("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:N", 0.0),
+        ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", None),
+        ("CVSS:3.1/AV:X/AC:L", None),
+    ],
+)
+def test_cvss3_base_scores(vector: str, score: float | None) -> None:
+    assert cvss3_base_score(vector) == score
+
+
+def test_cvss_vector_sets_severity() -> None:
+    entry = parse_entry(
+        {
+            "id": "GHSA-y",
+            "affected": [],
+            "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"}],
+        }
+    )
+    assert entry.severity == "high"
