@@ -12,7 +12,7 @@ import pytest
 from goslim.binary import analyze
 from goslim.cli.app import main
 from goslim.image import assemble
-from goslim.oci import FileEntry, Image, build_layer, new_config, write_oci_layout
+from goslim.oci import FileEntry, Image, build_layer, new_config, write_docker_archive, write_oci_layout
 from goslim.platform import Platform
 from tests.conftest import need_tool
 
@@ -107,3 +107,24 @@ def test_docker_archive_output_loads_in_skopeo(go_build, tmp_path, capsys) -> No
     assert code == 0, capsys.readouterr().err
     info = json.loads(skopeo("inspect", f"docker-archive:{archive}"))
     assert info["Architecture"] == "amd64" and len(info["Layers"]) == 2
+
+
+def test_docker_archive_base(go_build, tmp_path) -> None:
+    if not (LOADER.exists() and LIBC.exists()):
+        pytest.skip("this machine has no x86-64 glibc to make a base from")
+    base = glibc_mini()
+    archive = tmp_path / "base.tar"
+    write_docker_archive(archive, base, ("glibc-mini:1",))
+    dyn = go_build("cgo-dynamic", profile="default", cgo=True)
+    assembled = assemble(dyn, analyze(dyn.path), f"docker-archive:{archive}")
+    assert assembled.base.libc.kind == "glibc"
+    assert assembled.image.layers[0].diff_id == base.layers[0].diff_id
+
+
+def test_same_binary_same_digest_twice(go_build, tmp_path, capsys) -> None:
+    hello = go_build("hello-api")
+    digests = []
+    for name in ("a", "b"):
+        assert main(["image", str(hello.path), "--to", f"oci:{tmp_path / name}", "--json"]) == 0
+        digests.append(json.loads(capsys.readouterr().out)["assembled"]["digest"])
+    assert digests[0] == digests[1]

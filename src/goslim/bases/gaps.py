@@ -29,4 +29,8 @@ def missing_needs(facts: BinaryFacts, base: Base) -> list[str]:
         why = facts.zoneinfo.evidence[0] if facts.zoneinfo.evidence else "time zone loading"
         gaps.append(f"the binary loads time zones ({why}) but base '{base.name}' has no zoneinfo; "
                     "named zones will fail (use --base static, or --tz embed)")
+    if facts.passwd.needed and not base.contains("/etc/passwd"):
+        why = facts.passwd.evidence[0] if facts.passwd.evidence else "os/user"
+        gaps.append(f"the binary looks up users ({why}) but base '{base.name}' has no /etc/passwd; "
+                    "user.Current needs $USER and $HOME then (use --base static)")
     return gaps
