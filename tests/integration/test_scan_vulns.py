@@ -19,8 +19,9 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 from goslim.cli.app import main
 from goslim.errors import ToolError
 from goslim.gobuild import Binary
+from goslim.oci import FileEntry, Image, Platform, build_layer, new_config, write_oci_layout
 from goslim.runner import SubprocessRunner
-from goslim.scan import load_vulndb, scan_binary
+from goslim.scan import load_vulndb, run_scan, scan_binary
 from tests.conftest import BuildFixture, app_dir, need_tool
 
 OSV = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
@@ -122,3 +123,21 @@ def test_upx_packed_binary_gives_a_partial_sbom(
     assert "partial:" in out and "UPX-packed" in out
     cdx = json.loads((tmp_path / "packed.cdx.json").read_text())
     assert any(p["name"] == "goslim:partial" for p in cdx["properties"])
+
+
+def test_image_with_packed_entrypoint_uses_the_unpacked_binary(old_go_binary: Path, tmp_path: Path) -> None:
+    upx = need_tool("upx")
+    packed = tmp_path / "server"
+    SubprocessRunner().run([upx, "-q", "-1", "-o", str(packed), str(old_go_binary)], timeout=300)
+    image = Image.build(
+        new_config(Platform(os="linux", architecture="amd64"), entrypoint=["/server"]),
+        [build_layer([FileEntry.from_path("server", packed)], mtime=0)],
+    )
+    layout = tmp_path / "img"
+    write_oci_layout(layout, image, tag="packed")
+    partial = run_scan(f"oci:{layout}:packed", db=OSV, sbom_formats=["cyclonedx"])
+    assert partial.report.vulnerabilities == [] and "UPX-packed" in partial.sboms[0].partial_reasons[0]
+    full = run_scan(f"oci:{layout}:packed", db=OSV, sbom_formats=["cyclonedx"], unpacked=old_go_binary)
+    assert full.sboms[0].partial_reasons == []
+    assert {v.id for v in full.report.vulnerabilities} >= STDLIB_FLAGGED
+    assert full.sboms[0].attached_tag == f"sha256-{image.digest.hex}.sbom"

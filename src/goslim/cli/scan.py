@@ -51,6 +51,12 @@ def scan(  # noqa: PLR0917 (typer maps parameters to options)
     ] = None,
     sarif: Annotated[Path | None, typer.Option(help="Also write the findings as SARIF 2.1.0.")] = None,
     no_attach: Annotated[bool, typer.Option("--no-attach", help="Do not attach SBOMs to the image.")] = False,
+    binary: Annotated[
+        Path | None,
+        typer.Option(
+            help="For an image with a UPX-packed entrypoint: the binary before packing, for build info."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -67,6 +73,7 @@ def scan(  # noqa: PLR0917 (typer maps parameters to options)
             fail_on=fail_on or config.fail_on,
             sarif=sarif,
             attach_sboms=not no_attach,
+            unpacked=binary,
         )
     output.emit(outcome, lambda c: render(c, outcome))
     if outcome.policy_failures:

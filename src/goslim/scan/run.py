@@ -70,8 +70,12 @@ def run_scan(
     fail_on: str = "none",
     sarif: Path | None = None,
     attach_sboms: bool = True,
+    unpacked: Path | None = None,
 ) -> ScanOutcome:
-    """Scan a binary or image, write SBOMs beside it (or in ``out_dir``), attach them to an image."""
+    """Scan a binary or image, write SBOMs beside it (or in ``out_dir``), attach them to an image.
+
+    ``unpacked``: for an image whose entrypoint is UPX-packed, the binary before packing.
+    """
     if fail_on not in FAIL_ON_CHOICES:
         raise UserInputError(
             f"unknown --fail-on '{fail_on}'", hint=f"use one of: {', '.join(FAIL_ON_CHOICES)}"
@@ -84,7 +88,7 @@ def run_scan(
             f"{db}: no such vulnerability database", hint="pass a directory or .zip of OSV JSON files"
         )
     with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
-        target = open_target(target_text, Path(tmp))
+        target = open_target(target_text, Path(tmp), unpacked)
         report = _scan(target, db)
     folder = out_dir or target.beside
     docs = [make_sbom(target.subject, fmt) for fmt in sbom_formats]

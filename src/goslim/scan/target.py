@@ -40,8 +40,11 @@ class ScanTarget:
     binary_label: str | None = None  # the binary's path inside an image
 
 
-def open_target(text: str, workdir: Path) -> ScanTarget:
-    """A file path → binary; ``oci:``, ``docker-archive:`` or a registry reference → image."""
+def open_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanTarget:
+    """A file path → binary; ``oci:``, ``docker-archive:`` or a registry reference → image.
+
+    ``unpacked``: the binary the image was built from, read instead of a UPX-packed entrypoint.
+    """
     path = Path(text)
     if path.is_file():
         return binary_target(path)
@@ -53,7 +56,7 @@ def open_target(text: str, workdir: Path) -> ScanTarget:
         )
     if path.is_dir() and (path / "index.json").is_file():
         raise UserInputError(f"{text} is an OCI layout directory", hint=f"write it as oci:{text}")
-    return image_target(text, workdir)
+    return image_target(text, workdir, unpacked)
 
 
 def binary_target(path: Path) -> ScanTarget:
@@ -68,7 +71,8 @@ def binary_target(path: Path) -> ScanTarget:
     return ScanTarget(str(path), "binary", facts, subject, attachable=False, beside=path.parent)
 
 
-def image_target(text: str, workdir: Path) -> ScanTarget:
+def image_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanTarget:
+    """The image's entrypoint binary (or ``unpacked``, when it is packed) and its base packages."""
     loc = ImageLocation.parse(text)
     image = read_image(_skip_attachments(loc))
     files = read_image_files(image)
@@ -78,6 +82,9 @@ def image_target(text: str, workdir: Path) -> ScanTarget:
         binary = workdir / Path(files.entrypoint).name
         write_bytes_atomic(binary, files.binary, mode=0o755)
         facts = inspect_binary(binary)
+        if unpacked is not None and facts.build_info is None:
+            # goslim packs after building: the build's own binary carries what the packed one hides.
+            facts = inspect_binary(unpacked)
         reasons += facts.missing
     else:
         reasons.append("the image has no absolute entrypoint or command: no Go binary was read")
