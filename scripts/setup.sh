@@ -63,7 +63,19 @@ ensure_venv() {
   fi
 }
 
+# Optional (GOSLIM_COSIGN=1): the real cosign for the interop tests, built once through the Go
+# module proxy into a cache (a long build; without it those tests skip and say why).
+ensure_cosign() {
+  local dir=${GOSLIM_TOOLS_DIR:-$HOME/.cache/goslim-tools}
+  [ "${GOSLIM_COSIGN:-0}" = "1" ] || return 0
+  if [ -x "$dir/cosign" ] || command -v cosign >/dev/null 2>&1; then say "cosign present"; return; fi
+  say "building cosign v2.6.5 into $dir (several minutes)"
+  mkdir -p "$dir"
+  GOBIN="$dir" "$(command -v go || echo "$VENV/bin/go")" install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+}
+
 install_system_packages
 ensure_venv
 ensure_go
+ensure_cosign
 say "ready: $("$VENV/bin/goslim" --version 2>/dev/null || echo 'goslim not importable')"

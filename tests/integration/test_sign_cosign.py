@@ -1,7 +1,7 @@
 """Interop with the real cosign against a local registry: each verifies the other's signatures and keys.
 
-cosign is looked up on PATH, then in /root/.cache/goslim-tools (where
-``go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5`` puts it, see scripts/setup.sh);
+cosign is looked up on PATH, then in ~/.cache/goslim-tools (where `GOSLIM_COSIGN=1 scripts/setup.sh` or
+``go install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5`` puts it);
 without it the tests skip and say why.
 """
 
@@ -21,7 +21,7 @@ from goslim.sign import sign_blob, sign_image, verify_blob, verify_image, write_
 from tests.integration.registry import RunningRegistry
 
 PASSWORD = "interop-pw"
-TOOLS_DIR = Path(os.environ.get("GOSLIM_TOOLS_DIR", "/root/.cache/goslim-tools"))
+TOOLS_DIR = Path(os.environ.get("GOSLIM_TOOLS_DIR", Path.home() / ".cache" / "goslim-tools"))
 COSIGN_TIMEOUT = 180
 
 
