@@ -32,3 +32,14 @@ def test_compare_without_running(go_build, capsys) -> None:
     code = main(["compare", str(hello.path), "--no-run", "--compression", "zstd"])
     out = capsys.readouterr().out
     assert code == 0 and "static" in out and "scratch" in out and "not run" in out
+
+
+def test_compare_with_upx_variant(go_build, capsys) -> None:
+    need_tool("upx")
+    hello = go_build("hello-api")
+    code = main(["compare", str(hello.path), "--no-run", "--upx", "default", "--json"])
+    assert code == 0, capsys.readouterr().err
+    rows = {(r["base"], r["variant"]): r for r in json.loads(capsys.readouterr().out)["rows"]}
+    slim, packed = rows[("static", "slim")], rows[("static", "slim + upx default")]
+    assert packed["disk_size"] < slim["disk_size"]
+    assert ("scratch", "slim + upx default") in rows
