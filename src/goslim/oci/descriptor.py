@@ -47,13 +47,16 @@ class Descriptor:
         if not isinstance(annotations, dict):
             raise ImageFormatError(f"{where} has malformed annotations")
         platform = data.get("platform")
+        urls = data.get("urls") or []
+        if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+            raise ImageFormatError(f"{where} has malformed urls")
         return cls(
             media_type=media_type,
             digest=Digest.parse(digest),
             size=size,
             annotations={str(k): str(v) for k, v in annotations.items()},
             platform=platform_from_dict(platform) if isinstance(platform, dict) else None,
-            urls=tuple(data.get("urls") or ()),
+            urls=tuple(urls),
         )
 
     def with_annotations(self, extra: dict[str, str]) -> Descriptor:
@@ -81,5 +84,5 @@ def canonical_json(obj: Any) -> bytes:
 def parse_json(data: bytes, *, what: str) -> Any:
     try:
         return json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ImageFormatError(f"{what} is not valid JSON: {exc}") from exc

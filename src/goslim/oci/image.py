@@ -236,6 +236,8 @@ class Index:
         data = parse_json(self.index_bytes, what="image index")
         if not isinstance(data, dict) or data.get("schemaVersion") != 2:
             raise ImageFormatError("image index needs schemaVersion 2")
+        if not isinstance(data.get("manifests") or [], list):
+            raise ImageFormatError("image index manifests is not a list")
         manifests = [Descriptor.from_dict(d, where="index entry") for d in data.get("manifests") or []]
         known = {img.digest for img in self.images}
         for d in manifests:
@@ -300,8 +302,10 @@ def _check_image(manifest: Any, config: Any, config_bytes: bytes, layers: tuple[
     if not isinstance(manifest, dict) or manifest.get("schemaVersion") != 2:
         raise ImageFormatError("image manifest needs schemaVersion 2")
     media_type = manifest.get("mediaType", mediatypes.OCI_MANIFEST)
-    if media_type not in mediatypes.MANIFEST_TYPES:
+    if not isinstance(media_type, str) or media_type not in mediatypes.MANIFEST_TYPES:
         raise ImageFormatError(f"'{media_type}' is not an image manifest media type")
+    if not isinstance(manifest.get("annotations") or {}, dict):
+        raise ImageFormatError("image manifest annotations are not a JSON object")
     cfg_desc = Descriptor.from_dict(manifest.get("config"), where="manifest config")
     if cfg_desc.media_type not in mediatypes.CONFIG_TYPES:
         raise ImageFormatError(f"config media type '{cfg_desc.media_type}' is not an image config",
@@ -326,6 +330,8 @@ def _check_image(manifest: Any, config: Any, config_bytes: bytes, layers: tuple[
     if not isinstance(rootfs, dict) or rootfs.get("type") != "layers":
         raise ImageFormatError("image config rootfs.type must be 'layers'")
     diff_ids = rootfs.get("diff_ids") or []
+    if not isinstance(diff_ids, list):
+        raise ImageFormatError("image config rootfs.diff_ids is not a list")
     if [str(x) for x in diff_ids] != [str(la.diff_id) for la in layers]:
         raise ImageFormatError("image config rootfs.diff_ids do not match the layers",
                                hint="the config and layers come from different images")

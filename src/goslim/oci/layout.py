@@ -134,11 +134,17 @@ def read_descriptor(root: Path, desc: Descriptor) -> Image | Index:
     """Load the manifest or index ``desc`` points at, with all its blobs, from layout ``root``."""
     data = _read_small_blob(root, desc.digest, desc.size)
     doc = parse_json(data, what=f"manifest {desc.digest}")
-    media_type = doc.get("mediaType") if isinstance(doc, dict) else None
-    media_type = media_type or desc.media_type
+    if not isinstance(doc, dict):
+        raise ImageFormatError(f"manifest {desc.digest} is not a JSON object")
+    media_type = doc.get("mediaType") or desc.media_type
+    if not isinstance(media_type, str):
+        raise ImageFormatError(f"manifest {desc.digest} has a malformed mediaType")
     if media_type in mediatypes.INDEX_TYPES:
         images = []
-        for i, child in enumerate(doc.get("manifests") or []):
+        children = doc.get("manifests") or []
+        if not isinstance(children, list):
+            raise ImageFormatError(f"index {desc.digest} manifests is not a list")
+        for i, child in enumerate(children):
             child_desc = Descriptor.from_dict(child, where=f"index {desc.digest} entry {i}")
             if child_desc.media_type in mediatypes.MANIFEST_TYPES:
                 loaded = read_descriptor(root, child_desc)
@@ -150,8 +156,11 @@ def read_descriptor(root: Path, desc: Descriptor) -> Image | Index:
     cfg_desc = Descriptor.from_dict(doc.get("config"), where=f"manifest {desc.digest} config")
     config_bytes = _read_small_blob(root, cfg_desc.digest, cfg_desc.size)
     config = parse_json(config_bytes, what=f"config {cfg_desc.digest}")
-    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
+    rootfs = config.get("rootfs") if isinstance(config, dict) else None
+    diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
     raw_layers = doc.get("layers") or []
+    if not isinstance(diff_ids, list) or not isinstance(raw_layers, list):
+        raise ImageFormatError(f"manifest {desc.digest} layers or its config's rootfs.diff_ids is not a list")
     if len(diff_ids) != len(raw_layers):
         raise ImageFormatError(f"manifest {desc.digest} has {len(raw_layers)} layers but config lists "
                                f"{len(diff_ids)} diff_ids")

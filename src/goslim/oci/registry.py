@@ -21,6 +21,7 @@ import httpx
 
 from goslim.oci import mediatypes
 from goslim.oci.auth import Challenge, Credential, DockerConfigKeychain, Keychain, parse_challenges
+from goslim.oci.descriptor import parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobError, ImageFormatError, RegistryAuthError, RegistryError
 from goslim.oci.reference import ImageReference
@@ -172,10 +173,10 @@ class RegistryClient:
             if header and header.startswith("sha256:") and header != str(digest):
                 raise BlobError(f"manifest {ref} hashes to {digest} but the registry says {header}")
         media_type = resp.headers.get("Content-Type", "").split(";")[0].strip()
-        try:
-            body_type = httpx.Response(200, content=data).json().get("mediaType")
-        except ValueError as exc:
-            raise ImageFormatError(f"manifest {ref} is not valid JSON") from exc
+        doc = parse_json(data, what=f"manifest {ref}")
+        body_type = doc.get("mediaType") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or not isinstance(body_type, str | None):
+            raise ImageFormatError(f"manifest {ref} is not a JSON object with a string mediaType")
         if body_type and media_type and media_type not in (body_type, "application/json"):
             raise ImageFormatError(f"manifest {ref} says mediaType {body_type}, served as {media_type}")
         return Manifest(data, body_type or media_type, digest)

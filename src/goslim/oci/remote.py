@@ -128,8 +128,8 @@ def default_cache_dir() -> Path:
 
 
 def _index_entries(doc: Any, ref: ImageReference) -> list[Descriptor]:
-    if not isinstance(doc, dict):
-        raise ImageFormatError(f"index {ref} is not a JSON object")
+    if not isinstance(doc, dict) or not isinstance(doc.get("manifests") or [], list):
+        raise ImageFormatError(f"index {ref} is not a JSON object with a manifests list")
     entries = [Descriptor.from_dict(d, where=f"index {ref} entry {i}")
                for i, d in enumerate(doc.get("manifests") or [])]
     return [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES]
@@ -146,12 +146,17 @@ def _image_from_manifest(ref: ImageReference, client: RegistryClient, data: byte
         raise ImageFormatError(f"{ref} is a '{media_type}', not an image",
                                hint="pull an image or image index")
     doc = parse_json(data, what=f"manifest {ref}")
+    if not isinstance(doc, dict):
+        raise ImageFormatError(f"manifest {ref} is not a JSON object")
     cfg = Descriptor.from_dict(doc.get("config"), where=f"manifest {ref} config")
     config_bytes = b"".join(client.fetch_blob(ref, cfg.digest))
     cfg.digest.verify_bytes(config_bytes, what=f"config of {ref}")
     config = parse_json(config_bytes, what=f"config of {ref}")
-    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or []) if isinstance(config, dict) else []
+    rootfs = config.get("rootfs") if isinstance(config, dict) else None
+    diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
     raw_layers = doc.get("layers") or []
+    if not isinstance(diff_ids, list) or not isinstance(raw_layers, list):
+        raise ImageFormatError(f"{ref}: manifest layers or config rootfs.diff_ids is not a list")
     if len(raw_layers) != len(diff_ids):
         raise ImageFormatError(f"{ref}: {len(raw_layers)} layers but {len(diff_ids)} diff_ids in its config")
     layers = []

@@ -253,6 +253,8 @@ def _safe_name(name: str, layer: Layer) -> str:
 
 def _check_symlink(rel: str, target: str, layer: Layer) -> None:
     """Refuse a relative symlink that climbs above the root (absolute ones resolve inside it)."""
+    if not target:
+        raise UnsafeLayerError(f"layer {layer.digest.short}: symlink '{rel}' has an empty target")
     if target.startswith("/"):
         return
     depth = len(posixpath.dirname(rel).split("/")) if posixpath.dirname(rel) else 0
