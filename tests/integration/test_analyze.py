@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -204,6 +205,20 @@ def test_upx_packed(binaries: dict[str, Path], tmp_path: Path) -> None:
     assert blind.upx_packed and not blind.analyzed_unpacked_copy and not blind.is_go
     assert any("upx is not installed" in n for n in blind.notes)
 
+    # The command line without upx on PATH: the packed file's facts, then exit 3 with a hint.
+    goslim = Path(sys.executable).parent / "goslim"
+    proc = subprocess.run(
+        [str(goslim), "analyze", str(packed), "--json"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stderr
+    assert json.loads(proc.stdout)["upx_packed"] is True
+    assert "UPX-packed" in proc.stderr and "hint" in proc.stderr and "Traceback" not in proc.stderr
+
 
 # -- the command line -------------------------------------------------------------------------------
 
@@ -250,3 +265,19 @@ def test_cli_bad_inputs(
         analyze(text)
     with pytest.raises(CorruptElfError):
         analyze(truncated)
+
+
+def test_without_section_headers(binaries: dict[str, Path], tmp_path: Path) -> None:
+    """What sstrip-like tools leave: no section headers. Build info and functions are still found."""
+    raw = bytearray(binaries["hello-slim"].read_bytes())
+    raw[0x28:0x30] = b"\0" * 8  # e_shoff
+    raw[0x3A:0x40] = b"\0" * 6  # e_shentsize, e_shnum, e_shstrndx
+    bare = tmp_path / "bare"
+    bare.write_bytes(bytes(raw))
+    r = analyze(bare)
+    assert r.elf.section_count == 0 and r.is_go
+    assert r.build_info == read_build_info(binaries["hello-slim"])
+    before = read_functions(binaries["hello-slim"])
+    after = read_functions(bare)
+    assert [(f.name, f.entry) for f in after] == [(f.name, f.entry) for f in before]
+    assert r.needs.ca_roots.needed and r.needs.zoneinfo.needed

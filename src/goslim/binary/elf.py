@@ -229,6 +229,13 @@ class ElfImage:
                 return sec.offset + (addr - sec.addr)
         return None
 
+    def offset_to_va(self, offset: int) -> int | None:
+        """Virtual address of a file offset inside a PT_LOAD segment, None if not loaded."""
+        for seg in self.segments:
+            if seg.type == PT_LOAD and seg.offset <= offset < seg.offset + seg.filesz:
+                return seg.vaddr + (offset - seg.offset)
+        return None
+
     def read_va(self, addr: int, size: int) -> bytes | None:
         off = self.va_to_offset(addr)
         if off is None or size < 0 or off + size > len(self.data):

@@ -10,10 +10,11 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import pairwise
 
-from goslim.binary.elf import ElfImage
+from goslim.binary.elf import PF_W, PT_LOAD, ElfImage
 from goslim.binary.errors import PclntabError
 
 MAGIC_GO12 = 0xFFFFFFFB
@@ -56,12 +57,13 @@ class FunctionTable:
         return [offs[i + 1] - offs[i] for i in range(len(offs) - 1)]
 
 
-def find_table(elf: ElfImage) -> tuple[bytes, int]:
-    """The pclntab bytes and their virtual address (0 when found by scanning an unsectioned file)."""
+def find_tables(elf: ElfImage) -> Iterator[tuple[bytes, int]]:
+    """Candidate pclntabs as (bytes, virtual address or 0): the section, else plausible headers."""
     sec = elf.section(".gopclntab")
     if sec is not None and sec.file_size:
-        return bytes(elf.section_data(sec)), sec.addr
-    # No section headers: look for a plausible header at a 4-byte-aligned offset.
+        yield bytes(elf.section_data(sec)), sec.addr
+        return
+    # No section headers (sstrip, packers): look for a plausible header at a 4-byte-aligned offset.
     for magic in (MAGIC_GO120, MAGIC_GO118, MAGIC_GO116):
         needle = magic.to_bytes(4, "big" if elf.big_endian else "little") + b"\0\0"
         pos = elf.data.find(needle)
@@ -72,8 +74,14 @@ def find_table(elf: ElfImage) -> tuple[bytes, int]:
                 and elf.data[pos + 6] in (1, 2, 4)
                 and elf.data[pos + 7] == elf.ptr_size
             ):
-                return elf.data[pos:], 0
+                yield elf.data[pos:], elf.offset_to_va(pos) or 0
             pos = elf.data.find(needle, pos + 1)
+
+
+def find_table(elf: ElfImage) -> tuple[bytes, int]:
+    """The first candidate of ``find_tables``, or ``PclntabError`` when there is none."""
+    for found in find_tables(elf):
+        return found
     raise PclntabError(
         "no Go function table (.gopclntab) found",
         hint="the file may be packed or not built by the Go toolchain",
@@ -174,8 +182,24 @@ def file_names(tab: bytes, h: PclnHeader) -> list[str]:
 
 def read_table(elf: ElfImage) -> FunctionTable:
     """Decode the function table of ``elf`` and settle where its text starts."""
-    tab, tab_va = find_table(elf)
-    h, names, entries = decode_table(tab, where=elf.where)
+    error: PclntabError | None = None
+    for tab, tab_va in find_tables(elf):
+        try:
+            h, names, entries = decode_table(tab, where=elf.where)
+        except PclntabError as exc:
+            error = error or exc  # a stray magic in other data: try the next candidate
+            continue
+        return _function_table(elf, tab, tab_va, h, names, entries)
+    raise error or PclntabError(
+        "no Go function table (.gopclntab) found",
+        hint="the file may be packed or not built by the Go toolchain",
+        where=elf.where,
+    )
+
+
+def _function_table(
+    elf: ElfImage, tab: bytes, tab_va: int, h: PclnHeader, names: list[str], entries: list[int]
+) -> FunctionTable:
     if h.layout == "go1.16":
         return FunctionTable(
             h, names, [e - entries[0] for e in entries], entries[0], "absolute", file_names(tab, h)
@@ -203,11 +227,12 @@ def _text_from_moduledata(elf: ElfImage, tab_va: int, span: int, first: int) -> 
     size = elf.ptr_size
     order = "big" if elf.big_endian else "little"
     needle = tab_va.to_bytes(size, order)
-    for name in (".go.module", ".noptrdata", ".data"):
-        sec = elf.section(name)
-        if sec is None or not sec.file_size:
-            continue
-        raw = bytes(elf.section_data(sec))
+    named = [elf.section(n) for n in (".go.module", ".noptrdata", ".data")]
+    regions = [(s.offset, s.file_size) for s in named if s is not None and s.file_size]
+    if not elf.sections:  # no section headers: the writable PT_LOAD segments hold moduledata
+        regions = [(g.offset, g.filesz) for g in elf.segments if g.type == PT_LOAD and g.flags & PF_W]
+    for offset, length in regions:
+        raw = bytes(elf.data[offset : offset + min(length, 64 << 20)])
         pos = raw.find(needle)
         while pos >= 0:
             if pos % size == 0:

@@ -12,11 +12,17 @@ from rich.table import Table
 from goslim.binary import BinaryReport, analyze
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes
-from goslim.errors import ExitStatus, GoslimError, ToolMissingError
+from goslim.errors import ExitStatus, GoslimError
 
 
 class NotGoReportError(GoslimError):
-    """The report was printed, but the file is not (readably) a Go binary."""
+    """The report was printed, but the file is not a Go binary (exit 2)."""
+
+
+class PackedUnreadableError(GoslimError):
+    """The report was printed, but the file is UPX-packed and upx could not unpack it (exit 3)."""
+
+    exit_status = ExitStatus.TOOL_FAILED
 
 
 def register(app: typer.Typer) -> None:
@@ -40,16 +46,14 @@ def analyze_cmd(
     output.emit(report, lambda c: render_report(c, report))
     if not report.is_go:
         if report.upx_packed and not report.analyzed_unpacked_copy:
-            raise ToolMissingError(
-                f"{binary} is UPX-packed; cannot look inside without upx",
-                hint="install upx (scripts/setup.sh) so goslim can analyze a `upx -d` copy",
+            raise PackedUnreadableError(
+                f"{binary} is UPX-packed and could not be unpacked to look inside",
+                hint="install upx (scripts/setup.sh) so goslim can analyze a `upx -d` copy; see the notes",
             )
-        error = NotGoReportError(
+        raise NotGoReportError(
             f"{binary} is an ELF file but not a Go binary",
             hint="goslim slims Go programs; build one with the Go toolchain",
         )
-        error.exit_status = ExitStatus.BAD_INPUT
-        raise error
 
 
 def render_report(console: Console, r: BinaryReport) -> None:
