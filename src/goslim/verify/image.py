@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ def verify_image(
     options = options or VerifyOptions()
     step = progress or (lambda _s: None)
     step("reading the image")
+    t0 = time.monotonic()
     if isinstance(image, str):
         label, img = image, load_image(image)
     else:
@@ -47,9 +49,17 @@ def verify_image(
         step("unpacking layers")
         rootfs = work / "rootfs"
         oci.unpack_rootfs(img, rootfs)
+        unpack_seconds = time.monotonic() - t0
         checklist = verify_rootfs(
             rootfs, img.config, options, label=label, runtime=runtime, progress=progress
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return checklist.model_copy(update={"image_digest": str(img.digest)})
+    phases = {"read+unpack": round(unpack_seconds, 4), **checklist.phase_seconds}
+    return checklist.model_copy(
+        update={
+            "image_digest": str(img.digest),
+            "phase_seconds": phases,
+            "seconds": round(checklist.seconds + unpack_seconds, 3),
+        }
+    )

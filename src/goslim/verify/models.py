@@ -41,6 +41,9 @@ class Checklist(BaseModel):
     results: tuple[CheckResult, ...]
     seconds: float  # wall time of the whole checklist
     deliberate_wait_seconds: float = 0.0  # alive window + time waited for the stop signal
+    phase_seconds: dict[str, float] = Field(
+        default_factory=dict
+    )  # unpack, start, probes, alive, shutdown, static
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -82,6 +82,7 @@ def verify_rootfs(
         results.update(_runtime_results(obs, process, options, selected))
 
     progress("static checks")
+    static_start = time.monotonic()
     size_known = options.image_size_bytes is not None
     ctx = StaticContext(
         rootfs=rootfs,
@@ -99,8 +100,11 @@ def verify_rootfs(
             t = time.monotonic()
             result = fn(ctx)
             results[check_id] = result.model_copy(update={"seconds": round(time.monotonic() - t, 4)})
+    phases = {k: round(v, 4) for k, v in (obs.phase_seconds if obs else {}).items()}
+    phases["static"] = round(time.monotonic() - static_start, 4)
     return Checklist(
         image=label or str(rootfs),
+        phase_seconds=phases,
         runtime=runtime_name,
         platform=f"linux/{arch}",
         results=tuple(results[c] for c in selected if c in results),
