@@ -12,7 +12,15 @@ import pytest
 from goslim.binary import analyze
 from goslim.cli.app import main
 from goslim.image import assemble
-from goslim.oci import FileEntry, Image, build_layer, new_config, write_docker_archive, write_oci_layout
+from goslim.oci import (
+    FileEntry,
+    Image,
+    Index,
+    build_layer,
+    new_config,
+    write_docker_archive,
+    write_oci_layout,
+)
 from goslim.platform import Platform
 from tests.conftest import need_tool
 
@@ -128,3 +136,19 @@ def test_same_binary_same_digest_twice(go_build, tmp_path, capsys) -> None:
         assert main(["image", str(hello.path), "--to", f"oci:{tmp_path / name}", "--json"]) == 0
         digests.append(json.loads(capsys.readouterr().out)["assembled"]["digest"])
     assert digests[0] == digests[1]
+
+
+def test_platform_picked_from_a_multi_arch_index(go_build, registry, tmp_path) -> None:
+    need_tool("skopeo")
+    if not (LOADER.exists() and LIBC.exists()):
+        pytest.skip("this machine has no x86-64 glibc to make a base from")
+    arm, amd = glibc_mini("arm64"), glibc_mini("amd64")
+    write_oci_layout(tmp_path / "multi", Index.build([arm, amd]), "1")
+    ref = registry.ref("multi", "1")
+    skopeo("copy", "--all", "--dest-tls-verify=false", f"oci:{tmp_path / 'multi'}:1", f"docker://{ref}")
+    hello = go_build("hello-api")
+    report = analyze(hello.path)
+    for spec in (ref, f"oci:{tmp_path / 'multi'}:1"):
+        assembled = assemble(hello, report, spec)
+        assert assembled.base.digest == str(amd.digest), spec
+        assert assembled.platform == "linux/amd64"
