@@ -88,7 +88,8 @@ def render(console: Console, outcome: ScanOutcome) -> None:
     report = outcome.report
     title = f"goslim scan {report.target}"
     if report.go_version:
-        title += f" ({report.go_version}, {len(report.modules)} modules incl. stdlib)"
+        modules = _count(len(report.modules), "module")
+        title += f" ({report.go_version}, {modules} incl. stdlib)"
     table = Table(title=title, title_justify="left")
     show_severity = any(v.severity != "unknown" for v in report.vulnerabilities)
     for col in (
@@ -125,7 +126,8 @@ def render(console: Console, outcome: ScanOutcome) -> None:
     elif report.go_version:
         console.print(
             f"[green]no known vulnerabilities[/] in {report.target} ({report.go_version}, "
-            f"{len(report.modules)} modules) against {report.db_entries} entries of {report.db_source}",
+            f"{_count(len(report.modules), 'module')}) against {report.db_entries} entries "
+            f"of {report.db_source}",
             highlight=False,
         )
     for s in outcome.sboms:
@@ -138,3 +140,7 @@ def render(console: Console, outcome: ScanOutcome) -> None:
     for note in report.notes:
         if note not in {r for s in outcome.sboms for r in s.partial_reasons}:
             console.print(f"[dim]note: {note}[/]", highlight=False)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
