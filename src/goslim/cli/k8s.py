@@ -6,33 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.config import load_config
 from goslim.errors import UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.k8s import (
-    K8sInput,
-    Manifests,
-    build_manifests,
-    default_probes,
-    name_from_repository,
-    resolve_image,
-)
-
-# K8sInput fields named as the flags that set them, for error messages.
-_FLAGS = {
-    "canary_percent": "--canary",
-    "replicas": "--replicas",
-    "name": "--name",
-    "port": "--port",
-    "grace_seconds": "--grace",
-    "prestop_sleep_seconds": "--prestop",
-    "shutdown_seconds": "--shutdown-seconds",
-    "startup_seconds": "--startup-seconds",
-}
+from goslim.k8s import Manifests, build_manifests, plan_k8s
 
 
 def register(app: typer.Typer) -> None:
@@ -79,38 +59,28 @@ def k8s(  # noqa: PLR0917  (typer maps each parameter to a flag)
     """Kubernetes manifests with proven probes, a measured grace period and a locked-down securityContext."""
     output = make_output(json_out)
     config = load_config(module or Path.cwd())
-    pinned = resolve_image(image, repository=repository)
-    stable_pin = resolve_image(stable) if stable else None
-    stable_ref = f"{stable_pin.repository}@{stable_pin.digest}" if stable_pin else None
     verify = config.verify
-    port = port or verify.port or (config.image.ports[0] if config.image.ports else 8080)
-    health = health or verify.health
-    readiness = readiness or verify.readiness or health
-    try:
-        spec = K8sInput(
-            name=name or name_from_repository(pinned.repository),
-            image_ref=pinned.repository,
-            digest=pinned.digest,
-            port=port,
-            probes=default_probes(health, readiness, tcp=tcp, startup_seconds=startup_seconds),
-            shutdown_seconds=shutdown_seconds,
-            startup_seconds=startup_seconds,
-            grace_seconds=grace,
-            prestop_sleep_seconds=prestop,
-            canary_percent=canary,
-            stable_image=stable_ref,
-            replicas=replicas,
-            namespace=namespace,
-            env=dict(config.image.env),
-            args=list(config.image.args),
-        )
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        field = ".".join(str(p) for p in err["loc"])
-        flag = _FLAGS.get(field, field)
-        raise UserInputError(f"invalid {flag}: {err['msg']}", hint="see goslim k8s --help") from exc
+    spec, notes = plan_k8s(
+        image,
+        repository=repository,
+        name=name,
+        port=port or verify.port or (config.image.ports[0] if config.image.ports else 8080),
+        health=health or verify.health,
+        readiness=readiness or verify.readiness,
+        tcp=tcp,
+        shutdown_seconds=shutdown_seconds,
+        startup_seconds=startup_seconds,
+        stable=stable,
+        grace_seconds=grace,
+        prestop_sleep_seconds=prestop,
+        canary_percent=canary,
+        replicas=replicas,
+        namespace=namespace,
+        env=dict(config.image.env),
+        args=list(config.image.args),
+    )
     manifests = build_manifests(spec)
-    notes = ([pinned.note] if pinned.note else []) + manifests.notes
+    notes += manifests.notes
     if out is not None:
         try:
             write_text_atomic(out, manifests.yaml)

@@ -9,6 +9,7 @@ from goslim.k8s.manifests import (
     split_replicas,
 )
 from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, Resources
+from goslim.k8s.plan import plan_k8s
 
 __all__ = [
     "K8sInput",
@@ -21,6 +22,7 @@ __all__ = [
     "default_probes",
     "grace_period",
     "name_from_repository",
+    "plan_k8s",
     "resolve_image",
     "split_replicas",
 ]

@@ -17,6 +17,7 @@ from goslim.k8s import (
     default_probes,
     grace_period,
     name_from_repository,
+    plan_k8s,
     resolve_image,
     split_replicas,
 )
@@ -233,3 +234,20 @@ def test_corrupt_index_is_a_user_error(tmp_path: Path) -> None:
     (layout / "index.json").write_text("{not json")
     with pytest.raises(UserInputError, match="not a valid OCI index"):
         resolve_image(f"oci:{layout}")
+
+
+def test_plan_k8s_is_the_one_call_the_pipeline_makes(tmp_path: Path) -> None:
+    layout = _layout(tmp_path / "hello-api", [_entry(DIGEST, "v1")])
+    spec, notes = plan_k8s(
+        f"oci:{layout}:v1",
+        health="/healthz",
+        readiness="/readyz",
+        shutdown_seconds=0.5,
+        startup_seconds=0.1,
+        replicas=3,
+    )
+    assert (spec.name, spec.image, spec.replicas) == ("hello-api", f"hello-api@{DIGEST}", 3)
+    assert spec.probes.readiness.path == "/readyz"
+    assert any("--repository" in n for n in notes)
+    with pytest.raises(UserInputError, match="invalid --replicas"):
+        plan_k8s(f"r.example.com/app@{DIGEST}", replicas=0)
