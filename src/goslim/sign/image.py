@@ -13,7 +13,7 @@ from goslim.sign.errors import SignatureVerificationError
 from goslim.sign.keys import load_private_key, load_public_key
 from goslim.sign.locations import open_store
 from goslim.sign.payload import make_payload, payload_digest_claim
-from goslim.sign.store import ImageStore, attachment_tag
+from goslim.sign.store import BlobDigestMismatch, ImageStore, attachment_tag
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -86,7 +86,10 @@ def check_signatures(location: str, pub_path: Path, *, store: ImageStore | None 
     """Check every signature layer of the image against ``pub_path``; never raises on a bad layer."""
     key = load_public_key(pub_path)
     store = store or open_store(location)
-    digest = store.resolve()
+    try:
+        digest = store.resolve()
+    except BlobDigestMismatch as exc:
+        raise SignatureVerificationError(f"image manifest tampered: {exc.message}", where=location) from exc
     tag = attachment_tag(digest, ".sig")
     checks = []
     for desc in existing_layers(store, tag):

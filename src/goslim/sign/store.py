@@ -132,7 +132,10 @@ class OciLayoutStore:
                 f"{self.root} holds {len(images)} images; name one",
                 hint=f"use oci:{self.root}:TAG with one of: {', '.join(tags)}",
             )
-        return check_digest(images[0]["digest"])
+        digest = check_digest(images[0]["digest"])
+        # A manifest edited on disk keeps its old name in index.json: hash it, never trust the name.
+        self.get_blob(digest)
+        return digest
 
     def _blob_path(self, digest: str) -> Path:
         return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]

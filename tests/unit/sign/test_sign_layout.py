@@ -220,3 +220,14 @@ def test_blob_sign_verify_and_tamper(tmp_path: Path, keys: KeyPair, other_keys: 
     (tmp_path / "app.sha256").unlink()
     with pytest.raises(SignatureVerificationError, match="signature does not match"):
         verify_blob(binary, keys.public_key)
+
+
+def test_manifest_edited_in_place_fails(tmp_path: Path, keys: KeyPair) -> None:
+    """The image manifest blob is rewritten on disk under its old digest: refused, whatever the signatures."""
+    root = tmp_path / "img"
+    digest = make_layout(root)
+    sign_image(f"oci:{root}", keys.private_key, PASSWORD)
+    blob = root / "blobs" / "sha256" / digest.split(":")[1]
+    blob.write_bytes(blob.read_bytes().replace(b'"schemaVersion": 2', b'"schemaVersion": 2, "x": 1'))
+    with pytest.raises(SignatureVerificationError, match=r"image manifest tampered: blob .* does not match"):
+        verify_image(f"oci:{root}", keys.public_key)
