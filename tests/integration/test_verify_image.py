@@ -19,7 +19,7 @@ import pytest
 
 from goslim.binary import analyze
 from goslim.image import ImageOptions, assemble
-from goslim.oci import write_oci_layout
+from goslim.oci import write_image, write_oci_layout
 from goslim.oci.archive import write_docker_archive
 from goslim.verify import CheckStatus, VerifyOptions, verify_image
 from goslim.verify.runtime import ID_PREFIX, OciRuntime
@@ -206,3 +206,25 @@ def test_leftovers_of_a_killed_goslim_are_swept(hello_layout, tmp_path):
     swept = OciRuntime("runc").sweep_leftovers()
     assert containers_of(proc.pid) == [] and temp_dirs_of(proc.pid) == []
     assert swept
+
+
+def test_registry_reference(go_build, registry, tmp_path):
+    binary = go_build("hello-api")
+    assembled = assemble(binary, analyze(binary.path), "static", ImageOptions(ports=[8080]))
+    ref = registry.ref("verify-hello", "t")
+    write_image(ref, assembled.image)
+    cl = verify_image(ref, FAST.model_copy(update={"checks": ("starts", "shutdown", "static")}))
+    assert cl.ok and cl.image_digest == str(assembled.image.digest)
+    res = run_cli(registry.ref("verify-missing", "t"), "--check", "static", cwd=tmp_path)
+    assert res.returncode in (2, 3) and res.stderr.count("error:") == 1 and "Traceback" not in res.stderr
+
+
+def test_image_for_another_architecture_is_one_line(go_build, tmp_path):
+    arm = go_build("hello-api", platform="linux/arm64")
+    img = assemble(arm, analyze(arm.path), "scratch", ImageOptions(ports=[8080]))
+    write_oci_layout(tmp_path / "arm", img.image, "t")
+    res = run_cli(f"oci:{tmp_path / 'arm'}:t", cwd=tmp_path)
+    assert res.returncode == 2, res.stderr
+    assert "linux/arm64 but this machine is linux/amd64" in res.stderr and "Traceback" not in res.stderr
+    static_only = run_cli(f"oci:{tmp_path / 'arm'}:t", "--check", "no-shell,setuid", "--json", cwd=tmp_path)
+    assert static_only.returncode == 0 and json.loads(static_only.stdout)["platform"] == "linux/arm64"

@@ -88,6 +88,7 @@ def _no_leftovers():
     need_tool("runc")
     yield
     assert our_containers() == []
+    assert "goslim-verify" not in Path("/proc/self/mounts").read_text()  # no mount left on the host
 
 
 @pytest.fixture

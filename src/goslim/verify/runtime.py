@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goslim.errors import ToolError, UserInputError
+from goslim.errors import GoslimError, ToolError, UserInputError
 from goslim.runner import Runner, SubprocessRunner, require, tail
 
 ID_PREFIX = "goslim-verify-"
@@ -94,23 +94,35 @@ class OciRuntime:
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
             )
         deadline = started + timeout
-        while time.monotonic() < deadline:
-            if pid_file.exists() and pid_file.read_text().strip():
-                pid = int(pid_file.read_text().strip())
-                return Container(
-                    container_id, pid, bundle, stdout_path, stderr_path, started, time.monotonic(), proc
-                )
-            if proc.poll() is not None:
-                raise self._start_error(proc.returncode, stderr_path.read_text(errors="replace"))
-            time.sleep(0.01)
-        self.kill(container_id, "KILL")
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STEP_TIMEOUT)
-        raise RuntimeStartError(
-            f"{self.name} did not start the container within {timeout:.0f}s", tool=self.name
-        )
+        try:
+            while time.monotonic() < deadline:
+                text = pid_file.read_text().strip() if pid_file.exists() else ""
+                if text:
+                    return Container(
+                        container_id,
+                        int(text),
+                        bundle,
+                        stdout_path,
+                        stderr_path,
+                        started,
+                        time.monotonic(),
+                        proc,
+                    )
+                if proc.poll() is not None:
+                    raise self._start_error(proc.returncode, stderr_path.read_text(errors="replace"))
+                time.sleep(0.01)
+            raise RuntimeStartError(
+                f"{self.name} did not start the container within {timeout:.0f}s", tool=self.name
+            )
+        except BaseException:
+            # Interrupted or failed half-way: nothing may outlive this call.
+            self.kill(container_id, "KILL")
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=STEP_TIMEOUT)
+            self.delete(container_id)
+            raise
 
-    def _start_error(self, code: int, stderr: str) -> ToolError:
+    def _start_error(self, code: int, stderr: str) -> GoslimError:
         if HYBRID_CGROUPS in stderr:
             return RuntimeStartError(
                 f"{self.name} refuses this machine's hybrid cgroup setup (v1 controllers with a v2 mount)",
