@@ -10,8 +10,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(GOSLIM) build $(EXAMPLE)
-	$(GOSLIM) build --ablation $(EXAMPLE)
+	$(GOSLIM) slim $(EXAMPLE) --upx auto
 
 test: setup
 	$(PY) -m pytest tests

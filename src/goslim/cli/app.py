@@ -19,10 +19,12 @@ from goslim.cli import ci as ci_cmd
 from goslim.cli import compare as compare_cmd
 from goslim.cli import dockerfile as dockerfile_cmd
 from goslim.cli import image as image_cmd
+from goslim.cli import inspect as inspect_cmd
 from goslim.cli import k8s as k8s_cmd
 from goslim.cli import lint as lint_cmd
 from goslim.cli import scan as scan_cmd
 from goslim.cli import sign as sign_cmd
+from goslim.cli import slim as slim_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.cli import verify as verify_cmd
 from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
@@ -49,12 +51,14 @@ def _root(
     """goslim: build, analyze, pack, image, verify, scan and sign Go services."""
 
 
+slim_cmd.register(app)
 build_cmd.register(app)
 dockerfile_cmd.register(app)
 lint_cmd.register(app)
 k8s_cmd.register(app)
 ci_cmd.register(app)
 image_cmd.register(app)
+inspect_cmd.register(app)
 compare_cmd.register(app)
 analyze_cmd.register(app)
 scan_cmd.register(app)
