@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from goslim.errors import UserInputError
@@ -91,7 +91,6 @@ class Sandbox:
 
     private_network: bool = False
     deny_write_exec: bool = False  # PR_SET_MDWE: what W^X policies enforce
-    extra: tuple[Callable[[], None], ...] = field(default_factory=tuple)
 
     def preexec(self) -> Callable[[], None] | None:
         steps: list[Callable[[], None]] = []
@@ -99,7 +98,6 @@ class Sandbox:
             steps.append(_enter_private_network)
         if self.deny_write_exec:
             steps.append(_deny_write_exec)
-        steps.extend(self.extra)
         if not steps:
             return None
 

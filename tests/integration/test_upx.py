@@ -13,7 +13,7 @@ from goslim.cli.app import main
 from goslim.gobuild.models import Binary, sha256_file
 from goslim.launch import start_until_ready
 from goslim.probe import ProbeSpec
-from goslim.upx import Budget, UpxRefusedError, UpxReport, evaluate, pack
+from goslim.upx import Budget, UpxRefusedError, UpxReport, apply_policy, evaluate, pack
 from goslim.upx.policy import decide
 from goslim.upx.tool import Upx
 from tests.conftest import BuildFixture, need_tool
@@ -161,3 +161,12 @@ def test_cli_json_is_one_document(go_build: BuildFixture, tmp_path: Path, capsys
     assert [r["level"] for r in doc["rows"]] == ["unpacked", "default"]
     assert doc["decision"]["policy"] == "default" and doc["decision"]["level"] == "default"
     assert "outside the budget" in doc["decision"]["reason"]
+
+
+def test_apply_policy_with_a_named_level_ships_the_packed_binary(go_build: BuildFixture, tmp_path: Path):
+    need_tool("upx")
+    echo = go_build("upx-echo")
+    shipped, report = apply_policy(echo, "default", Budget(), ECHO, work_dir=tmp_path)
+    assert report is not None and report.levels == ["default"]
+    assert shipped.profile == "slim+upx-default" and shipped.path.parent == tmp_path
+    assert Upx().test(shipped.path)[0] and sha256_file(echo.path)[0] == echo.sha256

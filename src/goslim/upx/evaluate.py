@@ -15,7 +15,7 @@ from goslim.runner import Runner
 from goslim.sizes import percent_change
 from goslim.upx.errors import UpxRefusedError
 from goslim.upx.inspect import ElfFacts, inspect_file
-from goslim.upx.levels import level_flags
+from goslim.upx.levels import check_policy, level_flags
 from goslim.upx.measure import (
     SIZE_METHOD,
     LayerSizes,
@@ -206,7 +206,12 @@ def apply_policy(
     runner: Runner | None = None,
     progress: Progress | None = None,
 ) -> tuple[Binary, UpxReport | None]:
-    """For the pipeline: the Binary to ship under ``--upx off|auto|LEVEL`` and the report behind it."""
+    """For the pipeline: the Binary to ship under ``--upx off|auto|LEVEL`` and the report behind it.
+
+    ``auto_levels`` is what ``auto`` evaluates (goslim.yaml ``upx.levels``). The unpacked
+    ``binary`` is returned when nothing is chosen.
+    """
+    check_policy(policy)
     if policy == "off":
         return binary, None
     levels = auto_levels if policy == "auto" else (policy,)

@@ -3,7 +3,7 @@ import os
 import pytest
 
 from goslim.errors import UserInputError
-from goslim.upx import UpxRefusedError, check_packable
+from goslim.upx import Budget, UpxRefusedError, apply_policy, check_packable
 from tests.unit.upx.conftest import describe
 from tests.unit.upx.elfdata import ET_DYN, tiny_elf
 
@@ -41,3 +41,9 @@ def test_a_file_changed_since_it_was_described_is_refused(tmp_path):
 
 def test_static_exec_passes(tiny_binary):
     assert check_packable(tiny_binary).machine == "amd64"
+
+
+def test_apply_policy_off_ships_the_input_untouched(tiny_binary):
+    assert apply_policy(tiny_binary, "off", Budget(), None) == (tiny_binary, None)
+    with pytest.raises(UserInputError, match="unknown UPX policy 'fast'"):
+        apply_policy(tiny_binary, "fast", Budget(), None)
