@@ -79,6 +79,8 @@ def upx(  # noqa: PLR0917 - typer maps each parameter to a flag
         }
     )
     probe = _probe(port, health, settings)
+    if out is not None and out.is_dir():
+        raise UserInputError(f"--out {out} is a directory", hint="give a file path, e.g. dist/app.upx")
     target = describe_binary(binary)
     with tempfile.TemporaryDirectory(prefix="goslim-upx-") as work, output.progress("upx") as step:
         report = evaluate(
@@ -92,7 +94,7 @@ def upx(  # noqa: PLR0917 - typer maps each parameter to a flag
             progress=step,
         )
         if out is not None and report.decision.binary is not None:
-            copy_atomic(report.decision.binary.path, out)
+            _write(report.decision.binary.path, out)
             shipped = Binary.from_file(
                 out, **report.decision.binary.model_dump(exclude={"path", "sha256", "size"})
             )
@@ -104,6 +106,15 @@ def upx(  # noqa: PLR0917 - typer maps each parameter to a flag
         raise CheckFailedError(
             report.decision.reason, hint="see the table above; leave it unpacked (--upx off)"
         )
+
+
+def _write(src: Path, out: Path) -> None:
+    try:
+        copy_atomic(src, out)
+    except OSError as exc:
+        raise UserInputError(
+            f"cannot write {out}: {exc.strerror}", hint="choose a writable --out path"
+        ) from exc
 
 
 def describe_binary(path: Path) -> Binary:

@@ -47,3 +47,10 @@ def test_probe_from_flags_or_config():
     assert _probe(None, None, cfg).path == "/readyz"
     with pytest.raises(UserInputError, match="--health needs --port"):
         _probe(None, "/healthz", GoslimConfig())
+
+
+def test_out_must_not_be_a_directory(tmp_path, capsys):
+    path = tmp_path / "app"
+    path.write_bytes(tiny_elf())
+    assert main(["upx", str(path), "--out", str(tmp_path)]) == 2
+    assert "is a directory" in capsys.readouterr().err
