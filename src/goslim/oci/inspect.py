@@ -1,0 +1,108 @@
+"""A summary of an image at any location, fetching only manifests and config from registries."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from goslim.oci import mediatypes
+from goslim.oci.descriptor import Descriptor, parse_json
+from goslim.oci.digest import Digest
+from goslim.oci.errors import ImageFormatError
+from goslim.oci.layout import default_platform
+from goslim.oci.reference import ImageLocation, ImageReference
+from goslim.oci.registry import RegistryClient
+from goslim.oci.store import read_image
+from goslim.platform import Platform
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    digest: str
+    diff_id: str
+    size: int
+    media_type: str
+
+
+@dataclass(frozen=True)
+class ImageSummary:
+    """What ``goslim inspect`` shows: digest, platform, sizes, layers and the runtime config."""
+
+    location: str
+    digest: str
+    media_type: str
+    platform: str
+    size: int
+    config_digest: str
+    created: str | None
+    config: dict[str, Any]
+    layers: tuple[LayerSummary, ...]
+    platforms: tuple[str, ...] = ()  # every platform of the index, when the location is one
+    index_digest: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def inspect_image(
+    location: str, platform: Platform | str | None = None, client: RegistryClient | None = None
+) -> ImageSummary:
+    """Summarise the image at ``location`` (registry: manifests + config only, no layers)."""
+    loc = ImageLocation.parse(location)
+    if loc.kind != "registry":
+        image = read_image(loc, platform)
+        return _summary(str(loc), image.manifest_bytes, image.config_bytes)
+    assert loc.reference is not None
+    own = client is None
+    active = client or RegistryClient()
+    try:
+        return _remote_summary(loc.reference, active, platform)
+    finally:
+        if own:
+            active.close()
+
+
+def _remote_summary(
+    ref: ImageReference, client: RegistryClient, platform: Platform | str | None
+) -> ImageSummary:
+    top = client.get_manifest(ref)
+    platforms: tuple[str, ...] = ()
+    index_digest = None
+    manifest = top
+    if top.media_type in mediatypes.INDEX_TYPES:
+        doc = parse_json(top.data, what=f"index {ref}")
+        entries = [Descriptor.from_dict(d, where=f"index {ref}") for d in doc.get("manifests") or []]
+        entries = [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES and d.platform]
+        platforms = tuple(str(d.platform) for d in entries)
+        want = str(platform or default_platform())
+        chosen = next((d for d in entries if d.platform and (str(d.platform) == want or
+                       f"{d.platform.os}/{d.platform.architecture}" == want)), None)
+        if chosen is None:
+            raise ImageFormatError(f"{ref} has no image for platform {want}",
+                                   hint=f"available: {', '.join(platforms) or 'none'}")
+        index_digest = str(top.digest)
+        manifest = client.get_manifest(ref, str(chosen.digest))
+    if manifest.media_type not in mediatypes.MANIFEST_TYPES:
+        raise ImageFormatError(f"{ref} is a '{manifest.media_type}', not an image")
+    doc = parse_json(manifest.data, what=f"manifest {ref}")
+    cfg = Descriptor.from_dict(doc.get("config"), where=f"manifest {ref} config")
+    config_bytes = b"".join(client.fetch_blob(ref, cfg.digest))
+    cfg.digest.verify_bytes(config_bytes, what=f"config of {ref}")
+    summary = _summary(str(ref), manifest.data, config_bytes)
+    return ImageSummary(**{**summary.__dict__, "platforms": platforms, "index_digest": index_digest})
+
+
+def _summary(location: str, manifest_bytes: bytes, config_bytes: bytes) -> ImageSummary:
+    manifest = parse_json(manifest_bytes, what="manifest")
+    config = parse_json(config_bytes, what="config")
+    descs = [Descriptor.from_dict(d, where="manifest layer") for d in manifest.get("layers") or []]
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    layers = tuple(LayerSummary(str(d.digest), str(diff_ids[i]) if i < len(diff_ids) else "", d.size,
+                                d.media_type) for i, d in enumerate(descs))
+    cfg_desc = Descriptor.from_dict(manifest.get("config"), where="manifest config")
+    platform = "/".join(x for x in (config.get("os"), config.get("architecture"), config.get("variant")) if x)
+    size = len(manifest_bytes) + len(config_bytes) + sum(la.size for la in layers)
+    return ImageSummary(location, str(Digest.of_bytes(manifest_bytes)),
+                        str(manifest.get("mediaType") or mediatypes.OCI_MANIFEST), platform, size,
+                        str(cfg_desc.digest), config.get("created"), dict(config.get("config") or {}), layers)
+
