@@ -12,12 +12,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.config import VerifyConfig, load_config
+from goslim.config import load_config
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.verify import Checklist, CheckStatus, ProbeSettings, VerifyOptions, verify_image, verify_rootfs
-from goslim.verify.catalog import select as select_checks
+from goslim.verify import Checklist, CheckStatus, verify_image, verify_rootfs
 from goslim.verify.export import to_junit, to_markdown
+from goslim.verify.options import options_from_config
 
 ROOTFS_PREFIX = "rootfs:"
 STYLES = {
@@ -26,6 +26,10 @@ STYLES = {
     CheckStatus.FAIL: "bold red",
     CheckStatus.SKIP: "dim",
 }
+
+
+# Kept for callers that imported it from here (goslim.pipeline).
+build_options = options_from_config
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +67,7 @@ def verify(
 ) -> None:
     """Run the image under runc and check it starts, logs, answers probes, stops on SIGTERM, and more."""
     output = make_output(json_out)
-    options = build_options(
+    options = options_from_config(
         load_config(Path.cwd()).verify,
         port=port,
         health=health,
@@ -98,44 +102,6 @@ def verify(
         )
 
 
-def build_options(
-    config: VerifyConfig,
-    *,
-    port: int | None = None,
-    health: str | None = None,
-    readiness: str | None = None,
-    grace: float | None = None,
-    alive: float | None = None,
-    runtime: str | None = None,
-    check: list[str] | None = None,
-    skip: list[str] | None = None,
-    env: list[str] | None = None,
-    max_image_mb: float | None = None,
-    max_binary_mb: float | None = None,
-) -> VerifyOptions:
-    """goslim.yaml `verify` settings, overridden by flags."""
-    if runtime is not None and runtime not in ("runc", "crun"):
-        raise UserInputError(f"unknown runtime '{runtime}'", hint="use runc or crun")
-    select_checks(check or config.checks, skip or config.skip)  # bad names fail before any work
-    return VerifyOptions(
-        runtime=runtime or config.runtime,  # type: ignore[arg-type]
-        port=port if port is not None else config.port,
-        health=health or config.health,
-        readiness=readiness or config.readiness,
-        startup=ProbeSettings(**config.startup.model_dump()) if config.startup else None,
-        liveness=ProbeSettings(**config.liveness.model_dump()) if config.liveness else None,
-        alive_seconds=alive if alive is not None else config.alive_seconds,
-        grace_seconds=grace if grace is not None else config.grace_seconds,
-        checks=tuple(check or config.checks),
-        skip=tuple(skip or config.skip),
-        max_image_mb=max_image_mb if max_image_mb is not None else config.max_image_mb,
-        max_binary_mb=max_binary_mb if max_binary_mb is not None else config.max_binary_mb,
-        memory_mb=config.memory_mb,
-        pids=config.pids,
-        extra_env=_parse_env(env or []),
-    )
-
-
 def read_image_config(path: Path | None) -> dict:
     if path is None:
         raise UserInputError(
@@ -153,16 +119,6 @@ def read_image_config(path: Path | None) -> dict:
     if not isinstance(data, dict):
         raise UserInputError(f"image config {path} must be a JSON object")
     return data
-
-
-def _parse_env(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UserInputError(f"--env '{pair}' is not KEY=VALUE")
-        out[key] = value
-    return out
 
 
 def render_checklist(console: Console, checklist: Checklist) -> None:

@@ -3,6 +3,7 @@
 from goslim.verify.catalog import CHECKS, GROUPS
 from goslim.verify.image import load_image, verify_image
 from goslim.verify.models import Checklist, CheckResult, CheckStatus, ProbeSettings, VerifyOptions
+from goslim.verify.options import options_from_config
 from goslim.verify.verify import verify_rootfs
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "ProbeSettings",
     "VerifyOptions",
     "load_image",
+    "options_from_config",
     "verify_image",
     "verify_rootfs",
 ]

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from goslim.cli.verify import build_options
 from goslim.config import VerifyConfig
 from goslim.errors import ToolError, ToolMissingError, UserInputError
 from goslim.runner import ProcessResult
+from goslim.verify import options_from_config as build_options
 from goslim.verify.export import to_junit, to_markdown
 from goslim.verify.models import Checklist, CheckResult, CheckStatus
 from goslim.verify.runtime import ID_PREFIX, OciRuntime, sweep_temp_dirs
