@@ -111,10 +111,13 @@ def _passwd(funcs: LinkedFunctions) -> Need:
     evidence = funcs.in_package(USER_PKG)
     if not evidence:
         return Need(needed=False, detail="os/user is not linked")
+    via_libc = any("_C_get" in n or "_Cfunc_" in n for n in evidence)
     return Need(
         needed=True,
-        evidence=evidence[:MAX_EVIDENCE],
-        detail="os/user reads /etc/passwd and /etc/group (user.Current falls back to $USER and $HOME)",
+        evidence=([n for n in evidence if "_C" in n] + [n for n in evidence if "_C" not in n])[:MAX_EVIDENCE],
+        detail="os/user looks users up through libc (NSS: /etc/nsswitch.conf, /etc/passwd, /etc/group)"
+        if via_libc
+        else "os/user reads /etc/passwd and /etc/group (user.Current falls back to $USER and $HOME)",
     )
 
 

@@ -166,7 +166,7 @@ def decode_table(tab: bytes, *, where: str | None = None) -> tuple[PclnHeader, l
                     )
                 name = seen[name_off] = tab[start:end].decode("utf-8", "replace")
             append(name)
-    except struct.error:
+    except (struct.error, OverflowError):  # OverflowError: a 64-bit funcoff beyond any size
         raise PclntabError("a function record lies outside the table", where=where) from None
     if entries != sorted(entries):
         raise PclntabError("functab entries are not sorted", where=where)
@@ -189,7 +189,7 @@ def read_table(elf: ElfImage) -> FunctionTable:
         except PclntabError as exc:
             error = error or exc  # a stray magic in other data: try the next candidate
             continue
-        return _function_table(elf, tab, tab_va, h, names, entries)
+        return _function_table(elf, tab, tab_va, (h, names, entries))
     raise error or PclntabError(
         "no Go function table (.gopclntab) found",
         hint="the file may be packed or not built by the Go toolchain",
@@ -198,8 +198,9 @@ def read_table(elf: ElfImage) -> FunctionTable:
 
 
 def _function_table(
-    elf: ElfImage, tab: bytes, tab_va: int, h: PclnHeader, names: list[str], entries: list[int]
+    elf: ElfImage, tab: bytes, tab_va: int, decoded: tuple[PclnHeader, list[str], list[int]]
 ) -> FunctionTable:
+    h, names, entries = decoded
     if h.layout == "go1.16":
         return FunctionTable(
             h, names, [e - entries[0] for e in entries], entries[0], "absolute", file_names(tab, h)

@@ -21,9 +21,13 @@ def read_binary(path: Path) -> bytes | mmap.mmap:
     """
     try:
         with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if not size or not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
-                return fh.read()
+            info = os.fstat(fh.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise BinaryInputError(
+                    "not a regular file", hint="pass the built executable", where=str(path)
+                )
+            if not info.st_size:
+                return b""
             return mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
     except FileNotFoundError:
         raise BinaryInputError("no such file", hint="check the path", where=str(path)) from None

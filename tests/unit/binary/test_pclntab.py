@@ -127,3 +127,12 @@ def test_module_resolver() -> None:
     assert r.module_of("github.com/a/b/c") == "github.com/a/b"
     assert r.module_of("net/http") == "std"
     assert r.module_of("github.com/unknown/x") == ""
+
+
+def test_huge_64bit_funcoff_is_a_pclntab_error() -> None:
+    """Found by fuzzing: a go1.16 functab holds 64-bit offsets that overflow struct's index."""
+    tab = bytearray(make_pclntab(FUNCS, layout="go1.16"))
+    pcln = int.from_bytes(tab[8 + 6 * 8 : 8 + 7 * 8], "little")
+    tab[pcln + 8 : pcln + 16] = (1 << 63).to_bytes(8, "little")  # first funcoff
+    with pytest.raises(PclntabError, match="outside"):
+        decode_table(bytes(tab))
