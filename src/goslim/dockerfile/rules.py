@@ -305,7 +305,13 @@ def _dynamic_build_on_static_base(df: Dockerfile, _ctx: LintContext):
     sources = {
         ins.flags["from"] for ins in final.instructions if ins.keyword == "COPY" and "from" in ins.flags
     }
-    feeding = {st.index for ref in sources if (st := df.stage_named(ref)) is not None}
+    # The stages copied from, and the stages those are built FROM (a build may sit in a parent stage).
+    feeding = {
+        parent.index
+        for ref in sources
+        if (st := df.stage_named(ref)) is not None
+        for parent in lineage(df, st)
+    }
     for stage, ins in go_build_runs(df):
         if feeding and stage.index not in feeding:
             continue

@@ -180,3 +180,16 @@ def test_findings_are_sorted_by_line_then_severity() -> None:
     ).findings
     keys = [(f.line, f.severity.rank) for f in findings]
     assert keys == sorted(keys)
+
+
+def test_cgo_build_in_a_parent_of_the_copied_stage_is_caught() -> None:
+    text = (
+        "FROM golang:1.22 AS compile\n"
+        "RUN go build -trimpath -ldflags='-s -w' -o /app .\n"
+        "FROM compile AS package\n"
+        "FROM scratch\n"
+        "COPY --from=package /app /app\n"
+        "USER 65532\n"
+        'ENTRYPOINT ["/app"]\n'
+    )
+    assert [(f.line, f.rule) for f in lint_text(text).findings if f.rule == "GS030"] == [(2, "GS030")]
