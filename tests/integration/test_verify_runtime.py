@@ -354,3 +354,10 @@ def test_no_runtime_installed_says_how_to_install(rootfs_of, monkeypatch):
     with pytest.raises(ToolMissingError) as err:
         verify_rootfs(rootfs_of("hello-api"), config_for("hello-api"), FAST)
     assert "runc" in err.value.message and "apt-get install runc" in (err.value.hint or "")
+
+
+def test_entrypoint_the_user_cannot_execute_is_bad_input(rootfs_of):
+    rootfs = rootfs_of("hello-api")
+    (rootfs / "app" / "hello-api").chmod(0o700)
+    with pytest.raises(UserInputError, match="not executable by the image's user"):
+        verify_rootfs(rootfs, config_for("hello-api"), FAST)

@@ -136,6 +136,11 @@ class OciRuntime:
                 "the entrypoint cannot run here (exec format error): an image for another architecture?",
                 hint="verify on a machine of the image's architecture",
             )
+        if "permission denied" in stderr and "exec" in stderr:
+            return UserInputError(
+                "the entrypoint is not executable by the image's user (exec: permission denied)",
+                hint="make the binary world-executable (mode 0755) or run as its owner",
+            )
         if "no such file or directory" in stderr and "exec" in stderr:
             return UserInputError(
                 "the entrypoint (or its ELF interpreter) does not exist in the image",

@@ -122,6 +122,10 @@ def test_start_errors_are_explained():
     err = rt._start_error(1, "cgroups in hybrid mode not supported, drop all controllers from cgroupv2")
     assert isinstance(err, ToolError) and "hybrid" in err.message and "runc" in (err.hint or "")
     assert isinstance(rt._start_error(1, "exec /app/x: exec format error"), UserInputError)
+    denied = rt._start_error(
+        1, 'msg="runc run failed: unable to start container process: exec /x: permission denied"'
+    )
+    assert isinstance(denied, UserInputError) and "not executable" in denied.message
     generic = rt._start_error(1, "some other failure")
     assert isinstance(generic, ToolError) and generic.stderr_tail == "some other failure"
 
