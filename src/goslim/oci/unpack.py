@@ -240,6 +240,19 @@ class _Applier:
             os.chown(path, uid, gid, follow_symlinks=follow)
 
 
+def check_member(member: tarfile.TarInfo, layer: Layer) -> str:
+    """The member's clean relative path; ``UnsafeLayerError`` if its name or link target leaves the root.
+
+    The same rules ``unpack_rootfs`` applies, for readers that list a layer without unpacking it.
+    """
+    rel = _safe_name(member.name, layer)
+    if member.issym():
+        _check_symlink(rel, member.linkname, layer)
+    elif member.islnk():
+        _safe_name(member.linkname, layer)
+    return rel
+
+
 def _safe_name(name: str, layer: Layer) -> str:
     if name.startswith("/"):
         raise UnsafeLayerError(f"layer {layer.digest.short} has an absolute path '{name}'",
