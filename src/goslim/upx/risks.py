@@ -24,7 +24,7 @@ def scanner_view(path: Path) -> tuple[bool, str]:
     try:
         info = read_build_info(path)
     except BinaryInputError as exc:
-        return False, f"no Go build info ({exc.message})"
+        return False, f"unreadable: {exc.message}"
     return True, f"{info.go_version}, main module {info.main.path or '?'}, {len(info.deps)} dependencies"
 
 
