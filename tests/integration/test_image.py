@@ -64,8 +64,21 @@ def test_roots_and_zoneinfo_follow_the_needs(go_build) -> None:
     plain_img = assemble(plain, plain_report, "static")
     paths = layer_paths(plain_img)
     assert "etc/ssl/certs/ca-certificates.crt" not in paths and "etc/passwd" in paths
-    if plain_report.needs.zoneinfo.needed and "time.LoadLocation" not in plain_report.needs.zoneinfo.evidence:
-        pytest.xfail("analyze counts time.loadLocation (linked by time.Local's init) as a zoneinfo need")
+    # With time/tzdata linked in, analyze finds no zoneinfo need and the base carries none.
+    embedded = go_build("needs-zoneinfo", tags=("timetzdata",))
+    embedded_report = analyze(embedded.path)
+    assert not embedded_report.needs.zoneinfo.needed
+    embedded_paths = layer_paths(assemble(embedded, embedded_report, "static"))
+    assert not any(p.startswith("usr/share/zoneinfo") for p in embedded_paths)
+
+
+def test_no_needs_binary_gets_no_zoneinfo(go_build) -> None:
+    plain = go_build("no-needs")
+    plain_report = analyze(plain.path)
+    paths = layer_paths(assemble(plain, plain_report, "static"))
+    zone_need = plain_report.needs.zoneinfo
+    if zone_need.needed and "time.LoadLocation" not in zone_need.evidence:
+        pytest.xfail("analyze counts time.Local's TZ lookup (time.loadLocation only) as a zoneinfo need")
     assert not any(p.startswith("usr/share/zoneinfo") for p in paths)
 
 
