@@ -222,8 +222,17 @@ def _check_collision(base: Base, entry_path: str) -> None:
 
 def _check_user(base: Base, user: str) -> None:
     name = user.split(":", 1)[0]
-    if name and not name.isdigit() and not base.contains("/etc/passwd"):
+    if not name or name.isdigit():
+        return
+    if not base.contains("/etc/passwd"):
         raise UserInputError(
             f"user '{user}' is a name but base '{base.name}' has no /etc/passwd to resolve it",
             hint="use a numeric uid:gid such as 65532:65532, or the static base",
+        )
+    passwd = next((f for f in base.files if f.path == "/etc/passwd"), None)
+    known = [line.split(":", 1)[0] for line in passwd.data.decode().splitlines()] if passwd else None
+    if known is not None and name not in known:
+        raise UserInputError(
+            f"user '{name}' is not in base '{base.name}' (it has {', '.join(known)})",
+            hint="use one of those names or a numeric uid:gid",
         )

@@ -124,6 +124,8 @@ def test_named_user_needs_passwd(binary) -> None:
     with pytest.raises(Exception, match="no /etc/passwd"):
         assemble(binary, facts(), "scratch", ImageOptions(user="nonroot"))
     assemble(binary, facts(), "static", ImageOptions(user="nonroot"))
+    with pytest.raises(Exception, match="not in base 'static'"):
+        assemble(binary, facts(), "static", ImageOptions(user="app:app"))
 
 
 def test_scratch_warns_about_unmet_needs(binary) -> None:
