@@ -125,3 +125,12 @@ def test_ci_command_prints_and_writes(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "goslim slim" in out.read_text()
     bad = _goslim("ci", "jenkins")
     assert bad.returncode == 2 and "unknown CI system" in bad.stderr
+
+
+def test_lint_lists_its_rules() -> None:
+    proc = _goslim("lint", "--rules", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rules = {r["rule"]: r for r in json.loads(proc.stdout)}
+    assert rules["GS011"]["severity"] == "error" and "signal" in rules["GS011"]["summary"]
+    missing = _goslim("lint")
+    assert missing.returncode == 2 and "no Dockerfile given" in missing.stderr

@@ -80,12 +80,12 @@ def test_manifests_from_a_layout_validate_strictly(
     )
     assert proc.returncode == 0, proc.stderr
     documents = [d for d in yaml.safe_load_all(out.read_text()) if d]
-    assert [d["kind"] for d in documents] == ["Deployment", "Deployment", "Service"]
+    assert [d["kind"] for d in documents] == ["Deployment", "Deployment", "Service", "PodDisruptionBudget"]
     image = documents[1]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"registry.example.com/team/hello-api@{digest}"  # the digest skopeo computes
     assert documents[0]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 9  # 3 + 0.4 + 5
     report = _validate(out, version)
-    assert report.count("passed") == 3
+    assert report.count("passed") == 4
 
 
 def test_stdout_yaml_and_json_modes(layout: tuple[Path, str]) -> None:
@@ -98,7 +98,7 @@ def test_stdout_yaml_and_json_modes(layout: tuple[Path, str]) -> None:
     as_json = _goslim("k8s", f"r.example.com/app@{digest}", "--json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
-    assert data["input"]["digest"] == digest and len(data["objects"]) == 2
+    assert data["input"]["digest"] == digest and len(data["objects"]) == 3
 
 
 @pytest.mark.parametrize(

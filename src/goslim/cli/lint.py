@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.dockerfile import LintReport, Severity, lint_file
+from goslim.dockerfile import RULES, LintReport, Severity, lint_file
 from goslim.errors import CheckFailedError, UserInputError
 
 _COLOURS = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -21,10 +22,13 @@ def register(app: typer.Typer) -> None:
 
 
 def lint(
-    dockerfile: Annotated[Path, typer.Argument(help="The Dockerfile to check (or a folder holding one).")],
+    dockerfile: Annotated[
+        Path | None, typer.Argument(help="The Dockerfile to check (or a folder holding one).")
+    ] = None,
     fail_on: Annotated[
         str, typer.Option(help="Exit 1 on findings of this severity or worse: error|warning.")
     ] = "error",
+    rules: Annotated[bool, typer.Option("--rules", help="List the rules and exit.")] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -32,6 +36,15 @@ def lint(
     if fail_on not in ("error", "warning"):
         raise UserInputError(f"unknown --fail-on '{fail_on}'", hint="use error or warning")
     output = make_output(json_out)
+    if rules:
+        listing = [
+            {"rule": r.rule, "name": r.name, "severity": r.severity.value, "summary": r.summary}
+            for r in RULES
+        ]
+        output.emit(listing, render_rules)
+        return
+    if dockerfile is None:
+        raise UserInputError("no Dockerfile given", hint="goslim lint path/to/Dockerfile (or --rules)")
     report = lint_file(dockerfile)
     payload = {
         "path": report.path,
@@ -65,3 +78,12 @@ def render(console: Console, report: LintReport) -> None:
             f"[bold]{report.errors} error(s), {report.warnings} warning(s), "
             f"{len(report.findings) - report.errors - report.warnings} info[/]"
         )
+
+
+def render_rules(console: Console) -> None:
+    table = Table(title="goslim lint rules", title_justify="left")
+    for col in ("rule", "name", "severity", "what it catches"):
+        table.add_column(col)
+    for r in RULES:
+        table.add_row(r.rule, r.name, f"[{_COLOURS[r.severity]}]{r.severity.value}[/]", r.summary)
+    console.print(table)

@@ -88,6 +88,8 @@ def build_manifests(spec: K8sInput) -> Manifests:
             _deployment(spec, f"{spec.name}-canary", "canary", replicas=canary, image=spec.image, grace=grace)
         )
     objects.append(_service(spec))
+    if sum(replicas.values()) >= 2:
+        objects.append(_disruption_budget(spec))
     text = "---\n".join(
         yaml.dump(o, Dumper=_PlainDumper, sort_keys=False, default_flow_style=False) for o in objects
     )
@@ -203,6 +205,16 @@ def _resources(spec: K8sInput) -> dict:
     if r.cpu_limit:
         limits["cpu"] = r.cpu_limit
     return {"requests": {"cpu": r.cpu_request, "memory": r.memory_request}, "limits": limits}
+
+
+def _disruption_budget(spec: K8sInput) -> dict:
+    """At most one pod down in voluntary disruptions (node drains), across stable and canary."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _metadata(spec, spec.name, _labels(spec, None)),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {NAME_LABEL: spec.name}}},
+    }
 
 
 def _service(spec: K8sInput) -> dict:

@@ -130,7 +130,7 @@ def test_canary_split(total: int, pct: float, split: tuple[int, int]) -> None:
 def test_canary_adds_a_second_deployment_behind_the_same_service() -> None:
     stable_ref = "registry.example.com/team/hello-api@sha256:" + "cd" * 32
     manifests = build_manifests(_input(canary_percent=20, replicas=5, stable_image=stable_ref))
-    stable, canary, service = manifests.objects
+    stable, canary, service, _budget = manifests.objects
     assert (stable["metadata"]["name"], canary["metadata"]["name"]) == ("hello-api", "hello-api-canary")
     assert (stable["spec"]["replicas"], canary["spec"]["replicas"]) == (4, 1)
     assert stable["spec"]["selector"]["matchLabels"]["track"] == "stable"
@@ -251,3 +251,14 @@ def test_plan_k8s_is_the_one_call_the_pipeline_makes(tmp_path: Path) -> None:
     assert any("--repository" in n for n in notes)
     with pytest.raises(UserInputError, match="invalid --replicas"):
         plan_k8s(f"r.example.com/app@{DIGEST}", replicas=0)
+
+
+def test_disruption_budget_only_when_there_is_more_than_one_pod() -> None:
+    kinds = [o["kind"] for o in build_manifests(_input(replicas=3)).objects]
+    assert kinds == ["Deployment", "Service", "PodDisruptionBudget"]
+    budget = build_manifests(_input(replicas=3)).objects[-1]
+    assert budget["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "hello-api"}},
+    }
+    assert [o["kind"] for o in build_manifests(_input(replicas=1)).objects] == ["Deployment", "Service"]
