@@ -131,6 +131,22 @@ def test_index_push_and_platform_pull(registry: RunningRegistry, tmp_path: Path)
     assert info["Layers"] == [str(la.digest) for la in arm.layers]
 
 
+def test_docker_schema2_image_roundtrip(registry: RunningRegistry, tmp_path: Path) -> None:
+    need_tool("skopeo")
+    layer = build_layer([FileEntry.file("app", b"docker-typed", 0o755)]).with_media_type(
+        "application/vnd.docker.image.rootfs.diff.tar.gzip")
+    image = Image.build(new_config(AMD64, entrypoint=["/app"]), [layer], docker_media_types=True)
+    ref = registry.ref("oci/docker-typed", "v1")
+    with _client(registry) as client:
+        push(image, ref, client)
+        back = pull_image(ref, client, cache_dir=tmp_path / "c")
+    assert back.digest == image.digest and back.media_type == image.media_type
+    info = json.loads(_skopeo("inspect", "--tls-verify=false", "--raw", f"docker://{ref}"))
+    assert info["mediaType"] == "application/vnd.docker.distribution.manifest.v2+json"
+    top = back.with_layers([build_layer([FileEntry.file("extra", b"1")])])
+    assert {la.media_type for la in top.layers} == {"application/vnd.docker.image.rootfs.diff.tar.gzip"}
+
+
 def test_cross_repo_mount(registry: RunningRegistry) -> None:
     image = _image(b"mount")
     with _client(registry) as client:

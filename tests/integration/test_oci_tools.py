@@ -86,6 +86,19 @@ def test_skopeo_reads_docker_archive_and_copies_it(tmp_path: Path, hello_binary:
     assert back.digest == image.digest
 
 
+def test_we_read_skopeos_docker_archive(tmp_path: Path, hello_binary: Path) -> None:
+    need_tool("skopeo")
+    image = _image_from_binary(hello_binary)
+    write_oci_layout(tmp_path / "layout", image, tag="v1")
+    archive = tmp_path / "by-skopeo.tar"
+    _run("skopeo", "copy", f"oci:{tmp_path / 'layout'}:v1", f"docker-archive:{archive}:example.com/hello:v1")
+    theirs = read_image(f"docker-archive:{archive}")
+    assert theirs.diff_ids == image.diff_ids
+    assert theirs.config["config"]["User"] == "65532:65532"
+    theirs_root = unpack_rootfs(theirs, tmp_path / "r1").rootfs
+    assert _tree(theirs_root) == _tree(unpack_rootfs(image, tmp_path / "r2").rootfs)
+
+
 def test_umoci_unpacks_exactly_our_files(tmp_path: Path, hello_binary: Path) -> None:
     need_tool("umoci")
     if os.geteuid() != 0:

@@ -27,6 +27,8 @@ from goslim.oci.errors import BlobError, ImageFormatError, RegistryAuthError, Re
 from goslim.oci.reference import ImageReference
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 UPLOAD_CHUNK = 1 << 20
 Progress = Callable[[Digest, int, int], None]
 Opener = Callable[[], IO[bytes]]
@@ -273,10 +275,12 @@ class RegistryClient:
         scope = " ".join((f"repository:{ref.repository}:{','.join(actions)}", *extra_scopes))
         authed = False
         attempt = 0
+        redirects = 0
         while True:
             req_headers = dict(headers or {})
             auth = self._auth_header(ref.api_host, scope)
-            if auth:
+            # Credentials go only to the registry itself, never to a redirect target (object storage).
+            if auth and urllib.parse.urlparse(url).netloc == ref.api_host:
                 req_headers["Authorization"] = auth
             try:
                 content = body() if body is not None else None
@@ -289,6 +293,13 @@ class RegistryClient:
                     continue
                 raise _Retriable(f"{method} {_path(url)} on {ref.registry} failed: {_short(exc)}",
                                  hint="the registry dropped the connection; try again") from exc
+            if resp.status_code in REDIRECTS and method in ("GET", "HEAD") and "Location" in resp.headers:
+                resp.close()
+                redirects += 1
+                if redirects > MAX_REDIRECTS:
+                    raise RegistryError(f"{ref.registry}: too many redirects for {method} {_path(url)}")
+                url = urllib.parse.urljoin(url, resp.headers["Location"])
+                continue
             if resp.status_code == 401 and not authed:
                 resp.close()
                 authed = True

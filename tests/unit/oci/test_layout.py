@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,11 @@ def test_bad_tag_and_not_a_layout(tmp_path: Path) -> None:
         write_oci_layout(tmp_path, _image(), tag="bad tag")
     with pytest.raises(UserInputError, match="not an OCI image layout"):
         read_oci_layout(tmp_path / "nowhere")
+
+
+def test_concurrent_writers_keep_every_tag(tmp_path: Path) -> None:
+    images = {f"t{i}": _image(f"img{i}".encode()) for i in range(8)}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda kv: write_oci_layout(tmp_path, kv[1], tag=kv[0]), images.items()))
+    tags = layout_tags(tmp_path)
+    assert {t: d.digest for t, d in tags.items()} == {t: img.digest for t, img in images.items()}

@@ -138,6 +138,24 @@ def test_manifest_put_get_roundtrip_and_digest_check() -> None:
         client.get_manifest(REF, str(digest))
 
 
+def test_blob_redirect_is_followed_without_credentials() -> None:
+    seen: list[tuple[str, str | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.url.host, request.headers.get("Authorization")))
+        if request.url.path == "/v2/":
+            return httpx.Response(200)
+        if request.url.host == "reg.example":
+            return httpx.Response(307, headers={"Location": "https://storage.example/blob?sig=1"})
+        return httpx.Response(200, content=BLOB)
+
+    client = RegistryClient(StaticKeychain({}), transport=httpx.MockTransport(handler))
+    client._basic["reg.example"] = "Basic dTpw"  # as if the registry had asked for basic auth
+    assert b"".join(client.fetch_blob(REF, DIGEST)) == BLOB
+    assert seen[-2] == ("reg.example", "Basic dTpw")
+    assert seen[-1] == ("storage.example", None)
+
+
 def test_plain_http_only_for_loopback_or_insecure() -> None:
     def refuse_tls(request: httpx.Request) -> httpx.Response:
         if request.url.scheme == "https":
