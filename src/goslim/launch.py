@@ -231,7 +231,7 @@ def read_rss(pid: int) -> Rss | None:
     return Rss(values["VmRSS"], values.get("RssAnon", 0), values.get("RssFile", 0), values.get("RssShmem", 0))
 
 
-def _watch(  # noqa: PLR0917 - private helper of start_until_ready
+def _watch(
     proc: subprocess.Popen,
     out: object,
     start: float,

@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
     app.command("upx")(upx)
 
 
-def upx(  # noqa: PLR0917 - typer maps each parameter to a flag
+def upx(
     binary: Annotated[Path, typer.Argument(help="The Go binary to evaluate; it is never modified.")],
     level: Annotated[
         str,
