@@ -171,7 +171,7 @@ PUSHER = textwrap.dedent(
     def progress(digest, sent, total):
         print(f"{digest} {sent} {total}", flush=True)
     with RegistryClient(StaticKeychain({}), chunk_size=256 * 1024) as client:
-        push(image, sys.argv[2], client, progress=progress)
+        push(image, sys.argv[2], client, progress=progress, jobs=1)  # one blob at a time: a known kill point
     print("done", flush=True)
     """
 )

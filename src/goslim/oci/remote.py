@@ -10,10 +10,11 @@ from __future__ import annotations
 import io
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor, parse_json
@@ -49,24 +50,33 @@ def push(
     *,
     mount_from: Iterable[str] = (),
     progress: Progress | None = None,
+    jobs: int = 4,
 ) -> PushResult:
-    """Upload ``image`` (or an index and its images) to ``reference``; tag last."""
+    """Upload ``image`` (or an index and its images) to ``reference``; tag last.
+
+    Blobs go up ``jobs`` at a time; manifests only after every blob is in place.
+    """
     ref = reference if isinstance(reference, ImageReference) else ImageReference.parse(reference)
     if ref.digest is not None and ref.digest != image.digest:
         raise RegistryError(f"cannot push {image.digest} to {ref}: the reference pins another digest")
     start = time.monotonic()
     mounts = tuple(mount_from)
-    outcome: dict[str, str] = {}
     images = image.images if isinstance(image, Index) else (image,)
+    blobs: dict[Digest, tuple[int, Callable[[], IO[bytes]]]] = {}
     for img in images:
         for layer in img.layers:
-            if str(layer.digest) not in outcome:
-                outcome[str(layer.digest)] = client.upload_blob(ref, layer.digest, layer.size, layer.open,
-                                                                mount_from=mounts, progress=progress)
+            blobs.setdefault(layer.digest, (layer.size, layer.open))
         cfg = img.config_descriptor
-        outcome[str(cfg.digest)] = client.upload_blob(ref, cfg.digest, cfg.size,
-                                                      lambda data=img.config_bytes: io.BytesIO(data),
-                                                      mount_from=mounts)
+        blobs.setdefault(cfg.digest, (cfg.size, lambda data=img.config_bytes: io.BytesIO(data)))
+    client.ping(ref)  # settle the scheme once, before the workers start
+
+    def upload(item: tuple[Digest, tuple[int, Callable[[], IO[bytes]]]]) -> tuple[str, str]:
+        digest, (size, opener) = item
+        status = client.upload_blob(ref, digest, size, opener, mount_from=mounts, progress=progress)
+        return str(digest), status
+
+    with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(blobs)))) as pool:
+        outcome = dict(pool.map(upload, blobs.items()))
     if isinstance(image, Index):
         for img in images:
             client.put_manifest(ref, str(img.digest), img.manifest_bytes, img.media_type)
