@@ -14,7 +14,7 @@ from goslim.binary.errors import NotGoBinaryError, PclntabError
 from goslim.binary.findings import build_path_finding, debug_findings, secret_findings
 from goslim.binary.models import BinaryReport, BuildInfo, ElfFacts, Finding, GoFunction
 from goslim.binary.needs import LinkedFunctions, detect_needs
-from goslim.binary.packages import ModuleResolver, package_of
+from goslim.binary.packages import ModuleResolver, package_of, packages_of
 from goslim.binary.pclntab import FunctionTable, read_table
 from goslim.binary.source import BinarySource, open_elf, read_binary
 from goslim.binary.upxtool import looks_packed, unpack_copy
@@ -114,7 +114,7 @@ def analyze_image(
     names = table.names if table else []
     sizes = table.sizes() if table else []
     go120 = table is None or table.header.layout == "go1.20"
-    packages = [package_of(n, go120=go120) for n in names]
+    packages = packages_of(names, go120=go120)
     linked = LinkedFunctions(names, packages)
     if table is not None:
         found = build_path_finding(table.file_names, info)

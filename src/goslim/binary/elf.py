@@ -213,10 +213,15 @@ class ElfImage:
         if section.file_size == 0:
             return memoryview(b"")
         if isinstance(self.data, mmap.mmap):
-            return memoryview(
-                self.data[section.offset : section.offset + section.size]
-            )  # a copy, so the map can close
+            # A copy (bytes), so that the map can close while the caller holds the data.
+            return memoryview(self.data[section.offset : section.offset + section.size])
         return memoryview(self.data)[section.offset : section.offset + section.size]
+
+    def section_bytes(self, section: Section) -> bytes:
+        """The section's bytes as ``bytes`` (one copy at most)."""
+        if section.file_size == 0:
+            return b""
+        return bytes(self.data[section.offset : section.offset + section.size])
 
     def va_to_offset(self, addr: int) -> int | None:
         """File offset of a virtual address through the PT_LOAD segments, None if not file-backed."""
@@ -357,7 +362,7 @@ class ElfImage:
             return {}
         entsize = 16 if self.elf_class == 32 else 24
         fmt = self._e + ("IIIBBH" if self.elf_class == 32 else "IBBHQQ")
-        strs = bytes(self.section_data(strtab))
+        strs = self.section_bytes(strtab)
         out: dict[str, int] = {}
         for off in range(symtab.offset, symtab.offset + symtab.size - entsize + 1, entsize):
             fields = struct.unpack_from(fmt, self.data, off)

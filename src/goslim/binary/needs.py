@@ -38,14 +38,11 @@ RESOLVER_FUNCS = {
 
 
 class LinkedFunctions:
-    """The function names of a binary, indexed by name and by package."""
+    """The function names of a binary, with their packages (a set for lookups by name)."""
 
-    def __init__(self, names: Iterable[str], packages: Iterable[str]) -> None:
-        self.names: set[str] = set()
-        self.by_package: dict[str, list[str]] = {}
-        for name, package in zip(names, packages, strict=True):
-            self.names.add(name)
-            self.by_package.setdefault(package, []).append(name)
+    def __init__(self, names: list[str], packages: list[str]) -> None:
+        self.names = set(names)
+        self._pairs = (names, packages)
 
     def __contains__(self, name: str) -> bool:
         return name in self.names
@@ -54,7 +51,8 @@ class LinkedFunctions:
         return sorted({n for n in wanted if n in self.names})
 
     def in_package(self, package: str) -> list[str]:
-        return sorted(self.by_package.get(package, []))
+        names, packages = self._pairs
+        return sorted({n for n, p in zip(names, packages, strict=True) if p == package})
 
 
 def detect_needs(funcs: LinkedFunctions, elf: ElfImage | None, info: BuildInfo | None) -> Needs:

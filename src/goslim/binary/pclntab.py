@@ -12,7 +12,7 @@ import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import pairwise
+from itertools import accumulate, pairwise
 
 from goslim.binary.elf import PF_W, PT_LOAD, ElfImage
 from goslim.binary.errors import PclntabError
@@ -61,7 +61,7 @@ def find_tables(elf: ElfImage) -> Iterator[tuple[bytes, int]]:
     """Candidate pclntabs as (bytes, virtual address or 0): the section, else plausible headers."""
     sec = elf.section(".gopclntab")
     if sec is not None and sec.file_size:
-        yield bytes(elf.section_data(sec)), sec.addr
+        yield elf.section_bytes(sec), sec.addr
         return
     # No section headers (sstrip, packers): look for a plausible header at a 4-byte-aligned offset.
     for magic in (MAGIC_GO120, MAGIC_GO118, MAGIC_GO116):
@@ -145,32 +145,43 @@ def decode_table(tab: bytes, *, where: str | None = None) -> tuple[PclnHeader, l
         raise PclntabError("function table is empty or its functab is truncated", where=where)
     pairs = _words(tab[h.pcln : h.pcln + need], field, h.big_endian)
     entries = list(pairs[0::2])
-    funcoffs = pairs[1::2]
+    funcoffs = pairs[1::2][: h.nfunc]  # the sentinel entry has no _func record
     name_at = h.ptr_size if h.layout == "go1.16" else 4  # nameOff follows the entry field of _func
     read_name_off = struct.Struct((">" if h.big_endian else "<") + "i").unpack_from
-    names: list[str] = []
-    append = names.append
-    find = tab.find
-    base, pcln, end_of_tab = h.funcname, h.pcln + name_at, len(tab)
-    seen: dict[int, str] = {}
+    first = h.pcln + name_at
     try:
-        for i in range(h.nfunc):
-            name_off = read_name_off(tab, pcln + funcoffs[i])[0]
-            name = seen.get(name_off)
-            if name is None:
-                start = base + name_off
-                end = find(b"\0", start, start + MAX_NAME)
-                if name_off < 0 or start >= end_of_tab or end < 0:
-                    raise PclntabError(
-                        "a function name lies outside the table or is not terminated", where=where
-                    )
-                name = seen[name_off] = tab[start:end].decode("utf-8", "replace")
-            append(name)
+        name_offs = [read_name_off(tab, first + off)[0] for off in funcoffs]
     except (struct.error, OverflowError):  # OverflowError: a 64-bit funcoff beyond any size
         raise PclntabError("a function record lies outside the table", where=where) from None
+    index = _name_index(tab, h)
+    try:
+        names = [index[off] for off in name_offs]
+    except KeyError:  # a name offset inside another name (or outside the table): look each up
+        names = [index.get(off) or _name_at(tab, h.funcname, off, where) for off in name_offs]
     if entries != sorted(entries):
         raise PclntabError("functab entries are not sorted", where=where)
     return h, names, entries
+
+
+def _name_index(tab: bytes, h: PclnHeader) -> dict[int, str]:
+    """funcnametab split once: offset of each NUL-terminated name -> the name."""
+    if not h.funcname < h.cutab <= len(tab):
+        return {}
+    region = tab[h.funcname : h.cutab]
+    raw_parts = region.split(b"\0")
+    if region.isascii():  # the usual case: one decode
+        parts = region.decode("ascii").split("\0")
+    else:
+        parts = [p.decode("utf-8", "replace") for p in raw_parts]
+    return dict(zip(accumulate((len(p) + 1 for p in raw_parts), initial=0), parts, strict=False))
+
+
+def _name_at(tab: bytes, base: int, off: int, where: str | None) -> str:
+    start = base + off
+    end = tab.find(b"\0", start, start + MAX_NAME)
+    if off < 0 or start >= len(tab) or end < 0:
+        raise PclntabError("a function name lies outside the table or is not terminated", where=where)
+    return tab[start:end].decode("utf-8", "replace")
 
 
 def file_names(tab: bytes, h: PclnHeader) -> list[str]:

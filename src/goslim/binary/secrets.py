@@ -109,7 +109,11 @@ def _is_placeholder(secret: bytes) -> bool:
 
 
 def scan(data: bytes | memoryview, base: int = 0) -> list[SecretHit]:
-    """All credential-looking values in ``data`` (``base`` is added to reported offsets)."""
+    """All credential-looking values in ``data`` (``base`` is added to reported offsets).
+
+    Each pattern starts with a literal, which lets ``re`` skip ahead quickly (measured faster
+    than locating the prefixes with bytes.find first).
+    """
     hits: list[SecretHit] = []
     counts: dict[str, int] = {}
 

@@ -7,7 +7,7 @@ import pytest
 from goslim.binary import read_functions
 from goslim.binary.errors import PclntabError
 from goslim.binary.models import BuildInfo, Module
-from goslim.binary.packages import ModuleResolver, package_of
+from goslim.binary.packages import ModuleResolver, package_of, packages_of
 from goslim.binary.pclntab import decode_table, parse_header
 from tests.unit.binary.elfmaker import ElfSpec, Sec, make_elf, make_pclntab
 
@@ -112,6 +112,7 @@ def test_bad_tables() -> None:
 )
 def test_package_of(name: str, package: str) -> None:
     assert package_of(name) == package
+    assert packages_of([name]) == [package]
 
 
 def test_module_resolver() -> None:
