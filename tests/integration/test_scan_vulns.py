@@ -19,7 +19,15 @@ from spdx_tools.spdx.validation.document_validator import validate_full_spdx_doc
 from goslim.cli.app import main
 from goslim.errors import ToolError
 from goslim.gobuild import Binary
-from goslim.oci import FileEntry, Image, Platform, build_layer, new_config, write_oci_layout
+from goslim.oci import (
+    FileEntry,
+    Image,
+    Platform,
+    build_layer,
+    new_config,
+    write_docker_archive,
+    write_oci_layout,
+)
 from goslim.runner import SubprocessRunner
 from goslim.scan import load_vulndb, run_scan, scan_binary
 from tests.conftest import BuildFixture, app_dir, need_tool
@@ -141,3 +149,17 @@ def test_image_with_packed_entrypoint_uses_the_unpacked_binary(old_go_binary: Pa
     assert full.sboms[0].partial_reasons == []
     assert {v.id for v in full.report.vulnerabilities} >= STDLIB_FLAGGED
     assert full.sboms[0].attached_tag == f"sha256-{image.digest.hex}.sbom"
+
+
+def test_docker_archive_image_is_scanned_but_not_attached(new_go_binary: Binary, tmp_path: Path) -> None:
+    image = Image.build(
+        new_config(Platform(os="linux", architecture="amd64"), entrypoint=["/app/server"]),
+        [build_layer([FileEntry.from_path("app/server", new_go_binary.path)], mtime=0)],
+    )
+    archive = tmp_path / "img.tar"
+    write_docker_archive(archive, image, repo_tags=("example.com/vulnscan:v1",))
+    outcome = run_scan(f"docker-archive:{archive}", db=OSV, sbom_formats=["spdx"], out_dir=tmp_path)
+    assert [v.id for v in outcome.report.vulnerabilities] == ["GO-2022-1059"]
+    assert outcome.sboms[0].attached_tag is None
+    assert any("docker-archive cannot carry them" in n for n in outcome.report.notes)
+    assert (tmp_path / "img.tar.spdx.json").is_file()

@@ -98,6 +98,11 @@ def run_scan(
     if docs and attach_sboms and target.attachable:
         digest = f"sha256:{target.subject.sha256}" if target.subject.sha256 else None
         tag = attach_sboms_to(target.location, docs, digest)
+    elif docs and attach_sboms and target.kind == "image":
+        note = (
+            "SBOMs not attached: a docker-archive cannot carry them (push the image or write an oci: layout)"
+        )
+        report = report.model_copy(update={"notes": [*report.notes, note]})
     sboms = [
         SbomFile(
             format=doc.format,
