@@ -84,7 +84,8 @@ def render_report(console: Console, r: BinaryReport) -> None:
     if r.packages:
         t = Table(title=f"code by package ({r.function_count} functions)", title_justify="left")
         for col in ("package", "module", "functions", "size", "% of file"):
-            t.add_column(col, justify="left" if col in ("package", "module") else "right")
+            left = col in ("package", "module")
+            t.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis")
         for p in r.packages:
             t.add_row(
                 p.package,
