@@ -134,7 +134,7 @@ def test_image_scan_attaches_sbom_to_registry(registry: RunningRegistry, go_buil
     assert outcome.sboms[0].attached_tag == tag
     store = RegistryStore(ImageReference.parse(ref))
     layers = existing_layers(store, tag)
-    assert [d["mediaType"] for d in layers] == ["application/vnd.cyclonedx+json", "application/spdx+json"]
+    assert [d["mediaType"] for d in layers] == ["application/vnd.cyclonedx+json", "text/spdx+json"]
     cdx = json.loads(store.get_blob(layers[0]["digest"]))
     assert "pkg:golang/golang.org/x/text@v0.3.7" in {c["purl"] for c in cdx["components"]}
 

@@ -30,7 +30,8 @@ from goslim.scan.osv import STDLIB
 from goslim.scan.semver import go_to_semver
 
 CYCLONEDX_MEDIA_TYPE = "application/vnd.cyclonedx+json"
-SPDX_MEDIA_TYPE = "application/spdx+json"
+# cosign's SBOM spec (specs/SBOM_SPEC.md) names the layer types; ko attaches SPDX as text/spdx+json.
+SPDX_MEDIA_TYPE = "text/spdx+json"
 SBOM_FORMATS: tuple[SbomFormat, ...] = ("cyclonedx", "spdx")
 _FILE_SUFFIX = {"cyclonedx": ".cdx.json", "spdx": ".spdx.json"}
 _SPDX_ID_RE = re.compile(r"[^A-Za-z0-9.-]+")

@@ -75,7 +75,7 @@ def test_image_scan_writes_partial_sboms_beside_and_attaches(tmp_path: Path) -> 
     manifest = json.loads(store.get_tagged(outcome.sboms[0].attached_tag) or b"{}")
     assert [layer["mediaType"] for layer in manifest["layers"]] == [
         "application/vnd.cyclonedx+json",
-        "application/spdx+json",
+        "text/spdx+json",
     ]
     # Scanning again (untagged location, attachments present) replaces the .sbom tag, still one image.
     again = run_scan(f"oci:{layout}", db=OSV_FIXTURE, sbom_formats=["spdx"])
