@@ -17,12 +17,14 @@ import pytest
 
 from goslim.oci import FileEntry, Image, Platform, RegistryClient, build_layer, new_config
 from goslim.oci.remote import push
+from goslim.scan import run_scan
 from goslim.sign import sign_blob, sign_image, verify_blob, verify_image, write_key_pair
 from tests.integration.registry import RunningRegistry
 
 PASSWORD = "interop-pw"
 TOOLS_DIR = Path(os.environ.get("GOSLIM_TOOLS_DIR", Path.home() / ".cache" / "goslim-tools"))
 COSIGN_TIMEOUT = 180
+OSV = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
 
 
 def find_cosign() -> str:
@@ -149,3 +151,12 @@ def test_blob_signatures_interoperate(cosign: CosignRunner, tmp_path: Path) -> N
     proc = cosign.run("sign-blob", "--key", str(keys.private_key), "--tlog-upload=false", "--yes", str(other))
     (tmp_path / "other.sig").write_text(proc.stdout.strip().splitlines()[-1])
     assert verify_blob(other, keys.public_key).verified
+
+
+def test_cosign_downloads_goslim_sbom(
+    cosign: CosignRunner, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    ref, _ = push_image(registry, "interop/sbom", "sbom")
+    run_scan(ref, db=OSV, sbom_formats=["spdx"], out_dir=tmp_path)
+    proc = cosign.run("download", "sbom", "--allow-insecure-registry", ref)
+    assert json.loads(proc.stdout)["spdxVersion"] == "SPDX-2.3"
