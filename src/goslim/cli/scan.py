@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     app.command("scan")(scan)
 
 
-def scan(  # noqa: PLR0917 (typer maps parameters to options)
+def scan(
     target: Annotated[
         str,
         typer.Argument(
