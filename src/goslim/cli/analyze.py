@@ -37,8 +37,7 @@ def analyze_cmd(
 ) -> None:
     """Analyze a binary: ELF facts, Go build info, size by package, run-time needs, findings.
 
-    Exit 0 for a Go binary; 2 (after printing the ELF facts) for an ELF that is not Go, or when
-    the file is not ELF at all; 3 when it is UPX-packed and upx is missing to look inside.
+    Exit: 0 Go binary; 2 bad input or a non-Go ELF (its facts still printed); 3 UPX-packed, not unpackable.
     """
     output = make_output(json_out)
     with output.progress(f"analyzing {binary.name}"):
