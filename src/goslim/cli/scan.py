@@ -132,7 +132,8 @@ def render(console: Console, outcome: ScanOutcome) -> None:
         )
     for s in outcome.sboms:
         attached = f", attached as {s.attached_tag}" if s.attached_tag else ""
-        console.print(f"SBOM {s.format}: {s.path} ({s.components} components{attached})", highlight=False)
+        count = _count(s.components, "component")
+        console.print(f"SBOM {s.format}: {s.path} ({count}{attached})", highlight=False)
         for reason in s.partial_reasons:
             console.print(f"  [yellow]partial:[/] {reason}", highlight=False)
     if outcome.sarif:
