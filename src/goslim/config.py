@@ -136,7 +136,9 @@ def _config_error(exc: ValidationError, where: str) -> ConfigError:
     key = ".".join(str(p) for p in err["loc"])
     if err["type"] == "extra_forbidden":
         hint = _suggest(err["loc"])
-        return ConfigError(f"unknown key '{key}'", where=where, hint=hint or "remove it or check the spelling")
+        return ConfigError(
+            f"unknown key '{key}'", where=where, hint=hint or "remove it or check the spelling"
+        )
     return ConfigError(f"invalid value for '{key}': {err['msg']}", where=where)
 
 
@@ -145,7 +147,11 @@ def _suggest(loc: tuple) -> str | None:
     model: type[BaseModel] = GoslimConfig
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
-        if field is None or not isinstance(field.annotation, type) or not issubclass(field.annotation, BaseModel):
+        if (
+            field is None
+            or not isinstance(field.annotation, type)
+            or not issubclass(field.annotation, BaseModel)
+        ):
             return None
         model = field.annotation
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)

@@ -8,21 +8,40 @@ are skipped with the reason; the report always renders what was learned.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from goslim import __version__
+from goslim.binary import analyze
 from goslim.config import GoslimConfig
+from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
+from goslim.dockerfile.needs import needs_from_report
 from goslim.errors import ExitStatus, GoslimError, UserInputError
+from goslim.fsutil import write_text_atomic
 from goslim.gobuild import BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
+from goslim.image import ImageOptions, assemble
+from goslim.image.compare import Variant, compare_bases
+from goslim.image.startcheck import check_starts
+from goslim.k8s import build_manifests, plan_k8s
+from goslim.oci import write_image
 from goslim.platform import Platform
 from goslim.probe import ProbeSpec
+from goslim.report import evaluate_claims, goroutine_dump, write_report
 from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
+from goslim.scan import run_scan
+from goslim.scan.errors import VulnDbError
+from goslim.sign import sign_image
+from goslim.sign.password import read_password
+from goslim.upx import Budget, apply_policy
+from goslim.verify import verify_image
+from goslim.verify.options import options_from_config
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
@@ -61,8 +80,15 @@ class StageRecorder:
         try:
             value = fn()
         except GoslimError as exc:
-            self._record(StageOutcome(stage=name, status="failed", seconds=time.monotonic() - start,
-                                      message=exc.one_line(), hint=exc.hint))
+            self._record(
+                StageOutcome(
+                    stage=name,
+                    status="failed",
+                    seconds=time.monotonic() - start,
+                    message=exc.one_line(),
+                    hint=exc.hint,
+                )
+            )
             self.first_error = self.first_error or exc
             return None
         self._record(StageOutcome(stage=name, status="ok", seconds=time.monotonic() - start))
@@ -83,7 +109,9 @@ class StageRecorder:
     def _record(self, outcome: StageOutcome) -> None:
         pending = self._pending.pop(outcome.stage, [])
         if pending:
-            outcome = outcome.model_copy(update={"message": "; ".join(filter(None, [outcome.message, *pending]))})
+            outcome = outcome.model_copy(
+                update={"message": "; ".join(filter(None, [outcome.message, *pending]))}
+            )
         self.outcomes.append(outcome)
         self._on_stage(outcome)
 
@@ -94,14 +122,14 @@ def check_writable(out_dir: Path) -> None:
     while not probe_dir.exists():
         probe_dir = probe_dir.parent
     if not probe_dir.is_dir() or not os.access(probe_dir, os.W_OK | os.X_OK):
-        raise UserInputError(f"cannot write the report to {out_dir}: {probe_dir} is not a writable directory",
-                             hint="pass --report DIR pointing at a writable place")
+        raise UserInputError(
+            f"cannot write the report to {out_dir}: {probe_dir} is not a writable directory",
+            hint="pass --report DIR pointing at a writable place",
+        )
 
 
 def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None = None) -> SlimRun:
     """The whole job on one main package; returns everything for the report (which it also writes)."""
-    from goslim import binary as binary_stage
-    from goslim.report import evaluate_claims, goroutine_dump, write_report
 
     check_writable(opts.out_dir)
     started = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
@@ -109,24 +137,29 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     stages = StageRecorder(on_stage)
     cfg = opts.config
     toolchain = GoToolchain(opts.module_dir)
-    build_opts = BuildOptions(profile=Profile.SLIM, platform=opts.platform, tags=tuple(cfg.build.tags),
-                              x=dict(cfg.build.x))
+    build_opts = BuildOptions(
+        profile=Profile.SLIM, platform=opts.platform, tags=tuple(cfg.build.tags), x=dict(cfg.build.x)
+    )
     bin_dir = opts.out_dir / "bin"
 
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
-    ablation = (stages.run("ablation", lambda: run_ablation(toolchain, opts.package, build_opts))
-                if opts.ablation and binary else None)
+    ablation = (
+        stages.run("ablation", lambda: run_ablation(toolchain, opts.package, build_opts))
+        if opts.ablation and binary
+        else None
+    )
     if not opts.ablation:
         stages.skip("ablation", "--no-ablation")
 
-    analysis = stages.run("analyze", lambda: binary_stage.analyze(binary.path)) if binary else None
+    analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
     upx_report, shipped = _upx_stage(stages, opts, binary)
     assembled, location = _image_stage(stages, opts, shipped, analysis)
     bases = _compare_stage(stages, opts, binary, shipped, analysis) if opts.compare and assembled else []
     checklist = _verify_stage(stages, opts, location, assembled)
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location)
     signature = _sign_stage(stages, opts, location)
+    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist)
 
     stack = goroutine_dump(binary.path) if binary and analysis and analysis.is_go else None
     claims = evaluate_claims(ablation, upx_report, bases, stack, analysis.elf.stripped if analysis else None)
@@ -152,12 +185,16 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         journey=_journey(ablation, binary, shipped, assembled),
         exit_status=int(exit_status),
     )
-    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or ""}
+    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files}
     outputs = {k: v for k, v in outputs.items() if v}
     run = run.model_copy(update={"seconds": time.monotonic() - t0})
-    paths = write_report(run.model_copy(update={"outputs": {**outputs, "report": str(opts.out_dir / "report.html")}}),
-                         opts.out_dir)
-    return run.model_copy(update={"outputs": {**outputs, **{f"report ({k})": str(p) for k, p in paths.items()}}})
+    paths = write_report(
+        run.model_copy(update={"outputs": {**outputs, "report": str(opts.out_dir / "report.html")}}),
+        opts.out_dir,
+    )
+    return run.model_copy(
+        update={"outputs": {**outputs, **{f"report ({k})": str(p) for k, p in paths.items()}}}
+    )
 
 
 def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[Any, Any]:
@@ -166,14 +203,27 @@ def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[A
     if opts.upx_policy == "off":
         stages.skip("upx", "policy off (use --upx auto to measure and decide)")
         return None, binary
-    from goslim.upx import Budget, apply_policy
 
     verify_cfg = opts.config.verify
-    probe = (ProbeSpec(kind="http", port=verify_cfg.port, path=verify_cfg.readiness or verify_cfg.health or "/healthz")
-             if verify_cfg.port else None)
+    probe = (
+        ProbeSpec(
+            kind="http", port=verify_cfg.port, path=verify_cfg.readiness or verify_cfg.health or "/healthz"
+        )
+        if verify_cfg.port
+        else None
+    )
     budget = Budget.from_config(opts.config.upx, opts.config.image.compression)
-    result = stages.run("upx", lambda: apply_policy(binary, opts.upx_policy, budget, probe,
-                                                    work_dir=opts.out_dir / "upx"))
+    result = stages.run(
+        "upx",
+        lambda: apply_policy(
+            binary,
+            opts.upx_policy,
+            budget,
+            probe,
+            auto_levels=tuple(opts.config.upx.levels),
+            work_dir=opts.out_dir / "upx",
+        ),
+    )
     if result is None:
         return None, binary
     shipped, report = result
@@ -182,12 +232,12 @@ def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[A
     return report, shipped
 
 
-def _image_stage(stages: StageRecorder, opts: SlimOptions, binary: Any, analysis: Any) -> tuple[Any, str | None]:
+def _image_stage(
+    stages: StageRecorder, opts: SlimOptions, binary: Any, analysis: Any
+) -> tuple[Any, str | None]:
     if binary is None or analysis is None:
         stages.skip("image", "needs a built and analyzed binary")
         return None, None
-    from goslim.image import ImageOptions, assemble
-    from goslim.oci import write_image
 
     image_opts = ImageOptions.from_config(opts.config.image)
     location = f"oci:{opts.out_dir / 'image'}:{IMAGE_TAG}"
@@ -207,27 +257,42 @@ def _compare_stage(
     stages: StageRecorder, opts: SlimOptions, binary: Any, shipped: Any, analysis: Any
 ) -> list[BaseRow]:
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
-    from goslim import binary as binary_stage
-    from goslim.image import ImageOptions
-    from goslim.image.compare import Variant, compare_bases
-    from goslim.image.startcheck import check_starts
 
     cfg = opts.config
-    probe = ProbeSpec("http", cfg.verify.port or (cfg.image.ports or [8080])[0],
-                      cfg.verify.readiness or cfg.verify.health or "/healthz")
+    probe = ProbeSpec(
+        "http",
+        cfg.verify.port or (cfg.image.ports or [8080])[0],
+        cfg.verify.readiness or cfg.verify.health or "/healthz",
+    )
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
         if shipped is not None and shipped.path != binary.path:
-            variants.append(Variant(label=shipped.profile.rsplit("upx-", 1)[-1], binary=shipped,
-                                    report=binary_stage.analyze(shipped.path)))
+            variants.append(
+                Variant(
+                    label=shipped.profile.rsplit("upx-", 1)[-1],
+                    binary=shipped,
+                    report=analyze(shipped.path),
+                )
+            )
         bases = list(dict.fromkeys([cfg.image.base, "static", "scratch"]))
-        result = compare_bases(variants, bases, ImageOptions.from_config(cfg.image),
-                               start_checker=lambda image: check_starts(image, probe))
+        result = compare_bases(
+            variants,
+            bases,
+            ImageOptions.from_config(cfg.image),
+            start_checker=lambda image: check_starts(image, probe),
+        )
         return [
-            BaseRow(base=r.base, upx=r.variant, pull_size=r.pull_size or 0, disk_size=r.disk_size or 0,
-                    layers=r.layers or 0, files=r.files or 0, starts=r.starts if not r.error else False,
-                    detail=r.error or (r.start.detail if r.start else ""))
+            BaseRow(
+                base=r.base,
+                upx=r.variant,
+                pull_size=r.pull_size or 0,
+                disk_size=r.disk_size or 0,
+                layers=r.layers or 0,
+                files=r.files or 0,
+                starts=r.starts if not r.error else False,
+                detail=r.error or (r.start.detail if r.start else ""),
+            )
             for r in result.rows
         ]
 
@@ -238,11 +303,10 @@ def _verify_stage(stages: StageRecorder, opts: SlimOptions, location: str | None
     if location is None:
         stages.skip("verify", "needs an image")
         return None
-    from goslim.cli.verify import build_options as options_from_config  # TEMP until it moves into verify
-    from goslim.verify import verify_image
 
     options = options_from_config(opts.config.verify).model_copy(
-        update={"image_size_bytes": assembled.stats.pull_size})
+        update={"image_size_bytes": assembled.stats.pull_size}
+    )
     return stages.run("verify", lambda: verify_image(location, options))
 
 
@@ -252,16 +316,20 @@ def _scan_stage(
     if binary is None or location is None:
         stages.skip("scan", "needs an image")
         return None, {}
-    from goslim.scan import run_scan
-    from goslim.scan.errors import VulnDbError
 
     db = opts.db or (Path(opts.config.scan.db) if opts.config.scan.db else None)
     # The SBOM comes from the unpacked binary: a packed Go binary hides its build info.
     unpacked = binary.path if shipped is not None and shipped.path != binary.path else None
 
     def scan(db_path: Path | None) -> Any:
-        return run_scan(location, db=db_path, sbom_formats=opts.config.scan.sbom, out_dir=opts.out_dir / "sbom",
-                        fail_on=opts.config.scan.fail_on, unpacked=unpacked)
+        return run_scan(
+            location,
+            db=db_path,
+            sbom_formats=opts.config.scan.sbom,
+            out_dir=opts.out_dir / "sbom",
+            fail_on=opts.config.scan.fail_on,
+            unpacked=unpacked,
+        )
 
     def scan_offline_if_needed() -> Any:
         try:
@@ -291,8 +359,6 @@ def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) 
     if location is None:
         stages.skip("sign", "needs an image")
         return None
-    from goslim.sign import sign_image
-    from goslim.sign.password import read_password
 
     def sign() -> str:
         password = opts.key_password if opts.key_password is not None else read_password(confirm=False)
@@ -300,6 +366,72 @@ def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) 
         return f"{signed.attachment.tag} ({signed.image_digest})"
 
     return stages.run("sign", sign)
+
+
+def _deploy_stage(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    analysis: Any,
+    assembled: Any,
+    location: str | None,
+    checklist: Any,
+) -> dict[str, str]:
+    """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
+    whose probes and grace period come from what verify measured."""
+    if analysis is None or location is None:
+        stages.skip("deploy files", "needs an image")
+        return {}
+    cfg = opts.config
+    digest = assembled.digest
+    deploy_dir = opts.out_dir / "deploy"
+
+    def write() -> dict[str, str]:
+        spec = plan_dockerfile(
+            opts.module_dir, cfg, needs=needs_from_report(analysis.needs, binary=str(analysis.path))
+        )
+        dockerfile = write_dockerfile(
+            spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
+        )
+        measured = _measured(checklist)
+        k8s_input, _notes = plan_k8s(
+            _pinned_reference(opts.to, digest) or location,
+            port=cfg.verify.port or (cfg.image.ports or [8080])[0],
+            health=cfg.verify.health,
+            readiness=cfg.verify.readiness,
+            shutdown_seconds=measured.get("shutdown_s"),
+            startup_seconds=measured.get("seconds_to_start"),
+        )
+        manifests = build_manifests(k8s_input)
+        write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
+        return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
+
+    return stages.run("deploy files", write) or {}
+
+
+def _pinned_reference(to: str | None, digest: str) -> str | None:
+    """REPO@DIGEST for an image also pushed to a registry; None for local destinations."""
+    if not to or to.startswith(("oci:", "docker-archive:")):
+        return None
+    repo = to.split("@", 1)[0]
+    last = repo.rsplit("/", 1)[-1]
+    if ":" in last:  # drop the tag, keep a host:port
+        repo = repo[: len(repo) - len(last)] + last.split(":", 1)[0]
+    return f"{repo}@{digest}"
+
+
+def _measured(checklist: Any) -> dict[str, float]:
+    """Verify's measured shutdown and start-up times, when it ran and measured them."""
+    figures: dict[str, float] = {}
+    if checklist is None:
+        return figures
+    for check_id, key in (("shutdown", "shutdown_s"), ("startup", "seconds_to_start")):
+        try:
+            value = checklist.result(check_id).measured.get(key)
+        except KeyError:
+            continue
+        if isinstance(value, int | float):
+            figures[key] = float(value)
+    return figures
 
 
 def _exit_status(stages: StageRecorder, checklist: Any) -> ExitStatus:
@@ -322,3 +454,35 @@ def _journey(ablation: Any, binary: Any, shipped: Any, assembled: Any) -> list[J
         steps.append(JourneyStep(label="image on disk", size=assembled.stats.disk_size, what="image disk"))
         steps.append(JourneyStep(label="image to pull", size=assembled.stats.pull_size, what="image pull"))
     return steps
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'I/N' with 1 <= I <= N, as CI matrices number their jobs."""
+    index, sep, count = text.partition("/")
+    if not sep or not index.isdigit() or not count.isdigit() or not 1 <= int(index) <= int(count):
+        raise UserInputError(f"bad --shard '{text}'", hint="write it as I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(count)
+
+
+def select_shard(packages: list[str], shard: tuple[int, int] | None) -> list[str]:
+    """The packages of shard I of N: a package's shard comes from a hash of its import path, so
+    adding or removing a service never moves the others to another runner."""
+    if shard is None:
+        return packages
+    index, count = shard
+    return [p for p in packages if int(hashlib.sha256(p.encode()).hexdigest(), 16) % count == index - 1]
+
+
+def run_many(
+    runs: list[SlimOptions],
+    workers: int,
+    on_stage: Callable[[str, StageOutcome], None] | None = None,
+) -> list[SlimRun]:
+    """Run the job for several services at once, ``workers`` at a time; results in input order."""
+
+    def one(opts: SlimOptions) -> SlimRun:
+        name = opts.package
+        return run_slim(opts, on_stage=(lambda o: on_stage(name, o)) if on_stage else None)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        return list(pool.map(one, runs))

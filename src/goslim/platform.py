@@ -11,7 +11,15 @@ from goslim.errors import UserInputError
 _PLATFORM_RE = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant>[a-z0-9.]+))?$")
 
 # GOOS/GOARCH pairs goslim builds and images; others are refused with this list.
-SUPPORTED = ("linux/amd64", "linux/arm64", "linux/arm", "linux/386", "linux/ppc64le", "linux/s390x", "linux/riscv64")
+SUPPORTED = (
+    "linux/amd64",
+    "linux/arm64",
+    "linux/arm",
+    "linux/386",
+    "linux/ppc64le",
+    "linux/s390x",
+    "linux/riscv64",
+)
 
 
 class Platform(BaseModel):
@@ -25,9 +33,7 @@ class Platform(BaseModel):
     def parse(cls, text: str) -> Platform:
         m = _PLATFORM_RE.match(text.strip())
         if not m or f"{m['os']}/{m['arch']}" not in SUPPORTED:
-            raise UserInputError(
-                f"unsupported platform '{text}'", hint=f"use one of: {', '.join(SUPPORTED)}"
-            )
+            raise UserInputError(f"unsupported platform '{text}'", hint=f"use one of: {', '.join(SUPPORTED)}")
         return cls(os=m["os"], architecture=m["arch"], variant=m["variant"])
 
     def __str__(self) -> str:

@@ -47,12 +47,20 @@ def test_several_mains_and_platforms_in_parallel(tmp_path: Path) -> None:
     module = tmp_path / "mono"
     for name in ("alpha", "beta"):
         (module / "cmd" / name).mkdir(parents=True)
-        (module / "cmd" / name / "main.go").write_text(f'package main\n\nfunc main() {{ println("{name}") }}\n')
+        (module / "cmd" / name / "main.go").write_text(
+            f'package main\n\nfunc main() {{ println("{name}") }}\n'
+        )
     (module / "go.mod").write_text("module example.com/mono\n\ngo 1.22\n")
-    opts = [BuildOptions(platform=p) for p in (BuildOptions().platform, BuildOptions().platform.parse("linux/arm64"))]
+    opts = [
+        BuildOptions(platform=p)
+        for p in (BuildOptions().platform, BuildOptions().platform.parse("linux/arm64"))
+    ]
     bins = build_binaries(GoToolchain(module), ["./cmd/..."], tmp_path / "out", opts)
     assert sorted(str(b.path.relative_to(tmp_path / "out")) for b in bins) == [
-        "linux_amd64/alpha", "linux_amd64/beta", "linux_arm64/alpha", "linux_arm64/beta",
+        "linux_amd64/alpha",
+        "linux_amd64/beta",
+        "linux_arm64/alpha",
+        "linux_arm64/beta",
     ]
     with open(bins[-1].path, "rb") as fh:
         assert ELFFile(fh)["e_machine"] == "EM_AARCH64"

@@ -13,7 +13,9 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
 
 
 def test_valid_file(tmp_path: Path) -> None:
-    (tmp_path / "goslim.yaml").write_text("build:\n  profile: default\n  tags: [netgo]\nimage:\n  ports: [8080]\n")
+    (tmp_path / "goslim.yaml").write_text(
+        "build:\n  profile: default\n  tags: [netgo]\nimage:\n  ports: [8080]\n"
+    )
     cfg = load_config(tmp_path)
     assert cfg.build.profile == "default"
     assert cfg.build.tags == ["netgo"]

@@ -1,8 +1,8 @@
+import pytest
+
 from goslim.errors import UserInputError
 from goslim.gobuild.flags import BuildOptions, Profile, parse_x_stamps, plan_build
 from goslim.platform import Platform
-
-import pytest
 
 
 def test_slim_profile_composes_the_guides_flags() -> None:
@@ -21,7 +21,9 @@ def test_techniques_toggle_one_at_a_time_on_default() -> None:
     assert plan_build(BuildOptions(profile=Profile.DEFAULT, strip=True)).flags == ("-ldflags=-s -w",)
     assert plan_build(BuildOptions(profile=Profile.DEFAULT, cgo=False)).env["CGO_ENABLED"] == "0"
     assert plan_build(BuildOptions(profile=Profile.DEFAULT, trimpath=True)).flags == ("-trimpath",)
-    assert plan_build(BuildOptions(profile=Profile.DEFAULT, empty_buildid=True)).flags == ("-ldflags=-buildid=",)
+    assert plan_build(BuildOptions(profile=Profile.DEFAULT, empty_buildid=True)).flags == (
+        "-ldflags=-buildid=",
+    )
     no_inline = plan_build(BuildOptions(profile=Profile.SLIM, no_inline=True))
     assert "-gcflags=all=-l" in no_inline.flags
 

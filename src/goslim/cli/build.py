@@ -24,16 +24,21 @@ def register(app: typer.Typer) -> None:
 
 def build(
     targets: Annotated[
-        list[str] | None, typer.Argument(help="Module directory or package patterns (./cmd/...). Default: '.'")
+        list[str] | None,
+        typer.Argument(help="Module directory or package patterns (./cmd/...). Default: '.'"),
     ] = None,
     profile: Annotated[str | None, typer.Option(help="slim or default (goslim.yaml: build.profile).")] = None,
     platform: Annotated[
         str | None, typer.Option(help="Comma-separated GOOS/GOARCH list, e.g. linux/amd64,linux/arm64.")
     ] = None,
     tags: Annotated[str | None, typer.Option(help="Comma-separated build tags.")] = None,
-    x: Annotated[list[str] | None, typer.Option("--x", help="-X stamp importpath.name=value (repeatable).")] = None,
+    x: Annotated[
+        list[str] | None, typer.Option("--x", help="-X stamp importpath.name=value (repeatable).")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Output directory (default: dist/ in the module).")] = None,
-    ablation: Annotated[bool, typer.Option("--ablation", help="Measure each size technique instead.")] = False,
+    ablation: Annotated[
+        bool, typer.Option("--ablation", help="Measure each size technique instead.")
+    ] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -50,7 +55,9 @@ def build(
     toolchain = GoToolchain(module_dir)
     if ablation:
         with output.progress("ablation") as step:
-            result = run_ablation(toolchain, patterns[0], base.model_copy(update={"platform": platforms[0]}), step)
+            result = run_ablation(
+                toolchain, patterns[0], base.model_copy(update={"platform": platforms[0]}), step
+            )
         output.emit(result, lambda c: render_ablation(c, result))
         return
     out_dir = (out or module_dir / config.out).resolve()
@@ -65,7 +72,12 @@ def resolve_targets(targets: list[str]) -> tuple[Path, list[str]]:
     if not targets:
         return find_module_root(Path.cwd()), ["."]
     first = Path(targets[0].removesuffix("/..."))
-    if len(targets) == 1 and first.is_dir() and (first / "go.mod").is_file() and not targets[0].endswith("..."):
+    if (
+        len(targets) == 1
+        and first.is_dir()
+        and (first / "go.mod").is_file()
+        and not targets[0].endswith("...")
+    ):
         return first.resolve(), ["."]
     root = find_module_root(first if first.is_dir() else Path.cwd())
     patterns = []
@@ -75,8 +87,11 @@ def resolve_targets(targets: list[str]) -> tuple[Path, list[str]]:
         if rel is None:
             patterns.append(t)
         else:
-            patterns.append("./" + str(rel) + ("/..." if t.endswith("...") else "") if str(rel) != "." else
-                            ("./..." if t.endswith("...") else "."))
+            patterns.append(
+                "./" + str(rel) + ("/..." if t.endswith("...") else "")
+                if str(rel) != "."
+                else ("./..." if t.endswith("...") else ".")
+            )
     return root, patterns
 
 
@@ -91,7 +106,8 @@ def render_binaries(console: Console, binaries: list[Binary]) -> None:
 
 def render_ablation(console: Console, ablation: Ablation) -> None:
     table = Table(
-        title=f"size ablation: {ablation.package} ({ablation.platform}, {ablation.go_version})", title_justify="left"
+        title=f"size ablation: {ablation.package} ({ablation.platform}, {ablation.go_version})",
+        title_justify="left",
     )
     for col in ("technique", "file", "Δ file", "gzip -9", "Δ gzip", "zstd -19", "Δ zstd"):
         table.add_column(col, justify="left" if col == "technique" else "right")

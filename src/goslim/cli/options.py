@@ -12,7 +12,8 @@ from goslim.cli.output import Output
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")]
 ModuleDirArg = Annotated[
-    Path | None, typer.Argument(help="Go module directory (default: the bundled example or the current module).")
+    Path | None,
+    typer.Argument(help="Go module directory (default: the bundled example or the current module)."),
 ]
 
 

@@ -41,7 +41,11 @@ class Output:
             yield lambda _text: None
             return
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=self.err, transient=True
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.err,
+            transient=True,
         ) as bar:
             task = bar.add_task(description)
             yield lambda text: bar.update(task, description=f"{description}: {text}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,12 +15,20 @@ from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus
-from goslim.pipeline import SlimOptions, run_slim
+from goslim.gobuild import BuildOptions, GoToolchain, plan_build
+from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
 from goslim.platform import Platform
 from goslim.report.models import SlimRun, StageOutcome
 
-STATUS_STYLE = {"ok": "green", "failed": "red", "skipped": "dim", "pass": "green", "fail": "red",
-                "warn": "yellow", "skip": "dim"}
+STATUS_STYLE = {
+    "ok": "green",
+    "failed": "red",
+    "skipped": "dim",
+    "pass": "green",
+    "fail": "red",
+    "warn": "yellow",
+    "skip": "dim",
+}
 
 
 def register(app: typer.Typer) -> None:
@@ -27,55 +36,128 @@ def register(app: typer.Typer) -> None:
 
 
 def slim(
-    target: Annotated[str | None, typer.Argument(help="Go module directory or package (default: '.').")] = None,
-    to: Annotated[str | None, typer.Option(help="Also write the image here: REGISTRY/REPO:TAG or docker-archive:PATH.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Report and output directory (default: goslim-report/ in the module).")] = None,
-    base: Annotated[str | None, typer.Option(help="static (default), scratch, or an image reference / oci: / docker-archive: path.")] = None,
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(help="Go module directory, or package patterns such as ./cmd/... (default: '.')."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write the image here: REGISTRY/REPO:TAG or docker-archive:PATH "
+            "(with several services: a REGISTRY/PREFIX, one repository each)."
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Report and output directory (default: goslim-report/ in the module).")
+    ] = None,
+    base: Annotated[
+        str | None,
+        typer.Option(help="static (default), scratch, or an image reference / oci: / docker-archive: path."),
+    ] = None,
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
     platform: Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for.")] = None,
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
     key: Annotated[Path | None, typer.Option(help="cosign private key to sign the image with.")] = None,
-    no_ablation: Annotated[bool, typer.Option("--no-ablation", help="Skip the per-technique size ablation.")] = False,
+    shard: Annotated[
+        str | None, typer.Option(help="I/N: only this CI shard's stable slice of the services.")
+    ] = None,
+    jobs: Annotated[
+        int | None, typer.Option(help="Services processed at once (default: the number of cores).")
+    ] = None,
+    no_ablation: Annotated[
+        bool, typer.Option("--no-ablation", help="Skip the per-technique size ablation.")
+    ] = False,
     no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the comparison of bases.")] = False,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Build the smallest image that provably works, and write a report of how it got there."""
     output = make_output(json_out)
-    module_dir, patterns = resolve_targets([target] if target else [])
+    module_dir, patterns = resolve_targets(targets or [])
     config = load_config(module_dir)
-    image_cfg = config.image.model_copy(update={"base": base}) if base else config.image
-    config = config.model_copy(update={"image": image_cfg})
-    opts = SlimOptions(
-        module_dir=module_dir,
-        config=config,
-        out_dir=(report or module_dir / config.report.dir).resolve(),
-        package=patterns[0],
-        platform=Platform.parse(platform or config.build.platforms[0]),
-        ablation=not no_ablation,
-        compare=not no_compare,
-        upx_policy=upx or config.upx.policy,
-        to=to,
-        db=db,
-        key=key,
+    if base:
+        config = config.model_copy(update={"image": config.image.model_copy(update={"base": base})})
+    the_platform = Platform.parse(platform or config.build.platforms[0])
+    mains = GoToolchain(module_dir).main_packages(
+        patterns, env=plan_build(BuildOptions(platform=the_platform)).env
     )
+    out_root = (report or module_dir / config.report.dir).resolve()
+    check_writable(out_root)
+    selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
+    names = {m.import_path: m.name for m in mains}
+    several = len(mains) > 1
 
-    def on_stage(outcome: StageOutcome) -> None:
+    def options_for(package: str) -> SlimOptions:
+        return SlimOptions(
+            module_dir=module_dir,
+            config=config,
+            out_dir=out_root / names[package] if several else out_root,
+            package=package,
+            platform=the_platform,
+            ablation=not no_ablation,
+            compare=not no_compare,
+            upx_policy=upx or config.upx.policy,
+            to=f"{to.rstrip('/')}/{names[package]}:latest" if to and several else to,
+            db=db,
+            key=key,
+        )
+
+    def on_stage(service: str, outcome: StageOutcome) -> None:
         style = STATUS_STYLE[outcome.status]
+        who = f"{names[service]}: " if several else ""
         detail = f" — {outcome.message}" if outcome.message else ""
-        output.note(f"[{style}]{outcome.status:>7}[/] {outcome.stage} [dim]{outcome.seconds:.1f}s[/]{detail}")
+        output.note(
+            f"[{style}]{outcome.status:>7}[/] {who}{outcome.stage} [dim]{outcome.seconds:.1f}s[/]{detail}"
+        )
 
+    if not selected:
+        output.note(f"shard {shard} holds none of the {len(mains)} services")
     with output.progress("goslim slim"):
-        run = run_slim(opts, on_stage=on_stage)
-    output.emit(run, lambda c: render_summary(c, run))
-    if run.exit_status != ExitStatus.OK:
-        failed = [s.stage for s in run.failed_stages]
-        if run.checklist is not None and not run.checklist.ok:
-            failed.append("verify: " + ", ".join(r.id for r in run.checklist.failed))
-        error = CheckFailedError(f"goslim slim did not pass: {'; '.join(failed)}",
-                                 hint=f"the report says why: {run.outputs.get('report (html)', '')}")
-        error.exit_status = ExitStatus(run.exit_status)
+        runs = run_many([options_for(p) for p in selected], jobs or os.cpu_count() or 1, on_stage)
+    if several or shard:
+        output.emit(runs, lambda c: render_services(c, runs))
+    else:
+        output.emit(runs[0], lambda c: render_summary(c, runs[0]))
+    worst = max((r.exit_status for r in runs), default=0)
+    if worst != ExitStatus.OK:
+        failed = [f"{r.package}: {_what_failed(r)}" for r in runs if r.exit_status != ExitStatus.OK]
+        where = runs[0].outputs.get("report (html)", str(out_root)) if len(runs) == 1 else str(out_root)
+        error = CheckFailedError(
+            f"goslim slim did not pass: {'; '.join(failed)}", hint=f"the report says why: {where}"
+        )
+        error.exit_status = ExitStatus(worst)
         raise error
+
+
+def _what_failed(run: SlimRun) -> str:
+    failed = [s.stage for s in run.failed_stages]
+    if run.checklist is not None and not run.checklist.ok:
+        failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
+    policy = [s.message for s in run.stages if s.stage == "scan" and "--fail-on" in s.message]
+    return ", ".join(failed + policy) or "policy"
+
+
+def render_services(console: Console, runs: list[SlimRun]) -> None:
+    table = Table(title=f"goslim slim: {len(runs)} services", title_justify="left")
+    for col in ("service", "result", "image pull", "checks", "seconds", "report"):
+        table.add_column(col, justify="right" if col in ("image pull", "seconds") else "left")
+    for r in runs:
+        pull = next((j.size for j in r.journey if j.what == "image pull"), 0)
+        checks = (
+            "-"
+            if r.checklist is None
+            else ", ".join(f"{n} {k}" for k, n in r.checklist.counts().items() if n)
+        )
+        result = "[green]ok[/]" if r.exit_status == 0 else f"[red]exit {r.exit_status}[/]"
+        table.add_row(
+            r.package,
+            result,
+            human_bytes(pull) if pull else "-",
+            checks,
+            f"{r.seconds:.1f}",
+            r.outputs.get("report (html)", ""),
+        )
+    console.print(table)
 
 
 def render_summary(console: Console, run: SlimRun) -> None:

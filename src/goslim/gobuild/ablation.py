@@ -88,4 +88,6 @@ def run_ablation(
         )
         for name, flags, env, (size, gz, zst) in measured
     ]
-    return Ablation(package=pkg.import_path, platform=str(base.platform), go_version=toolchain.version, rows=rows)
+    return Ablation(
+        package=pkg.import_path, platform=str(base.platform), go_version=toolchain.version, rows=rows
+    )

@@ -88,7 +88,7 @@ def _explain_cgo(toolchain: GoToolchain, pkg: MainPackage, env: dict[str, str], 
     if not cgo:
         return exc
     return ToolError(
-        f"{pkg.import_path} needs cgo (import \"C\" in {', '.join(cgo[:3])}), which CGO_ENABLED=0 excludes",
+        f'{pkg.import_path} needs cgo (import "C" in {", ".join(cgo[:3])}), which CGO_ENABLED=0 excludes',
         tool="go",
         returncode=exc.returncode,
         stderr_tail=exc.stderr_tail,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +10,7 @@ from goslim.errors import UserInputError
 from goslim.platform import Platform
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     DEFAULT = "default"  # plain `go build`
     SLIM = "slim"  # CGO_ENABLED=0 -trimpath -ldflags "-s -w -buildid="
 

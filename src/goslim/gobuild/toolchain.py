@@ -51,7 +51,9 @@ class GoToolchain:
             [self.go, *args], cwd=self.module_dir, env=env, timeout=BUILD_TIMEOUT_S, check=check
         )
 
-    def main_packages(self, patterns: Sequence[str], env: Mapping[str, str] | None = None) -> list[MainPackage]:
+    def main_packages(
+        self, patterns: Sequence[str], env: Mapping[str, str] | None = None
+    ) -> list[MainPackage]:
         """Resolve patterns to main packages; error when none is a main package."""
         result = self.run(["list", "-e", "-json=ImportPath,Name,Dir,Error", *patterns], env=env, check=False)
         if result.returncode != 0 and not result.stdout.strip():
@@ -63,7 +65,9 @@ class GoToolchain:
         for pkg in _json_stream(result.stdout):
             err = pkg.get("Error")
             if err and not pkg.get("Name"):
-                raise UserInputError(f"{pkg.get('ImportPath')}: {err.get('Err', err)}", where=str(self.module_dir))
+                raise UserInputError(
+                    f"{pkg.get('ImportPath')}: {err.get('Err', err)}", where=str(self.module_dir)
+                )
             if pkg.get("Name") == "main":
                 mains.append(MainPackage(pkg["ImportPath"], Path(pkg["Dir"]), _exe_name(pkg["ImportPath"])))
         if not mains:
@@ -77,13 +81,21 @@ class GoToolchain:
     def cgo_packages(self, import_path: str) -> list[str]:
         """Non-standard packages among the dependencies that have cgo files (import "C")."""
         result = self.run(
-            ["list", "-deps", "-f", "{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}", import_path],
+            [
+                "list",
+                "-deps",
+                "-f",
+                "{{if and .CgoFiles (not .Standard)}}{{.ImportPath}}{{end}}",
+                import_path,
+            ],
             env={"CGO_ENABLED": "1"},
             check=False,
         )
         return [line for line in result.stdout.splitlines() if line.strip()]
 
-    def build(self, package: str, output: Path, flags: Sequence[str], env: Mapping[str, str]) -> ProcessResult:
+    def build(
+        self, package: str, output: Path, flags: Sequence[str], env: Mapping[str, str]
+    ) -> ProcessResult:
         try:
             return self.run(["build", *flags, "-o", str(output), package], env=env)
         except ToolError as exc:

@@ -49,8 +49,12 @@ def pull_vs_disk(rows: list[BaseRow]) -> str:
     fig, ax = plt.subplots(figsize=(8, 3.2))
     labels = [r.base if r.upx == "off" else f"{r.base} + upx {r.upx}" for r in rows]
     xs = range(len(rows))
-    ax.bar([x - 0.2 for x in xs], [r.pull_size / MIB for r in rows], 0.4, label="pull (compressed)", color=BLUE)
-    ax.bar([x + 0.2 for x in xs], [r.disk_size / MIB for r in rows], 0.4, label="disk (uncompressed)", color=GREY)
+    ax.bar(
+        [x - 0.2 for x in xs], [r.pull_size / MIB for r in rows], 0.4, label="pull (compressed)", color=BLUE
+    )
+    ax.bar(
+        [x + 0.2 for x in xs], [r.disk_size / MIB for r in rows], 0.4, label="disk (uncompressed)", color=GREY
+    )
     ax.set_xticks(list(xs), labels, rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("MiB")
     ax.set_title("Pull and disk size per base")
@@ -58,7 +62,9 @@ def pull_vs_disk(rows: list[BaseRow]) -> str:
     return _svg(fig)
 
 
-def upx_levels(levels: list[str], startup_ms: list[float | None], rss_anon: list[float], rss_file: list[float]) -> str:
+def upx_levels(
+    levels: list[str], startup_ms: list[float | None], rss_anon: list[float], rss_file: list[float]
+) -> str:
     fig, (left, right) = plt.subplots(1, 2, figsize=(8, 3.2))
     left.bar(levels, [s or 0 for s in startup_ms], color=BLUE)
     left.set_title("Start-up (ms, median)")

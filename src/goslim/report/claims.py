@@ -59,7 +59,7 @@ def upx_claim(upx: UpxReport | None) -> Claim:
     best = min(packed, key=lambda r: r.size)
     disk, pull = -best.size_change_pct, -best.gzip_change_pct
     disk_ok = 25 <= disk <= 50 or disk > 50
-    pull_ok = 25 <= pull
+    pull_ok = pull >= 25
     verdict = "holds" if disk_ok and pull_ok else ("partly" if disk_ok else "does not hold")
     return Claim(
         claim=claim,
@@ -95,7 +95,9 @@ def base_claim(rows: list[BaseRow]) -> Claim:
     if not starting:
         return Claim(claim=claim, measured="no base compared", verdict="not measured")
     smallest = min(starting, key=lambda r: r.pull_size)
-    evidence = [f"{r.base}: pull {r.pull_size:,} B, disk {r.disk_size:,} B, starts: {r.starts}" for r in starting]
+    evidence = [
+        f"{r.base}: pull {r.pull_size:,} B, disk {r.disk_size:,} B, starts: {r.starts}" for r in starting
+    ]
     alpine = [r for r in starting if "alpine" in r.base]
     if not alpine:
         return Claim(

@@ -10,7 +10,6 @@ from pathlib import Path
 import jinja2
 
 from goslim.fsutil import write_text_atomic
-from goslim.report import charts
 from goslim.report.models import SlimRun
 
 MIB = 1024 * 1024
@@ -27,6 +26,9 @@ def to_html(run: SlimRun) -> str:
 
 
 def _charts(run: SlimRun) -> dict[str, str]:
+    # Imported here: matplotlib takes seconds to import, and only report writing needs it.
+    from goslim.report import charts  # noqa: PLC0415
+
     drawn: dict[str, str] = {}
     if run.journey:
         drawn["waterfall"] = charts.waterfall(run.journey)
@@ -72,16 +74,22 @@ def to_junit(run: SlimRun) -> str:
     suites = ET.Element("testsuites", name="goslim")
     stages = ET.SubElement(suites, "testsuite", name="goslim.stages", tests=str(len(run.stages)))
     for s in run.stages:
-        case = ET.SubElement(stages, "testcase", classname="goslim.stages", name=s.stage, time=f"{s.seconds:.3f}")
+        case = ET.SubElement(
+            stages, "testcase", classname="goslim.stages", name=s.stage, time=f"{s.seconds:.3f}"
+        )
         if s.status == "failed":
             ET.SubElement(case, "failure", message=s.message).text = s.hint or s.message
         elif s.status == "skipped":
             ET.SubElement(case, "skipped", message=s.message)
     stages.set("failures", str(sum(s.status == "failed" for s in run.stages)))
     if run.checklist:
-        checks = ET.SubElement(suites, "testsuite", name="goslim.verify", tests=str(len(run.checklist.results)))
+        checks = ET.SubElement(
+            suites, "testsuite", name="goslim.verify", tests=str(len(run.checklist.results))
+        )
         for r in run.checklist.results:
-            case = ET.SubElement(checks, "testcase", classname="goslim.verify", name=r.id, time=f"{r.seconds:.3f}")
+            case = ET.SubElement(
+                checks, "testcase", classname="goslim.verify", name=r.id, time=f"{r.seconds:.3f}"
+            )
             if r.status.value == "fail":
                 ET.SubElement(case, "failure", message=r.summary).text = "\n".join(r.evidence)
             elif r.status.value == "skip":

@@ -57,6 +57,10 @@ def goroutine_dump(binary: Path, env: dict[str, str] | None = None, wait_s: floa
         err.seek(0)
         text = err.read().decode(errors="replace")
     frames = [f"{m['func']} at {Path(m['file']).name}:{m['line']}" for m in _FRAME.finditer(text)]
+    # The user's own frames first: they are the ones a reader of the report recognises.
+    frames.sort(key=lambda f: not f.startswith("main."))
     if not frames:
-        return StackEvidence(True, False, [], text.strip().splitlines()[-1] if text.strip() else "no trace printed")
+        return StackEvidence(
+            True, False, [], text.strip().splitlines()[-1] if text.strip() else "no trace printed"
+        )
     return StackEvidence(True, True, frames[:6], f"{len(frames)} symbolised frames in the SIGQUIT dump")
