@@ -6,14 +6,29 @@ from goslim.report.symbolize import StackEvidence
 
 def row(name: str, size: int, base: int = 1000) -> AblationRow:
     change = (size - base) * 100 / base
-    return AblationRow(technique=name, flags=[], env={}, size=size, gzip_size=size // 2, zstd_size=size // 3,
-                       size_change_pct=change, gzip_change_pct=change, zstd_change_pct=change)
+    return AblationRow(
+        technique=name,
+        flags=[],
+        env={},
+        size=size,
+        gzip_size=size // 2,
+        zstd_size=size // 3,
+        size_change_pct=change,
+        gzip_change_pct=change,
+        zstd_change_pct=change,
+    )
 
 
 def ablation(strip: int, cgo: int, slim: int, no_inline: int) -> Ablation:
-    rows = [row("default", 1000), row('-ldflags "-s -w"', strip), row("CGO_ENABLED=0", cgo),
-            row("-trimpath", 999), row("-buildid=", 1000), row("slim (all of the above)", slim),
-            row("slim + -gcflags=all=-l", no_inline)]
+    rows = [
+        row("default", 1000),
+        row('-ldflags "-s -w"', strip),
+        row("CGO_ENABLED=0", cgo),
+        row("-trimpath", 999),
+        row("-buildid=", 1000),
+        row("slim (all of the above)", slim),
+        row("slim + -gcflags=all=-l", no_inline),
+    ]
     return Ablation(package="example.com/x", platform="linux/amd64", go_version="go1.26", rows=rows)
 
 
@@ -47,10 +62,14 @@ def test_pprof_claim_refuted_by_a_symbolised_dump() -> None:
 
 
 def test_base_claim_needs_alpine_to_judge() -> None:
-    rows = [BaseRow(base="static", pull_size=3000, disk_size=9000, layers=2, files=10, starts=True),
-            BaseRow(base="scratch", pull_size=2900, disk_size=8000, layers=1, files=1, starts=False)]
+    rows = [
+        BaseRow(base="static", pull_size=3000, disk_size=9000, layers=2, files=10, starts=True),
+        BaseRow(base="scratch", pull_size=2900, disk_size=8000, layers=1, files=1, starts=False),
+    ]
     assert base_claim(rows).verdict == "not measured"
-    rows.append(BaseRow(base="alpine:3.20", pull_size=6000, disk_size=15000, layers=2, files=500, starts=True))
+    rows.append(
+        BaseRow(base="alpine:3.20", pull_size=6000, disk_size=15000, layers=2, files=500, starts=True)
+    )
     claim = base_claim(rows)
     assert claim.verdict == "does not hold"
     assert "static" in claim.measured

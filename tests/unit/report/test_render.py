@@ -9,22 +9,41 @@ from goslim.verify.models import Checklist, CheckResult, CheckStatus
 
 def sample_run() -> SlimRun:
     checklist = Checklist(
-        image="oci:/tmp/x:latest", runtime="runc 1.1.5", platform="linux/amd64", seconds=3.0,
+        image="oci:/tmp/x:latest",
+        runtime="runc 1.1.5",
+        platform="linux/amd64",
+        seconds=3.0,
         results=(
-            CheckResult(id="starts", title="starts and stays alive", status=CheckStatus.PASS, summary="alive 5 s"),
-            CheckResult(id="shutdown", title="graceful shutdown", status=CheckStatus.FAIL,
-                        summary="needed SIGKILL", evidence=("no exit within 2 s",)),
+            CheckResult(
+                id="starts", title="starts and stays alive", status=CheckStatus.PASS, summary="alive 5 s"
+            ),
+            CheckResult(
+                id="shutdown",
+                title="graceful shutdown",
+                status=CheckStatus.FAIL,
+                summary="needed SIGKILL",
+                evidence=("no exit within 2 s",),
+            ),
         ),
     )
     return SlimRun(
-        goslim_version="0.1.0", module_dir="/m", package="example.com/m", started="2026-01-01T00:00:00+00:00",
-        stages=[StageOutcome(stage="build", status="ok", seconds=1.0),
-                StageOutcome(stage="verify", status="ok", seconds=3.0),
-                StageOutcome(stage="sign", status="skipped", message="no key configured")],
-        journey=[JourneyStep(label="default go build", size=9_000_000, what="file"),
-                 JourneyStep(label="slim build", size=6_000_000, what="file"),
-                 JourneyStep(label="image to pull", size=2_800_000, what="image pull")],
-        bases=[BaseRow(base="static", pull_size=2_800_000, disk_size=6_100_000, layers=2, files=9, starts=True)],
+        goslim_version="0.1.0",
+        module_dir="/m",
+        package="example.com/m",
+        started="2026-01-01T00:00:00+00:00",
+        stages=[
+            StageOutcome(stage="build", status="ok", seconds=1.0),
+            StageOutcome(stage="verify", status="ok", seconds=3.0),
+            StageOutcome(stage="sign", status="skipped", message="no key configured"),
+        ],
+        journey=[
+            JourneyStep(label="default go build", size=9_000_000, what="file"),
+            JourneyStep(label="slim build", size=6_000_000, what="file"),
+            JourneyStep(label="image to pull", size=2_800_000, what="image pull"),
+        ],
+        bases=[
+            BaseRow(base="static", pull_size=2_800_000, disk_size=6_100_000, layers=2, files=9, starts=True)
+        ],
         claims=[Claim(claim="UPX saves 25-50%", measured="not run", verdict="not measured")],
         checklist=checklist,
         exit_status=1,
@@ -51,4 +70,9 @@ def test_report_files_are_written_and_consistent(tmp_path: Path) -> None:
 def test_rewrite_replaces_files_atomically(tmp_path: Path) -> None:
     write_report(sample_run(), tmp_path)
     write_report(sample_run(), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["junit.xml", "report.html", "report.json", "report.md"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "junit.xml",
+        "report.html",
+        "report.json",
+        "report.md",
+    ]
