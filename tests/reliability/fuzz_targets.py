@@ -7,6 +7,7 @@ left outside the place goslim was told to write.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -21,6 +22,7 @@ from goslim.bases.remote import list_paths
 from goslim.binary.analyze import elf_facts
 from goslim.binary.buildinfo import parse_build_info
 from goslim.binary.elf import ElfImage
+from goslim.binary.errors import PclntabError
 from goslim.binary.pclntab import decode_table, file_names, read_table
 from goslim.oci import (
     Descriptor,
@@ -89,7 +91,10 @@ def _elf_target(corpus: Corpus) -> Target:
             elf.section_data(sec)
         elf.read_va(0x401000, 16)
         elf.symbols()
-        read_table(elf)
+        # The skeleton keeps only a prefix of .gopclntab (the pclntab target fuzzes the whole table),
+        # so this always ends in PclntabError; count ELF parsing that got this far as accepted.
+        with contextlib.suppress(PclntabError):
+            read_table(elf)
 
     return Target("elf", 0.15, generate, execute, "ElfImage + ELF facts + read_table (real headers)")
 

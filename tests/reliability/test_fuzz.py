@@ -23,13 +23,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from goslim.binary import analyze
-from goslim.errors import GoslimError
+from goslim.errors import GoslimError, UserInputError
 from goslim.image import assemble
 from goslim.oci import Descriptor, Image, Index
 from goslim.oci.descriptor import canonical_json
 from goslim.oci.unpack import unpack_rootfs
 from tests.conftest import BuildFixture
-from tests.reliability.fuzz_engine import run_targets
+from tests.reliability.fuzz_engine import Target, fuzz_one, replay, run_targets
 from tests.reliability.fuzz_seeds import Corpus, build_corpus, layer_image_from_tar
 from tests.reliability.fuzz_targets import make_targets, scratch_dir
 
@@ -59,6 +59,22 @@ def scratch() -> Iterator[Path]:
     path = scratch_dir()
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+def test_engine_catches_and_saves_non_goslim_exceptions(tmp_path: Path) -> None:
+    def execute(data: bytes) -> None:
+        if data[:1] == b"\x00":
+            raise KeyError("a bug")
+        if data[:1] == b"\x01":
+            raise UserInputError("a clean refusal")
+
+    target = Target("self-test", 1.0, lambda rng, m: m.mutate_bytes(b"\x02" * 8, [(0, 1)]), execute)
+    stats = fuzz_one(target, 3000, seed=3, crash_dir=tmp_path)
+    assert stats.executions == 3000 and stats.rejected and stats.accepted
+    (crash,) = stats.crashes.values()
+    assert crash.kind == "KeyError" and crash.count > 1
+    with pytest.raises(KeyError):
+        replay(Path(crash.saved), [target])
 
 
 @pytest.mark.integration
