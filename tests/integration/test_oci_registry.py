@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from goslim.cli.app import main
 from goslim.oci import (
     Credential,
     DockerConfigKeychain,
@@ -208,3 +209,17 @@ def test_push_killed_mid_blob_leaves_tag_and_rerun_skips(registry: RunningRegist
         assert client.get_manifest(r).digest == new.digest
     assert result.blobs[str(new.layers[0].digest)] == "exists"
     assert result.blobs[big_digest] == "uploaded"
+
+
+def test_cli_inspect_reads_registry_index(registry: RunningRegistry, capsys: pytest.CaptureFixture) -> None:
+    amd, arm = _image(b"cli-amd"), _image(b"cli-arm", ARM64)
+    index = Index.build([amd, arm])
+    ref = registry.ref("oci/cli-inspect", "v1")
+    with _client(registry) as client:
+        push(index, ref, client)
+    assert main(["inspect", "--json", "--platform", "linux/arm64", ref]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["digest"] == str(arm.digest) and data["index_digest"] == str(index.digest)
+    assert data["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert main(["inspect", "--platform", "linux/s390x", ref]) == 2
+    assert "no image for platform linux/s390x" in capsys.readouterr().err

@@ -24,12 +24,14 @@ Writers / readers
   ``read_image(location, platform=None, client=None) -> Image``  (``oci:PATH[:TAG]``, ``docker-archive:PATH``,
               ``HOST/REPO[:TAG|@DIGEST]``); ``ImageLocation.parse``, ``ImageReference.parse``
   ``write_image(location, image_or_index, client=None)``  any of the three location kinds
-  ``unpack_rootfs(image, dest)``  applies layers with whiteouts, refusing escapes
+  ``unpack_rootfs(image, dest) -> UnpackResult``  applies layers with whiteouts, refusing escapes
+              (``goslim.oci.unpack.check_member`` applies the same rules to one tar member)
+  ``goslim.oci.inspect.inspect_image(location, platform, client)``  summary; registries: no layer download
 
 Registry
   ``RegistryClient(keychain=None, insecure=False, retries=3, chunk_size=None)`` (keychain default:
   ``DockerConfigKeychain()``; tests use ``StaticKeychain({host: Credential(user, password)})``)
-  ``push(image_or_index, reference, client, mount_from=(), progress=None) -> PushResult``
+  ``push(image_or_index, reference, client, mount_from=(), progress=None, jobs=4) -> PushResult``
   ``pull(reference, client) -> Image | Index``; ``pull_image(reference, client, platform=None) -> Image``
 
 Errors (all ``GoslimError``): InvalidDigestError, InvalidReferenceError, BlobError, ImageFormatError,
