@@ -370,6 +370,9 @@ class RegistryClient:
                                     hint="token realms must be https")
         scopes = scope.split(" ")
         service = challenge.params.get("service")
+        params: list[tuple[str, str]] = [("scope", s) for s in scopes]
+        if service:
+            params.insert(0, ("service", service))
         try:
             if cred is not None and cred.identity_token:
                 form = {"grant_type": "refresh_token", "refresh_token": cred.identity_token,
@@ -377,10 +380,9 @@ class RegistryClient:
                 if service:
                     form["service"] = service
                 resp = self._http.post(realm, data=form)
+                if resp.status_code in (404, 405):  # token servers without the OAuth2 POST: plain GET
+                    resp = self._http.get(realm, params=params)
             else:
-                params: list[tuple[str, str]] = [("scope", s) for s in scopes]
-                if service:
-                    params.insert(0, ("service", service))
                 basic = cred is not None and cred.has_basic
                 headers = {"Authorization": _basic_header(cred)} if basic else {}
                 resp = self._http.get(realm, params=params, headers=headers)

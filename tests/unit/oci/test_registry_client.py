@@ -171,3 +171,41 @@ def test_plain_http_only_for_loopback_or_insecure() -> None:
     assert insecure.ping(remote) == "http://reg.example"
     local = RegistryClient(StaticKeychain({}), transport=httpx.MockTransport(refuse_tls), retries=0)
     assert local.ping(ImageReference.parse("127.0.0.1:5000/a")) == "http://127.0.0.1:5000"
+
+
+def test_upload_restarts_after_a_reset_connection() -> None:
+    fake = FakeRegistry()
+    resets = {"left": 1}
+
+    def flaky(request: httpx.Request) -> httpx.Response:
+        if request.method == "PUT" and "/blobs/uploads/" in request.url.path and resets["left"]:
+            resets["left"] -= 1
+            raise httpx.RemoteProtocolError("connection reset by peer")
+        return fake(request)
+
+    client = RegistryClient(StaticKeychain({}), transport=httpx.MockTransport(flaky), sleep=lambda _s: None)
+    assert client.upload_blob(REF, DIGEST, len(BLOB), lambda: io.BytesIO(BLOB)) == "uploaded"
+    assert fake.blobs[str(DIGEST)] == BLOB
+    assert sum(line.startswith("POST") for line in fake.log) == 2  # a fresh upload session after the reset
+
+
+def test_identity_token_uses_oauth2_post() -> None:
+    posts: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "auth.example":
+            form = dict(httpx.QueryParams(request.read().decode()))
+            posts.append(form)
+            return httpx.Response(200, json={"access_token": "tkn"})
+        if request.url.path == "/v2/":
+            return httpx.Response(200)
+        if request.headers.get("Authorization") != "Bearer tkn":
+            return httpx.Response(401, headers={"WWW-Authenticate": 'Bearer realm="https://auth.example/t",'
+                                                'service="reg"'})
+        return httpx.Response(404)
+
+    client = RegistryClient(StaticKeychain({"reg.example": Credential(identity_token="refresh-me")}),
+                            transport=httpx.MockTransport(handler), sleep=lambda _s: None)
+    assert not client.blob_exists(REF, DIGEST)
+    assert posts == [{"grant_type": "refresh_token", "refresh_token": "refresh-me", "client_id": "goslim",
+                      "scope": "repository:team/app:pull", "service": "reg"}]
