@@ -6,6 +6,7 @@ import gzip
 import io
 import os
 import tarfile
+import zlib
 
 import pytest
 
@@ -164,3 +165,18 @@ def test_index_selects_platform() -> None:
         idx.image_for("linux/s390x")
     with pytest.raises(ImageFormatError, match="two images"):
         Index.build([a, a])
+
+
+# Golden digests: the tar bytes (diff_id) must never drift; compressed digests are pinned for the
+# zlib/zstd builds this project ships with (REFERENCE §1.8: stable only for a fixed compressor+level).
+GOLDEN_DIFF_ID = "sha256:f004a2495980242d875b2a88b94a0a4641436ad20b0007cabf9be5a9751a4849"
+GOLDEN_GZIP = "sha256:85fbe1a01703a73a4f27385684f2d0e677ff5396aaa61a6121617338c3fd61aa"
+
+
+def test_golden_digests() -> None:
+    entries = [FileEntry.file("usr/bin/app", bytes(range(256)) * 64, 0o755),
+               FileEntry.symlink("bin", "usr/bin"), FileEntry.dir("tmp", 0o1777)]
+    layer = build_layer(entries, "gzip", mtime=0)
+    assert str(layer.diff_id) == GOLDEN_DIFF_ID
+    if zlib.ZLIB_RUNTIME_VERSION.startswith("1.2.13"):
+        assert str(layer.digest) == GOLDEN_GZIP
