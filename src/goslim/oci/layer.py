@@ -186,7 +186,9 @@ def build_layer(
         name, out = "", io.BytesIO()
     try:
         sink = _HashingSink(out, compression, level)
-        with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        # 1 MiB copies: fewer, larger writes through the hashing/compressing sink.
+        with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
+                          copybufsize=_COPY_CHUNK) as tar:
             for entry in ordered:
                 _add_entry(tar, entry, stamp)
         sink.finish()
