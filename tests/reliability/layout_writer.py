@@ -2,6 +2,8 @@
 
     python -m tests.reliability.layout_writer LAYOUT TAG --seed S --size-mb N [--rounds R] [--crash-at POINT]
 
+With ``--rounds R`` it writes R images in turn under TAG (seeds S, S+1000, ...).
+
 The image has a small layer shared by every seed and a large layer unique to ``seed`` (random,
 incompressible, uncompressed so building it is cheap). The process prints ``writing`` just before
 calling ``write_oci_layout``, so a parent can time its SIGKILL, and ``done DIGEST`` after.
@@ -102,9 +104,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--crash-at", default="none")
     args = parser.parse_args()
-    image = make_image(args.seed, args.size_mb)
-    install_crash_point(args.crash_at, image.layers[1].size)
-    for _ in range(args.rounds):
+    for round_no in range(args.rounds):
+        # Each round writes a new image (seed, seed+1000, ...) so every round has fresh blobs to race on.
+        image = make_image(args.seed + 1000 * round_no, args.size_mb)
+        if round_no == 0:
+            install_crash_point(args.crash_at, image.layers[1].size)
         print("writing", flush=True)
         desc = write_oci_layout(args.layout, image, args.tag)
         print(f"done {desc.digest}", flush=True)

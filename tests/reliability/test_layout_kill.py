@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from goslim.oci import layout_tags, write_oci_layout
+from goslim.oci import Descriptor, Digest, layout_tags, mediatypes, write_oci_layout
+from goslim.oci.layout import read_descriptor
 from tests.conftest import REPO
 from tests.reliability.layout_checks import assert_layout_valid, temp_files
 from tests.reliability.layout_writer import make_image
@@ -29,10 +30,10 @@ OLD_SEED, NEW_SEED = 1, 2
 CHILD_TIMEOUT = 60
 
 
-def _writer(layout: Path, tag: str, seed: int, *extra: str) -> subprocess.Popen[str]:
+def _writer(layout: Path, tag: str, seed: int, *extra: str, size_mb: int = BIG_MB) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "tests.reliability.layout_writer", str(layout), tag, "--seed", str(seed),
-         "--size-mb", str(BIG_MB), *extra],
+         "--size-mb", str(size_mb), *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
 
@@ -40,7 +41,7 @@ def _writer(layout: Path, tag: str, seed: int, *extra: str) -> subprocess.Popen[
 @pytest.fixture(scope="module")
 def images() -> dict[int, str]:
     """Digests of the images the children write (computed here the same way)."""
-    return {seed: str(make_image(seed, BIG_MB).digest) for seed in (OLD_SEED, NEW_SEED, 3, 4)}
+    return {seed: str(make_image(seed, BIG_MB).digest) for seed in (OLD_SEED, NEW_SEED)}
 
 
 def _layout_with_old_image(root: Path) -> str:
@@ -97,13 +98,23 @@ def assert_app_is_old_or_new(root: Path, old: str, new: str) -> str:
 def test_two_writers_at_once_both_images_present(tmp_path: Path, images: dict[int, str]) -> None:
     root = tmp_path / "layout"
     old = _layout_with_old_image(root)
-    rounds = 3
-    a = _writer(root, "first", 3, "--rounds", str(rounds))
-    b = _writer(root, "second", 4, "--rounds", str(rounds))
+    rounds, size = 4, 8
+    a = _writer(root, "first", 3, "--rounds", str(rounds), size_mb=size)
+    b = _writer(root, "second", 4, "--rounds", str(rounds), size_mb=size)
     out_a, err_a = a.communicate(timeout=CHILD_TIMEOUT * rounds)
     out_b, err_b = b.communicate(timeout=CHILD_TIMEOUT * rounds)
     assert a.returncode == 0, err_a[-800:]
     assert b.returncode == 0, err_b[-800:]
-    assert out_a.count("done") == rounds and out_b.count("done") == rounds
-    assert_layout_valid(root, {"old": old, "app": old, "first": images[3], "second": images[4]})
+    written_a = [line.split()[1] for line in out_a.splitlines() if line.startswith("done")]
+    written_b = [line.split()[1] for line in out_b.splitlines() if line.startswith("done")]
+    last = 1000 * (rounds - 1)
+    assert written_a[-1] == str(make_image(3 + last, size).digest)
+    assert written_b[-1] == str(make_image(4 + last, size).digest)
+    assert len(written_a) == len(written_b) == rounds
+    assert_layout_valid(root, {"old": old, "app": old, "first": written_a[-1], "second": written_b[-1]})
+    # Every image of every round is complete in the layout (blobs verified), tagged or not.
+    for digest in written_a + written_b:
+        blob = root / "blobs" / "sha256" / digest.removeprefix("sha256:")
+        desc = Descriptor(mediatypes.OCI_MANIFEST, Digest.parse(digest), blob.stat().st_size)
+        assert str(read_descriptor(root, desc).digest) == digest
     assert temp_files(root) == []
