@@ -230,8 +230,9 @@ class RegistryClient:
                     sent += len(data)
                     if progress:
                         progress(digest, sent, size)
-            self._request("PUT", ref, _with_digest(location, digest), ok=(201, 204), actions=("pull", "push"),
-                          headers={"Content-Length": "0"}, retry=False)
+            done = self._request("PUT", ref, _with_digest(location, digest), ok=(201, 204),
+                                 actions=("pull", "push"), headers={"Content-Length": "0"}, retry=False)
+            _check_stored_digest(done, digest, ref)
             return
 
         def body() -> Iterator[bytes]:
@@ -243,9 +244,10 @@ class RegistryClient:
                     if progress:
                         progress(digest, sent, size)
 
-        self._request("PUT", ref, _with_digest(location, digest), ok=(201, 204), actions=("pull", "push"),
-                      headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-                      body=body, retry=False)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
+        done = self._request("PUT", ref, _with_digest(location, digest), ok=(201, 204),
+                             actions=("pull", "push"), headers=headers, body=body, retry=False)
+        _check_stored_digest(done, digest, ref)
 
     def _cancel(self, ref: ImageReference, resp: httpx.Response) -> None:
         # A stale upload session expires on its own, so a failed cancel is not an error.
@@ -406,6 +408,14 @@ class RegistryClient:
         if not token:
             raise RegistryError(f"token server for {ref.registry} returned no token")
         return str(token)
+
+
+def _check_stored_digest(resp: httpx.Response, digest: Digest, ref: ImageReference) -> None:
+    """The registry names the digest it stored; it must be the one we computed."""
+    stored = resp.headers.get("Docker-Content-Digest")
+    if stored and stored != str(digest):
+        raise RegistryError(f"registry {ref.registry} stored blob {digest} as {stored}",
+                            hint="the upload was altered in transit or by a proxy; try again")
 
 
 def _basic_header(cred: Credential | None) -> str:
