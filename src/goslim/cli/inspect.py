@@ -34,10 +34,10 @@ def inspect(
 
 def render(console: Console, s: ImageSummary) -> None:
     console.print(f"[bold]{s.location}[/bold]")
-    console.print(f"  digest    {s.digest}")
+    console.print(f"  digest       {s.digest}")
     if s.index_digest:
-        console.print(f"  index     {s.index_digest} ({', '.join(s.platforms)})")
-    console.print(f"  platform  {s.platform}   size {human_bytes(s.size)}   created {s.created or '-'}")
+        console.print(f"  index        {s.index_digest} ({', '.join(s.platforms)})")
+    console.print(f"  platform     {s.platform}   size {human_bytes(s.size)}   created {s.created or '-'}")
     cfg = s.config
     for key in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env", "ExposedPorts", "StopSignal"):
         if cfg.get(key):
@@ -46,7 +46,7 @@ def render(console: Console, s: ImageSummary) -> None:
                 shown = " ".join(value) if isinstance(value, list) else ", ".join(value)
             else:
                 shown = str(value)
-            console.print(f"  {key:<12}{shown}", highlight=False, markup=False)
+            console.print(f"  {key:<13}{shown}", highlight=False, markup=False)
     table = Table(show_edge=False)
     table.add_column("#", justify="right")
     table.add_column("layer digest")
