@@ -159,3 +159,13 @@ def test_absolute_symlink_inside_root_is_accepted(box: Path, service) -> None:
     unpack_rootfs(assembled.image, rootfs)
     assert (rootfs / "usr" / "etc" / "app.conf").read_bytes() == b"pwned\n"
     _assert_nothing_escaped(box)
+
+
+@pytest.mark.timeout(60)
+def test_symlink_chain_that_escapes_is_refused_by_unpack(box: Path) -> None:
+    """`a/up -> ..` is harmless, but `a/up/up2 -> ..` lands at the root and points above it."""
+    image = hostile_image([[("dir", "a", ""), ("symlink", "a/up", ".."), ("symlink", "a/up/up2", "..")]])
+    with pytest.raises(UnsafeLayerError, match="escapes the root"):
+        unpack_rootfs(image, box / "work" / "rootfs")
+    assert not (box / "work" / "rootfs").exists()
+    _assert_nothing_escaped(box)

@@ -158,7 +158,8 @@ class _Applier:
         if path.is_symlink() or path.exists():
             _remove(path)
         if m.issym():
-            _check_symlink(rel, m.linkname, layer)
+            # Judge the target from where the link really lands (its parent may itself be a symlink).
+            _check_symlink(path.relative_to(self.root).as_posix(), m.linkname, layer)
             os.symlink(m.linkname, path)
             self._chown(path, m.uid, m.gid, follow=False)
             return
