@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import io
 import tarfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import zstandard
 
 from goslim.errors import UserInputError
 from goslim.fsutil import atomic_path
@@ -103,7 +106,7 @@ def _read_layer(tar: tarfile.TarFile, members: dict[str, tarfile.TarInfo], name:
     with decompress_stream(io.BytesIO(data), compression) as fh:
         try:
             diff_id.verify_stream(fh, what=f"{path} layer {name} (diff_id)")
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             raise BlobError(f"{path}: layer {name} cannot be decompressed: {exc}") from exc
     return layer
 

@@ -128,6 +128,8 @@ class Layer:
     ) -> Layer:
         """Wrap an existing blob, verifying ``digest``/``size`` if given and computing ``diff_id`` if not."""
         mediatypes.layer_compression(media_type)  # refuse unknown layer types early
+        if (data is None) == (path is None):
+            raise ValueError("Layer.from_blob needs exactly one of data= or path=")
         if data is not None:
             real_digest, real_size = _hash_stream(io.BytesIO(data))
         else:

@@ -9,15 +9,19 @@ directory beside ``dest`` and renamed into place only when every layer applied c
 
 from __future__ import annotations
 
+import gzip
 import os
 import posixpath
 import shutil
 import stat
 import tarfile
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+import zstandard
 
 from goslim.errors import UserInputError
 from goslim.oci.digest import Digest
@@ -101,15 +105,21 @@ class _Applier:
 
     def apply(self, layer: Layer) -> None:
         created: set[str] = set()
-        with layer.open_uncompressed() as raw:
-            reader = _DiffIdReader(raw)
-            try:
+        try:
+            with layer.open_uncompressed() as raw:
+                reader = _DiffIdReader(raw)
                 with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
                     for member in tar:
                         self._apply_member(tar, member, created, layer)
-            except tarfile.TarError as exc:
-                raise BlobError(f"layer {layer.digest} is not a valid tar: {exc}") from exc
-            got = reader.drain_digest()
+                got = reader.drain_digest()
+        except tarfile.TarError as exc:
+            raise BlobError(f"layer {layer.digest} is not a valid tar: {exc}") from exc
+        except (EOFError, zlib.error, zstandard.ZstdError, gzip.BadGzipFile) as exc:
+            raise BlobError(f"layer {layer.digest} cannot be decompressed: {exc}",
+                            hint="the blob is truncated or corrupt; rebuild or re-pull the image") from exc
+        except OSError as exc:
+            raise UserInputError(f"cannot write the rootfs under {self.root.parent}: {exc.strerror or exc}",
+                                 hint="check free space and permissions of the destination") from exc
         if got != layer.diff_id:
             raise BlobError(f"layer {layer.digest} unpacks to {got}, but the config says {layer.diff_id}",
                             hint="the layer or config is corrupt")

@@ -12,6 +12,7 @@ import pytest
 from goslim.errors import UserInputError
 from goslim.oci import (
     BlobError,
+    Digest,
     FileEntry,
     Image,
     Layer,
@@ -115,6 +116,17 @@ def test_dest_must_be_new_or_empty(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="not an empty directory"):
         unpack_rootfs(_image(build_layer([FileEntry.file("a", b"1")])), tmp_path / "busy")
     assert (tmp_path / "busy" / "file").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_corrupt_compressed_layer_is_one_error(tmp_path: Path, damage: str) -> None:
+    good = build_layer([FileEntry.file("a", bytes(range(256)) * 100)])
+    blob = good.read_bytes()
+    blob = blob[:-10] if damage == "truncate" else blob[:30] + bytes([blob[30] ^ 0xFF]) + blob[31:]
+    bad = Layer(good.media_type, Digest.of_bytes(blob), good.diff_id, len(blob), data=blob)
+    with pytest.raises(BlobError, match=str(bad.digest)):
+        unpack_rootfs(_image(bad), tmp_path / "r")
+    assert not (tmp_path / "r").exists()
 
 
 def test_wrong_diff_id_is_caught(tmp_path: Path) -> None:
