@@ -3,9 +3,10 @@
 A whole 6 MB binary is too slow to copy and parse a million times, so the ELF seed is a
 *skeleton* of the real file: its real ELF header, program headers and section headers, with
 each section's bytes cut to a short prefix (the build-info and name-table sections kept whole)
-and offsets rewritten. The pclntab seed is the real function table with its function count
-lowered, so each run decodes a few dozen real records. The image seeds are the real manifest,
-config and layers of ``goslim image`` on the static base; the tar seeds are a cut-down copy of
+and offsets rewritten. The pclntab seed is likewise a compact re-pack of the real function table:
+its header and its first few dozen functions' names, records and functab entries. The image
+seeds are the real manifest, config and layers of ``goslim image`` on the static base; the tar
+seeds are a cut-down copy of
 the real base layer plus a hand-made tar holding every entry type the unpacker handles.
 """
 
@@ -116,22 +117,53 @@ def elf_skeleton(data: bytes) -> ElfSeed:
 
 
 def pclntab_seed(data: bytes) -> PclntabSeed:
-    """The real .gopclntab with nfunc lowered to ``PCLNTAB_FUNCS``; hot ranges cover what is decoded."""
+    """A compact copy of the real .gopclntab: its header, and the names, records and functab entries of
+    its first ``PCLNTAB_FUNCS`` functions, re-packed with offsets rewritten (a few KB instead of MBs)."""
     tab, _va = find_table(ElfImage(data))
-    h, _names, _entries = decode_table(tab)
-    table = bytearray(tab)
+    h, names, entries = decode_table(tab)
     order = "big" if h.big_endian else "little"
-    table[8 : 8 + h.ptr_size] = PCLNTAB_FUNCS.to_bytes(h.ptr_size, order)
-    h, _names, _entries = decode_table(bytes(table))
     field_size = h.ptr_size if h.layout == "go1.16" else 4
-    functab_end = h.pcln + (h.nfunc + 1) * 2 * field_size
-    hot = [(0, 8 + 8 * h.ptr_size), (h.pcln, functab_end)]
-    for i in range(h.nfunc):
+    name_at = h.ptr_size if h.layout == "go1.16" else 4
+    n = min(PCLNTAB_FUNCS, h.nfunc)
+    header_len = 8 + (7 if h.layout == "go1.16" else 8) * h.ptr_size
+    funcnames = bytearray()
+    name_offs = []
+    for name in names[:n]:
+        name_offs.append(len(funcnames))
+        funcnames += name.encode() + b"\0"
+    filetab = tab[h.filetab : h.filetab + 2048]
+    filetab = filetab[: filetab.rfind(b"\0") + 1]
+    regions = [bytes(funcnames), tab[h.cutab : h.cutab + 256], filetab, tab[h.pctab : h.pctab + 256]]
+    offsets = []
+    body = bytearray()
+    for region in regions:
+        offsets.append(header_len + len(body))
+        body += region
+    pcln = header_len + len(body)
+    functab_len = (n + 1) * 2 * field_size
+    functab, records = bytearray(), bytearray()
+    for i in range(n + 1):
+        functab += entries[i].to_bytes(field_size, order)
+        if i == n:
+            functab += (0).to_bytes(field_size, order)
+            continue
         at = h.pcln + (2 * i + 1) * field_size
-        funcoff = int.from_bytes(table[at : at + field_size], order)
-        hot.append((h.pcln + funcoff, h.pcln + funcoff + 16))
-    hot.append((h.funcname, h.funcname + 2048))
-    hot.append((h.filetab, h.filetab + 256))
+        funcoff = int.from_bytes(tab[at : at + field_size], order)
+        record = bytearray(tab[h.pcln + funcoff : h.pcln + funcoff + 48])
+        record[name_at : name_at + 4] = name_offs[i].to_bytes(4, order, signed=True)
+        functab += (functab_len + len(records)).to_bytes(field_size, order)
+        records += record
+    words = [n, min(h.nfiles, 8), h.text_start, *offsets, pcln]
+    if h.layout == "go1.16":
+        words.pop(2)
+    table = bytearray(tab[:8])
+    for w in words:
+        table += w.to_bytes(h.ptr_size, order)
+    table += body + functab + records
+    _h, compact_names, _ = decode_table(bytes(table))  # the compact table must decode like the real one
+    assert compact_names == names[:n], "compact pclntab does not decode to the real names"
+    hot = [(0, header_len), (pcln, pcln + functab_len), (pcln + functab_len, len(table)),
+           (offsets[0], offsets[0] + 512), (offsets[2], offsets[2] + 256)]
     return PclntabSeed(table, tuple(hot))
 
 

@@ -135,7 +135,7 @@ def _pclntab_target(corpus: Corpus) -> Target:
             for pos, old in reversed(saved):
                 table[pos : pos + len(old)] = old
 
-    return Target("pclntab", 0.07, generate, execute, "decode_table (real .gopclntab, 48 funcs)")
+    return Target("pclntab", 0.07, generate, execute, "decode_table (compact real .gopclntab)")
 
 
 # -- manifests, indexes, descriptors, references -----------------------------------------------------
