@@ -37,6 +37,15 @@ def write_docker_archive(path: Path, image: Image, repo_tags: Sequence[str] = ()
     path = Path(path)
     if path.is_dir():
         raise UserInputError(f"{path} is a directory", hint="give a file name such as image.tar")
+    try:
+        _write_archive(path, image, tags)
+    except OSError as exc:
+        raise UserInputError(f"cannot write docker-archive {path}: {exc.strerror or exc}",
+                             hint="check free space and permissions; an existing file is unchanged") from exc
+    return path
+
+
+def _write_archive(path: Path, image: Image, tags: list[str]) -> None:
     blob_names: dict[Digest, str] = {}
     with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
@@ -62,7 +71,6 @@ def write_docker_archive(path: Path, image: Image, repo_tags: Sequence[str] = ()
         manifest = [{"Config": config_name, "RepoTags": tags,
                      "Layers": [blob_names[la.digest] for la in image.layers]}]
         _add_bytes(tar, "manifest.json", canonical_json(manifest))
-    return path
 
 
 def read_docker_archive(path: Path, repo_tag: str | None = None) -> Image:

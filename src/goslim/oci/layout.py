@@ -79,6 +79,14 @@ def write_oci_layout(path: Path, image: Image | Index, tag: str | None = None) -
                              hint="choose a directory for the OCI layout")
     if tag is not None:
         _check_tag(tag)
+    try:
+        return _write_locked(root, image, tag)
+    except OSError as exc:
+        raise UserInputError(f"cannot write OCI layout {root}: {exc.strerror or exc}",
+                             hint="check free space and permissions; index.json was not changed") from exc
+
+
+def _write_locked(root: Path, image: Image | Index, tag: str | None) -> Descriptor:
     with layout_lock(root):
         header = root / "oci-layout"
         if not header.is_file():

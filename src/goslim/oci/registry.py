@@ -199,7 +199,12 @@ class RegistryClient:
         path: str | None = "/tags/list"
         while path:
             resp = self._request("GET", ref, path, ok=(200,), missing=f"repository {ref.name}")
-            tags.extend(resp.json().get("tags") or [])
+            try:
+                page = resp.json()
+            except ValueError as exc:
+                raise RegistryError(f"{ref.registry}: tag list of {ref.repository} is not JSON") from exc
+            found = page.get("tags") if isinstance(page, dict) else None
+            tags.extend(str(t) for t in found or [])
             nxt = resp.links.get("next", {}).get("url")
             path = None
             if nxt:

@@ -20,6 +20,7 @@ from goslim.oci import (
     new_config,
     read_layout_image,
     read_oci_layout,
+    write_docker_archive,
     write_oci_layout,
 )
 from goslim.oci.layout import blob_path
@@ -113,3 +114,11 @@ def test_concurrent_writers_keep_every_tag(tmp_path: Path) -> None:
         list(pool.map(lambda kv: write_oci_layout(tmp_path, kv[1], tag=kv[0]), images.items()))
     tags = layout_tags(tmp_path)
     assert {t: d.digest for t, d in tags.items()} == {t: img.digest for t, img in images.items()}
+
+
+def test_unwritable_destination_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")  # a parent that is a file fails even for root
+    with pytest.raises(UserInputError, match="cannot write OCI layout"):
+        write_oci_layout(tmp_path / "a-file" / "layout", _image())
+    with pytest.raises(UserInputError, match="cannot write docker-archive"):
+        write_docker_archive(tmp_path / "a-file" / "img.tar", _image())
