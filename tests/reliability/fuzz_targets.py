@@ -239,7 +239,6 @@ def _layout_target(corpus: Corpus, root: Path) -> Target:
             return m.json_bytes(m.mutate_json(index_doc)), None, None
         # A mutated manifest (or config) stored under its own digest, with index.json pointing at it.
         cfg = None
-        man = dict(manifest_doc)
         if roll < 0.75:
             cfg = m.json_bytes(m.mutate_json(config_doc))
             man = json.loads(json.dumps(manifest_doc))
@@ -400,7 +399,3 @@ def _make_removable(path: Path) -> None:
             full = Path(dirpath) / d
             if not full.is_symlink():
                 os.chmod(full, 0o755)
-
-
-def describe(targets: list[Target]) -> list[dict[str, Any]]:
-    return [{"name": t.name, "weight": t.weight, "what": t.what} for t in targets]

@@ -33,6 +33,8 @@ from tests.reliability.fuzz_engine import Target, fuzz_one, replay, run_targets
 from tests.reliability.fuzz_seeds import Corpus, build_corpus, layer_image_from_tar
 from tests.reliability.fuzz_targets import make_targets, scratch_dir
 
+pytestmark = pytest.mark.timeout(300)  # each test; the mutation run sets its own
+
 EXECUTIONS = int(os.environ.get("GOSLIM_FUZZ_EXECUTIONS", "20000"))
 SHAPED = settings(max_examples=max(EXECUTIONS // 100, 50), deadline=None, database=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
