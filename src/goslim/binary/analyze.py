@@ -115,7 +115,7 @@ def analyze_image(
     sizes = table.sizes() if table else []
     go120 = table is None or table.header.layout == "go1.20"
     packages = packages_of(names, go120=go120)
-    linked = LinkedFunctions(names, packages)
+    linked = LinkedFunctions(names, packages) if table is not None else None
     if table is not None:
         found = build_path_finding(table.file_names, info)
         if found:

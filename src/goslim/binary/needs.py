@@ -55,8 +55,17 @@ class LinkedFunctions:
         return sorted({n for n, p in zip(names, packages, strict=True) if p == package})
 
 
-def detect_needs(funcs: LinkedFunctions, elf: ElfImage | None, info: BuildInfo | None) -> Needs:
-    """Derive each need from the linked function names and the ELF facts."""
+def detect_needs(funcs: LinkedFunctions | None, elf: ElfImage | None, info: BuildInfo | None) -> Needs:
+    """Derive each need from the linked function names and the ELF facts.
+
+    ``funcs`` is None when there is no readable Go function table (not Go, packed, Go <= 1.15):
+    then nothing proves a file is unneeded, so each file need is assumed, and says so.
+    """
+    if funcs is None:
+        unknown = Need(needed=True, detail="unknown: no readable Go function table, so assumed needed")
+        return Needs(
+            ca_roots=unknown, zoneinfo=unknown, passwd=unknown, resolver=unknown, loader=_loader(elf)
+        )
     return Needs(
         ca_roots=_ca_roots(funcs),
         zoneinfo=_zoneinfo(funcs, info),

@@ -54,3 +54,18 @@ def test_synthetic_report_round_trips() -> None:
     assert report.needs.zoneinfo.needed and report.needs.passwd.needed and not report.needs.ca_roots.needed
     assert sum(p.size for p in report.packages) + sum(s.size for s in report.sections) == report.size
     assert models.BinaryReport.model_validate_json(report.model_dump_json()) == report
+
+
+def test_needs_are_assumed_when_there_is_no_function_table() -> None:
+    data = make_elf(
+        ElfSpec(
+            sections=[Sec(".text", b"\x90" * 64, addr=0x401000, flags=6)], interp="/lib/ld-musl-x86_64.so.1"
+        )
+    )
+    report = analyze_image(data, "c-program")
+    assert not report.is_go and report.function_count == 0
+    for name in ("ca_roots", "zoneinfo", "passwd", "resolver"):
+        need = getattr(report.needs, name)
+        assert need.needed and need.detail.startswith("unknown")
+    assert report.needs.loader.needed and report.elf.libc == "musl"
+    assert sum(s.size for s in report.sections) == report.size
