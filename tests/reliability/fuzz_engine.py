@@ -8,6 +8,7 @@ crashing inputs are saved (pickled) so they can be replayed with ``replay``.
 
 from __future__ import annotations
 
+import copy
 import json
 import pickle
 import random
@@ -166,7 +167,9 @@ class Mutator:
         value = self.rng.choice(INTERESTING_JSON)
         if value == float("1e308") and self.rng.random() < 0.5:
             return [[[[[]]]]]
-        return value
+        # A fresh copy: later mutations edit nodes in place and must never touch the shared constants
+        # (that once made a list contain itself).
+        return copy.deepcopy(value)
 
     def json_bytes(self, doc: Any) -> bytes:
         """Serialise a (possibly mutated) document, sometimes in a non-canonical but valid way."""
