@@ -28,6 +28,9 @@ LOCK_NAME = ".goslim.lock"
 _LAYOUT_HEADER = b'{"imageLayoutVersion":"1.0.0"}'
 
 
+ATTACHMENT_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")
+
+
 def blob_path(root: Path, digest: Digest) -> Path:
     return root / "blobs" / digest.algorithm / digest.hex
 
@@ -227,7 +230,9 @@ def _select(root: Path, tag: str | None) -> Descriptor:
         tags = sorted(d.annotations[REF_NAME] for d in descs if REF_NAME in d.annotations)
         raise UserInputError(f"tag '{tag}' not found in OCI layout {root}",
                              hint=f"tags there: {', '.join(tags) or 'none'}")
-    usable = [d for d in descs if d.media_type in mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES]
+    # Signatures and SBOMs attached the cosign way (tags "sha256-<hex>.sig|.att|.sbom") are not images.
+    usable = [d for d in descs if d.media_type in mediatypes.MANIFEST_TYPES | mediatypes.INDEX_TYPES
+              and not ATTACHMENT_TAG.match(d.annotations.get(REF_NAME, ""))]
     if len(usable) == 1:
         return usable[0]
     if not usable:

@@ -167,7 +167,7 @@ class RegistryClient:
                              headers={"Accept": ", ".join(mediatypes.ACCEPT_MANIFESTS)}, missing=f"{ref}")
         data = resp.content
         digest = Digest.of_bytes(data)
-        if ident.startswith("sha"):
+        if ":" in ident:  # a digest; tags cannot hold ':' (cosign's "sha256-<hex>.sig" tags are tags)
             want = Digest.parse(ident)
             want.verify_bytes(data, what=f"manifest {ref.name}@")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from goslim.oci import Digest, InvalidDigestError, RegistryClient, RegistryError, mediatypes
+from goslim.oci import Digest, RegistryClient, RegistryError
 from goslim.oci.reference import ImageReference
 from goslim.sign.store import BlobDigestMismatch, sha256_digest
 
@@ -43,24 +43,10 @@ class RegistryStore:
     def get_tagged(self, tag: str) -> bytes | None:
         try:
             return self.client.get_manifest(self.reference, tag).data
-        except InvalidDigestError:
-            # goslim.oci's get_manifest reads any identifier starting "sha" as a digest, and cosign's
-            # tags start "sha256-"; fetch by tag directly until that is fixed there.
-            return self._get_by_tag(tag)
         except RegistryError as exc:
             if exc.status == 404:
                 return None
             raise
-
-    def _get_by_tag(self, tag: str) -> bytes | None:
-        resp = self.client._request(  # workaround, see get_tagged
-            "GET",
-            self.reference,
-            f"/manifests/{tag}",
-            ok=(200, 404),
-            headers={"Accept": ", ".join(mediatypes.ACCEPT_MANIFESTS)},
-        )
-        return resp.content if resp.status_code == 200 else None
 
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
         return str(self.client.put_manifest(self.reference, tag, manifest, media_type))

@@ -122,3 +122,12 @@ def test_unwritable_destination_is_one_line(tmp_path: Path) -> None:
         write_oci_layout(tmp_path / "a-file" / "layout", _image())
     with pytest.raises(UserInputError, match="cannot write docker-archive"):
         write_docker_archive(tmp_path / "a-file" / "img.tar", _image())
+
+
+def test_untagged_read_skips_cosign_attachments(tmp_path: Path) -> None:
+    """A signed layout still reads without a tag: .sig/.sbom manifests are attachments, not images."""
+    image = _image(b"app")
+    write_oci_layout(tmp_path, image, tag="v1")
+    signature = _image(b"signature payload")
+    write_oci_layout(tmp_path, signature, tag=f"sha256-{str(image.digest).split(':', 1)[1]}.sig")
+    assert read_oci_layout(tmp_path).digest == image.digest
