@@ -9,6 +9,7 @@ entries have fixed mtime/owner so the archive itself is reproducible.
 from __future__ import annotations
 
 import io
+import lzma
 import tarfile
 import zlib
 from collections.abc import Sequence
@@ -84,17 +85,22 @@ def read_docker_archive(path: Path, repo_tag: str | None = None) -> Image:
             raw_manifest = _member_bytes(tar, members, "manifest.json", path)
             manifest = parse_json(raw_manifest, what=f"{path} manifest.json")
             item = _pick_item(manifest, repo_tag, path)
-            config_bytes = _member_bytes(tar, members, str(item["Config"]), path)
-            config = parse_json(config_bytes, what=f"{path} config")
-            rootfs = (config.get("rootfs") or {}) if isinstance(config, dict) else {}
-            diff_ids = rootfs.get("diff_ids") or []
             layer_names = item.get("Layers") or []
+            if not isinstance(item.get("Config"), str) or not isinstance(layer_names, list):
+                raise ImageFormatError(f"{path}: manifest.json needs a Config name and a Layers list")
+            config_bytes = _member_bytes(tar, members, item["Config"], path)
+            config = parse_json(config_bytes, what=f"{path} config")
+            rootfs = config.get("rootfs") if isinstance(config, dict) else None
+            diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
+            if not isinstance(diff_ids, list):
+                raise ImageFormatError(f"{path}: config rootfs.diff_ids is not a list")
             if len(layer_names) != len(diff_ids):
                 raise ImageFormatError(f"{path}: {len(layer_names)} layers but the config lists "
                                        f"{len(diff_ids)} diff_ids")
             layers = [_read_layer(tar, members, str(n), Digest.parse(d), path)
                       for n, d in zip(layer_names, diff_ids, strict=True)]
-    except tarfile.TarError as exc:
+    except (tarfile.TarError, EOFError, OSError, zlib.error, lzma.LZMAError) as exc:
+        # EOFError/zlib/lzma/OSError: a compressed archive that is truncated or corrupt.
         raise ImageFormatError(f"{path} is not a valid tar archive: {exc}") from exc
     docker = isinstance(config, dict) and "container_config" in config
     if any(la.compression == "zstd" for la in layers):
@@ -128,7 +134,8 @@ def _pick_item(manifest: Any, repo_tag: str | None, path: Path) -> dict[str, Any
         return manifest[0]
     want = _normalize_tag(repo_tag)
     for item in manifest:
-        if want in [_normalize_tag(t) for t in item.get("RepoTags") or []]:
+        tags = item.get("RepoTags") or []
+        if isinstance(tags, list) and want in [_normalize_tag(t) for t in tags if isinstance(t, str)]:
             return item
     raise UserInputError(f"{path} has no image tagged {repo_tag}")
 
