@@ -6,8 +6,11 @@ even when a short fuzz run would not hit it again.
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import io
 import json
+import lzma
 import struct
 import tarfile
 from pathlib import Path
@@ -27,6 +30,7 @@ from goslim.oci import (
     build_layer,
     new_config,
     pull_image,
+    read_docker_archive,
     read_oci_layout,
     write_oci_layout,
 )
@@ -194,3 +198,51 @@ def test_symlink_with_empty_target_is_refused(tmp_path: Path) -> None:
     with pytest.raises(GoslimError, match="empty target"):
         unpack_rootfs(layer_image_from_tar(buf.getvalue()), tmp_path / "rootfs")
     assert list(tmp_path.iterdir()) == []
+
+
+def _archive_with(tmp_path: Path, image: Image, manifest_json: Any, config: bytes | None = None) -> Path:
+    """A docker-archive holding ``image``'s blobs and the given manifest.json document."""
+    path = tmp_path / "image.tar"
+    config = config if config is not None else image.config_bytes
+    members = {"config.json": config, "manifest.json": json.dumps(manifest_json).encode()}
+    members.update({f"{la.digest.hex}.tar": la.read_bytes() for la in image.layers})
+    with tarfile.open(path, "w") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.parametrize("item", [
+    {"Layers": []},
+    {"Config": "config.json", "Layers": 5},
+    {"Config": ["config.json"], "Layers": []},
+    {"Config": "config.json", "Layers": [], "RepoTags": 7},
+])
+def test_docker_archive_manifest_with_wrong_shapes(tmp_path: Path, image: Image,
+                                                   item: dict[str, Any]) -> None:
+    with pytest.raises(GoslimError):
+        tag = "example.com/a:v1" if "RepoTags" in item else None
+        read_docker_archive(_archive_with(tmp_path, image, [item]), tag)
+
+
+@pytest.mark.parametrize("rootfs", ["x", 5, {"diff_ids": 5}])
+def test_docker_archive_config_with_wrong_rootfs(tmp_path: Path, image: Image, rootfs: Any) -> None:
+    config = canonical_json(_with(json.loads(image.config_bytes), ("rootfs",), rootfs))
+    layers = [f"{la.digest.hex}.tar" for la in image.layers]
+    archive = _archive_with(tmp_path, image, [{"Config": "config.json", "Layers": layers}], config)
+    with pytest.raises(GoslimError):
+        read_docker_archive(archive)
+
+
+@pytest.mark.parametrize("cut", [3, 10, 200, 2000])
+def test_truncated_compressed_docker_archive(tmp_path: Path, image: Image, cut: int) -> None:
+    plain = _archive_with(tmp_path, image, [{"Config": "config.json", "Layers": []}]).read_bytes()
+    packs = (("gz", gzip.compress(plain)), ("xz", lzma.compress(plain)),
+             ("bz2", bz2.compress(plain)))
+    for suffix, packed in packs:
+        path = tmp_path / f"cut.tar.{suffix}"
+        path.write_bytes(packed[:cut])
+        with pytest.raises(GoslimError):
+            read_docker_archive(path)
