@@ -8,10 +8,13 @@ left outside the place goslim was told to write.
 from __future__ import annotations
 
 import contextlib
+import gzip
+import io
 import json
 import os
 import random
 import shutil
+import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -316,8 +319,26 @@ def _docker_archive_target(corpus: Corpus, box: Path) -> Target:
     seed = corpus.docker_archive
     hot = [(i, i + 512) for i in range(0, len(seed), 512) if seed[i + 257 : i + 262] == b"ustar"]
 
+    members = _tar_members(seed)
+    manifest_doc = json.loads(members["manifest.json"])
+    config_name = manifest_doc[0]["Config"]
+    config_doc = json.loads(members[config_name])
+
     def generate(rng: random.Random, m: Mutator) -> bytes:
-        return m.mutate_bytes(seed, hot)
+        roll = rng.random()
+        if roll < 0.45:
+            return m.mutate_bytes(seed, hot)
+        # Well-formed tar around a mutated manifest.json or config, sometimes gzipped and cut short.
+        changed = dict(members)
+        if rng.random() < 0.6:
+            changed["manifest.json"] = m.json_bytes(m.mutate_json(manifest_doc))
+        else:
+            changed[config_name] = m.json_bytes(m.mutate_json(config_doc))
+        data = _tar_bytes(changed)
+        if roll > 0.8:
+            data = gzip.compress(data, compresslevel=1)
+            data = data[: rng.randrange(len(data))] if rng.random() < 0.5 else m.mutate_bytes(data)
+        return data
 
     def execute(data: bytes) -> None:
         path.write_bytes(data)
@@ -387,6 +408,21 @@ def _pull_target(corpus: Corpus, cache: Path) -> Target:
         pulled.summary()
 
     return Target("pull", 0.03, generate, execute, "pull_image: manifest/index/config from a registry")
+
+
+def _tar_members(data: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar if m.isfile()}  # type: ignore[union-attr]
+
+
+def _tar_bytes(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, blob in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return out.getvalue()
 
 
 def _make_removable(path: Path) -> None:
