@@ -21,9 +21,23 @@ def test_readme_walkthrough_runs(tmp_path: Path) -> None:
         need_tool(tool)
     script = walkthrough().replace("D=/tmp/goslim-demo", f"D={tmp_path}")
     assert f"D={tmp_path}" in script, "the walkthrough must keep its output folder in $D"
-    proc = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=REPO, capture_output=True, text=True,
-                          timeout=1200, check=False)
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for produced in ("bin/hello-api", "image/index.json", "verify.xml", "scan.sarif", "keys/cosign.pub",
-                     "docker/Dockerfile", "k8s.yaml", "goslim-workflow.yaml"):
+    for produced in (
+        "bin/hello-api",
+        "image/index.json",
+        "verify.xml",
+        "scan.sarif",
+        "keys/cosign.pub",
+        "docker/Dockerfile",
+        "k8s.yaml",
+        "goslim-workflow.yaml",
+    ):
         assert (tmp_path / produced).exists(), produced
