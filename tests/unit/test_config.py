@@ -37,7 +37,7 @@ def test_mistyped_nested_key_suggests_the_right_one() -> None:
 
 
 def test_wrong_value_type() -> None:
-    with pytest.raises(ConfigError, match="invalid value for 'build.profile'"):
+    with pytest.raises(ConfigError, match=r"invalid value for 'build\.profile'"):
         parse_config("build:\n  profile: tiny\n", where="goslim.yaml")
 
 

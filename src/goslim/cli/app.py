@@ -27,7 +27,7 @@ from goslim.cli import sign as sign_cmd
 from goslim.cli import slim as slim_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.cli import verify as verify_cmd
-from goslim.errors import ExitStatus, GoslimError, UserInterrupt, ToolError
+from goslim.errors import ExitStatus, GoslimError, ToolError, UserInterrupt
 
 app = typer.Typer(
     name="goslim",
@@ -46,7 +46,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version."
+    ),
 ) -> None:
     """goslim: build, analyze, pack, image, verify, scan and sign Go services."""
 

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
     app.command("ci")(ci)
 
 
-def ci(  # noqa: PLR0917  (typer maps each parameter to a flag)
+def ci(
     system: Annotated[str, typer.Argument(help="github or gitlab.")],
     module: Annotated[
         str, typer.Option(help="The Go module's folder, relative to the repository root.")

@@ -35,7 +35,7 @@ def register(app: typer.Typer) -> None:
     app.command("compare")(compare)
 
 
-def compare(  # noqa: PLR0917 - typer maps parameters to flags
+def compare(
     target: TargetArg = None,
     base: BaseListOpt = None,
     compression: CompressionOpt = None,

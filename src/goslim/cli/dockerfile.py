@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("dockerfile")(dockerfile)
 
 
-def dockerfile(  # noqa: PLR0917  (typer maps each parameter to a flag)
+def dockerfile(
     module: Annotated[
         Path | None, typer.Argument(help="Go module directory (default: the current module).")
     ] = None,

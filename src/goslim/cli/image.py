@@ -65,7 +65,7 @@ AppDirOpt = Annotated[str | None, typer.Option("--app-dir", help="Where the bina
 PlatformOpt = Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for (default: goslim.yaml).")]
 
 
-def image(  # noqa: PLR0917 - typer maps parameters to flags
+def image(
     target: TargetArg = None,
     base: BaseOpt = None,
     to: ToOpt = None,

@@ -19,7 +19,7 @@ def register(app: typer.Typer) -> None:
     app.command("k8s")(k8s)
 
 
-def k8s(  # noqa: PLR0917  (typer maps each parameter to a flag)
+def k8s(
     image: Annotated[
         str, typer.Argument(help="REPO@sha256:<digest>, or oci:PATH[:TAG] (its digest is read).")
     ],
