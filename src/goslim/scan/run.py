@@ -14,7 +14,7 @@ from goslim.scan.match import FAIL_ON_CHOICES, policy_failures
 from goslim.scan.models import SbomDocument, SbomFormat, ScanReport
 from goslim.scan.sarif import sarif_text
 from goslim.scan.sbom import SBOM_FORMATS, make_sbom
-from goslim.scan.scanner import scan_facts
+from goslim.scan.scanner import scan_facts, unmatched_report
 from goslim.scan.target import ScanTarget, open_target
 from goslim.scan.vulndb import VulnDb, fetch_vulndb, load_vulndb
 from goslim.sign.attach import ArtifactLayer, attach
@@ -128,16 +128,5 @@ def _scan(target: ScanTarget, db_path: Path | None) -> ScanReport:
     else:
         db = open_vulndb(db_path, modules)
     if target.facts is None:
-        return ScanReport(
-            target=target.location,
-            binary="",
-            go_version=None,
-            main_module=None,
-            modules=[],
-            vulnerabilities=[],
-            db_source=db.source,
-            db_entries=len(db.entries),
-            symbols_checked=False,
-            notes=[*target.subject.partial_reasons, *db.notes],
-        )
+        return unmatched_report(target.location, "", db, [*target.subject.partial_reasons, *db.notes])
     return scan_facts(target.facts, db, target=target.location, binary_label=target.binary_label)

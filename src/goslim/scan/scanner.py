@@ -20,6 +20,22 @@ def scan_binary(path: Path, db: VulnDb | Path, *, target: str | None = None) -> 
     return scan_facts(inspect_binary(path), vulndb, target=target)
 
 
+def unmatched_report(target: str, binary: str, db: VulnDb, notes: list[str]) -> ScanReport:
+    """A report for a target with no build info to match (packed, not Go, or no binary at all)."""
+    return ScanReport(
+        target=target,
+        binary=binary,
+        go_version=None,
+        main_module=None,
+        modules=[],
+        vulnerabilities=[],
+        db_source=db.source,
+        db_entries=len(db.entries),
+        symbols_checked=False,
+        notes=notes,
+    )
+
+
 def scan_facts(
     facts: BinaryFacts, db: VulnDb, *, target: str | None = None, binary_label: str | None = None
 ) -> ScanReport:
@@ -27,18 +43,7 @@ def scan_facts(
     notes = list(facts.missing) + list(db.notes)
     info = facts.build_info
     if info is None:
-        return ScanReport(
-            target=target or str(facts.path),
-            binary=binary_label or str(facts.path),
-            go_version=None,
-            main_module=None,
-            modules=[],
-            vulnerabilities=[],
-            db_source=db.source,
-            db_entries=len(db.entries),
-            symbols_checked=False,
-            notes=notes,
-        )
+        return unmatched_report(target or str(facts.path), binary_label or str(facts.path), db, notes)
     index = index_functions(facts.functions) if facts.functions is not None else None
     modules, vulns, match_notes = match_vulnerabilities(info, db, index)
     return ScanReport(
