@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from goslim.image import ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
-from goslim.oci import write_image
+from goslim.oci import ImageLocation, RegistryClient, push, write_image
 from goslim.platform import Platform
 from goslim.probe import ProbeSpec
 from goslim.report import evaluate_claims, goroutine_dump, write_report
@@ -60,6 +61,7 @@ class SlimOptions:
     compare: bool = True
     upx_policy: str = "off"
     to: str | None = None  # extra destination: registry reference or docker-archive:PATH
+    mount_from: tuple[str, ...] = ()  # registry repositories whose blobs a push may mount instead of upload
     db: Path | None = None
     key: Path | None = None
     key_password: bytes | None = None
@@ -246,11 +248,23 @@ def _image_stage(
         assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
         write_image(location, assembled.image)
         if opts.to:
-            write_image(opts.to, assembled.image)
+            _publish(stages, assembled.image, opts.to, opts.mount_from)
         return assembled
 
     assembled = stages.run("image", build_and_write)
     return assembled, (location if assembled else None)
+
+
+def _publish(stages: StageRecorder, image: Any, to: str, mount_from: tuple[str, ...]) -> None:
+    """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
+    destination = ImageLocation.parse(to)
+    if destination.reference is None:
+        write_image(destination, image)
+        return
+    with RegistryClient() as client:
+        result = push(image, destination.reference, client, mount_from=mount_from)
+    counts = ", ".join(f"{n} {what}" for what, n in sorted(Counter(result.blobs.values()).items()))
+    stages.note("image", f"pushed {result.pinned} ({counts})")
 
 
 def _compare_stage(

@@ -16,6 +16,7 @@ from goslim.cli.output import human_bytes
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus
 from goslim.gobuild import BuildOptions, GoToolchain, plan_build
+from goslim.oci import ImageReference
 from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
 from goslim.platform import Platform
 from goslim.report.models import SlimRun, StageOutcome
@@ -97,10 +98,22 @@ def slim(
             ablation=not no_ablation,
             compare=not no_compare,
             upx_policy=upx or config.upx.policy,
-            to=f"{to.rstrip('/')}/{names[package]}:latest" if to and several else to,
+            to=destination(package),
+            mount_from=shared_from(package),
             db=db,
             key=key,
         )
+
+    def destination(package: str) -> str | None:
+        # With several services, --to is a registry prefix: one repository per service.
+        return f"{to.rstrip('/')}/{names[package]}:latest" if to and several else to
+
+    def shared_from(package: str) -> tuple[str, ...]:
+        """The first service's repository: the others mount the base layers it pushed instead of uploading."""
+        first = destination(selected[0]) if selected else None
+        if not (several and first) or package == selected[0] or first.startswith(("oci:", "docker-archive:")):
+            return ()
+        return (ImageReference.parse(first).repository,)
 
     def on_stage(service: str, outcome: StageOutcome) -> None:
         style = STATUS_STYLE[outcome.status]
