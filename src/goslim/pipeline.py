@@ -34,7 +34,7 @@ from goslim.k8s import build_manifests, plan_k8s
 from goslim.oci import ImageLocation, RegistryClient, push, write_image
 from goslim.platform import Platform
 from goslim.probe import ProbeSpec
-from goslim.report import evaluate_claims, goroutine_dump, write_report
+from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
 from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
 from goslim.scan import run_scan
 from goslim.scan.errors import VulnDbError
@@ -163,7 +163,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     signature = _sign_stage(stages, opts, location)
     deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist)
 
-    stack = goroutine_dump(binary.path) if binary and analysis and analysis.is_go else None
+    # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
+    stack = stages.run("claims", lambda: goroutine_dump(binary.path)) if analysis and analysis.is_go else None
     claims = evaluate_claims(ablation, upx_report, bases, stack, analysis.elf.stripped if analysis else None)
     exit_status = _exit_status(stages, checklist)
     run = SlimRun(
@@ -188,15 +189,12 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         exit_status=int(exit_status),
     )
     outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files}
-    outputs = {k: v for k, v in outputs.items() if v}
-    run = run.model_copy(update={"seconds": time.monotonic() - t0})
-    paths = write_report(
-        run.model_copy(update={"outputs": {**outputs, "report": str(opts.out_dir / "report.html")}}),
-        opts.out_dir,
+    outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
+    run = run.model_copy(
+        update={"seconds": time.monotonic() - t0, "outputs": {k: v for k, v in outputs.items() if v}}
     )
-    return run.model_copy(
-        update={"outputs": {**outputs, **{f"report ({k})": str(p) for k, p in paths.items()}}}
-    )
+    write_report(run, opts.out_dir)
+    return run
 
 
 def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[Any, Any]:

@@ -2,7 +2,7 @@
 
 from goslim.report.claims import evaluate_claims
 from goslim.report.models import BaseRow, Claim, JourneyStep, SlimRun, StageOutcome
-from goslim.report.render import to_html, to_junit, to_markdown, write_report
+from goslim.report.render import report_paths, to_html, to_junit, to_markdown, write_report
 from goslim.report.symbolize import StackEvidence, goroutine_dump
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "StageOutcome",
     "evaluate_claims",
     "goroutine_dump",
+    "report_paths",
     "to_html",
     "to_junit",
     "to_markdown",

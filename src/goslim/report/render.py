@@ -101,14 +101,19 @@ def to_junit(run: SlimRun) -> str:
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def write_report(run: SlimRun, out_dir: Path) -> dict[str, Path]:
-    """Write report.html, report.md, report.json and junit.xml atomically into ``out_dir``."""
-    paths = {
+def report_paths(out_dir: Path) -> dict[str, Path]:
+    """Where ``write_report`` puts each rendering."""
+    return {
         "html": out_dir / "report.html",
         "markdown": out_dir / "report.md",
         "json": out_dir / "report.json",
         "junit": out_dir / "junit.xml",
     }
+
+
+def write_report(run: SlimRun, out_dir: Path) -> dict[str, Path]:
+    """Write report.html, report.md, report.json and junit.xml atomically into ``out_dir``."""
+    paths = report_paths(out_dir)
     write_text_atomic(paths["json"], json.dumps(run.model_dump(mode="json"), indent=2) + "\n")
     write_text_atomic(paths["markdown"], to_markdown(run))
     write_text_atomic(paths["junit"], to_junit(run))
