@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +20,7 @@ from goslim.image.compare import Comparison, Variant, compare_bases
 from goslim.image.startcheck import check_starts
 from goslim.probe import ProbeSpec
 from goslim.runner import SubprocessRunner
+from goslim.upx import pack
 
 BaseListOpt = Annotated[list[str] | None, typer.Option(
     "--base", help="A base to compare (repeatable): REF, oci:PATH, docker-archive:PATH. static and scratch "
@@ -81,11 +81,7 @@ def compare(
 
 
 def _upx_variant(binary, level: str, tmp: Path) -> Variant:
-    try:
-        upx = importlib.import_module("goslim.upx")
-    except ImportError as exc:
-        raise UserInputError("this goslim has no UPX stage", hint="drop --upx") from exc
-    packed = upx.pack(binary, level, tmp / binary.name)
+    packed = pack(binary, level, tmp / binary.name)
     return Variant(label=f"slim + upx {level}", binary=packed, report=analyze(packed.path))
 
 

@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from goslim.binary import analyze
+
 
 class RuntimeNeeds(BaseModel):
     """Files the final image must supply, and how that was decided."""
@@ -50,12 +52,5 @@ def needs_from_report(needs: Any, *, binary: str) -> RuntimeNeeds:
 
 
 def needs_for_binary(path: Path) -> RuntimeNeeds:
-    """Analyze ``path`` with goslim.binary when that stage is installed, else the conservative set."""
-    try:
-        from goslim.binary import analyze  # noqa: PLC0415  (optional stage, may not be present)
-    except ImportError:
-        return CONSERVATIVE.model_copy(
-            update={"note": "the binary analyzer is not available: assuming CA roots, zoneinfo and passwd"}
-        )
-    report = analyze(path)
-    return needs_from_report(report.needs, binary=str(path))
+    """What ``path`` needs at run time, decided by ``goslim.binary.analyze``."""
+    return needs_from_report(analyze(path).needs, binary=str(path))
