@@ -213,22 +213,24 @@ def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[A
         else None
     )
     budget = Budget.from_config(opts.config.upx, opts.config.image.compression)
-    result = stages.run(
-        "upx",
-        lambda: apply_policy(
+
+    def decide() -> tuple[Any, Any]:
+        shipped, report = apply_policy(
             binary,
             opts.upx_policy,
             budget,
             probe,
             auto_levels=tuple(opts.config.upx.levels),
             work_dir=opts.out_dir / "upx",
-        ),
-    )
+        )
+        if report is not None:
+            stages.note("upx", report.decision.reason)  # shown with the stage's line
+        return shipped, report
+
+    result = stages.run("upx", decide)
     if result is None:
         return None, binary
     shipped, report = result
-    if report is not None:
-        stages.note("upx", report.decision.reason)
     return report, shipped
 
 
@@ -345,21 +347,22 @@ def _scan_stage(
 
     def scan_offline_if_needed() -> Any:
         try:
-            return scan(db)
+            outcome = scan(db)
         except VulnDbError as exc:
             if db is not None:
                 raise
             # No database given and none reachable: still write the SBOM, and say what was not checked.
             stages.note("scan", f"vulnerabilities not checked: {exc.one_line()} (pass --db PATH)")
             with tempfile.TemporaryDirectory(prefix="goslim-emptydb-") as empty:
-                return scan(Path(empty))
+                outcome = scan(Path(empty))
+        if outcome.policy_failures:
+            stages.policy_failed = True
+            stages.note("scan", f"--fail-on {outcome.fail_on}: {', '.join(outcome.policy_failures)}")
+        return outcome
 
     outcome = stages.run("scan", scan_offline_if_needed)
     if outcome is None:
         return None, {}
-    if outcome.policy_failures:
-        stages.policy_failed = True
-        stages.note("scan", f"--fail-on {outcome.fail_on}: {', '.join(outcome.policy_failures)}")
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
 
 
