@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from goslim.cli.app import main
-from tests.conftest import EXAMPLE_DIR, GO_FIXTURES, need_tool
+from tests.conftest import EXAMPLE_DIR, GO_FIXTURES, REPO, need_tool
 
 
 @pytest.fixture(scope="module")
@@ -148,3 +148,21 @@ def test_unwritable_output_dir_is_one_line(tmp_path: Path, capsys) -> None:
     assert code == 2
     assert "cannot write the report" in err and "Traceback" not in err
     assert blocker.read_text() == "not a directory"
+
+
+def test_scan_policy_breach_exits_1_and_names_the_entry(tmp_path: Path, capsys) -> None:
+    """A vulnerable dependency under scan.fail_on fails the job, after every stage has run."""
+    for tool in ("go", "runc"):
+        need_tool(tool)
+    module = tmp_path / "vulnscan-app"
+    shutil.copytree(GO_FIXTURES / "vulnscan-app", module)
+    # The fixture is a one-shot program, not a server: judge only its static checks here.
+    (module / "goslim.yaml").write_text("verify:\n  skip: [runtime, probes]\nscan:\n  fail_on: low\n")
+    out = tmp_path / "report"
+    db = REPO / "tests" / "fixtures" / "osv"
+    code = main(["slim", str(module), "--report", str(out), "--db", str(db), "--no-ablation", "--no-compare"])
+    assert code == 1
+    run = json.loads((out / "report.json").read_text())
+    scan = next(s for s in run["stages"] if s["stage"] == "scan")
+    assert scan["status"] == "ok" and "--fail-on low: GO-2022-1059" in scan["message"]
+    assert "GO-2022-1059" in capsys.readouterr().err
