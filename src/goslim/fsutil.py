@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from goslim.errors import UserInputError
+
 
 def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``path`` so readers see the old or the new file, never a half."""
@@ -19,6 +21,16 @@ def write_bytes_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def write_text_atomic(path: Path, text: str, mode: int = 0o644) -> None:
     write_bytes_atomic(path, text.encode(), mode)
+
+
+def write_output(path: Path, text: str) -> None:
+    """Write a file the user named with --out; a failure is one line about that path."""
+    try:
+        write_text_atomic(path, text)
+    except OSError as exc:
+        raise UserInputError(
+            f"cannot write {path}: {exc.strerror or exc}", hint="choose a writable --out"
+        ) from exc
 
 
 def copy_atomic(src: Path, dest: Path) -> None:

@@ -11,7 +11,7 @@ from goslim.ci_templates import TEMPLATES, render_ci
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.config import load_config
 from goslim.errors import UserInputError
-from goslim.fsutil import write_text_atomic
+from goslim.fsutil import write_output
 
 
 def register(app: typer.Typer) -> None:
@@ -37,12 +37,7 @@ def ci(
     text = render_ci(system, module_dir=module, report_dir=report_dir, pip_spec=pip_spec)
     destination = TEMPLATES[system][1]
     if out is not None:
-        try:
-            write_text_atomic(out, text)
-        except OSError as exc:
-            raise UserInputError(
-                f"cannot write {out}: {exc.strerror}", hint="choose a writable --out"
-            ) from exc
+        write_output(out, text)
     if json_out:
         output.emit(
             {"system": system, "path": destination, "out": str(out) if out else None, "text": text},

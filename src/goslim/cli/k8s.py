@@ -10,8 +10,7 @@ from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.config import load_config
-from goslim.errors import UserInputError
-from goslim.fsutil import write_text_atomic
+from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
 
 
@@ -82,12 +81,7 @@ def k8s(
     manifests = build_manifests(spec)
     notes += manifests.notes
     if out is not None:
-        try:
-            write_text_atomic(out, manifests.yaml)
-        except OSError as exc:
-            raise UserInputError(
-                f"cannot write {out}: {exc.strerror}", hint="choose a writable --out"
-            ) from exc
+        write_output(out, manifests.yaml)
     if json_out:
         output.emit(
             {

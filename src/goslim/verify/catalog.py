@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from goslim.errors import UserInputError
+from goslim.verify.models import CheckResult, CheckStatus
 
 # id -> title, in the order they are reported.
 CHECKS: dict[str, str] = {
@@ -67,3 +68,23 @@ def select(checks: Iterable[str], skip: Iterable[str]) -> tuple[str, ...]:
     wanted = expand(checks) or set(CHECKS)
     wanted -= expand(skip)
     return tuple(c for c in CHECKS if c in wanted)
+
+
+def check_result(
+    check_id: str,
+    status: CheckStatus,
+    summary: str,
+    evidence: list[str] | tuple[str, ...] = (),
+    seconds: float = 0.0,
+    **measured: float | int | str | None,
+) -> CheckResult:
+    """A result titled from the catalog, so a check reads the same in every report."""
+    return CheckResult(
+        id=check_id,
+        title=CHECKS[check_id],
+        status=status,
+        summary=summary,
+        evidence=tuple(evidence),
+        seconds=round(seconds, 3),
+        measured=measured,
+    )

@@ -4,31 +4,12 @@ from __future__ import annotations
 
 import signal
 
-from goslim.verify.catalog import CHECKS
+from goslim.verify.catalog import check_result as _r
 from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
 from goslim.verify.observe import RunObservation
 from goslim.verify.process import ContainerProcess
 
 P, W, F, S = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIP
-
-
-def _r(
-    check_id: str,
-    status: CheckStatus,
-    summary: str,
-    evidence: list[str] | tuple[str, ...] = (),
-    seconds: float = 0.0,
-    **measured: float | int | str | None,
-) -> CheckResult:
-    return CheckResult(
-        id=check_id,
-        title=CHECKS[check_id],
-        status=status,
-        summary=summary,
-        evidence=tuple(evidence),
-        seconds=round(seconds, 3),
-        measured=measured,
-    )
 
 
 def describe_exit(code: int | None) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from goslim.verify.binfacts import BinaryFacts
-from goslim.verify.catalog import CHECKS
+from goslim.verify.catalog import check_result as _r
 from goslim.verify.logs import LogFacts
 from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
 from goslim.verify.process import ContainerProcess
@@ -60,23 +60,6 @@ class StaticContext:
     image_size: int  # compressed image size, or the rootfs size when unknown
     image_size_kind: str  # "compressed layers" or "unpacked rootfs"
     logs: LogFacts | None  # from the container run, when there was one
-
-
-def _r(
-    check_id: str,
-    status: CheckStatus,
-    summary: str,
-    evidence: list[str] | tuple[str, ...] = (),
-    **measured: float | int | str | None,
-) -> CheckResult:
-    return CheckResult(
-        id=check_id,
-        title=CHECKS[check_id],
-        status=status,
-        summary=summary,
-        evidence=tuple(evidence),
-        measured=measured,
-    )
 
 
 def check_no_shell(ctx: StaticContext) -> CheckResult:
