@@ -114,6 +114,40 @@ def _write_locked(root: Path, image: Image | Index, tag: str | None) -> Descript
     return desc
 
 
+def put_blob_bytes(path: Path, data: bytes) -> Digest:
+    """Store ``data`` as a blob of the layout (skipped when an intact copy is there); returns its digest."""
+    digest = Digest.of_bytes(data)
+    _write_bytes_blob(Path(path), digest, data)
+    return digest
+
+
+def read_blob_bytes(path: Path, digest: Digest) -> bytes:
+    """A small blob's bytes, verified against ``digest`` (BlobError when missing or modified)."""
+    dest = blob_path(Path(path), digest)
+    if not dest.is_file():
+        raise BlobError(f"blob {digest} is missing from OCI layout {path}",
+                        hint="the layout is incomplete; write the image again")
+    return _read_small_blob(Path(path), digest, dest.stat().st_size)
+
+
+def tag_manifest(path: Path, manifest: bytes, media_type: str, tag: str) -> Descriptor:
+    """Store raw manifest bytes (an artifact such as a cosign signature) and point ``tag`` at them.
+
+    The same lock and atomic index.json update as ``write_oci_layout``; other tags are kept.
+    """
+    root = Path(path)
+    _check_tag(tag)
+    digest = Digest.of_bytes(manifest)
+    desc = Descriptor(media_type, digest, len(manifest), {REF_NAME: tag})
+    with layout_lock(root):
+        _write_bytes_blob(root, digest, manifest)
+        index = _load_index_json(root)
+        entries = [e for e in index.get("manifests", []) if not _same_slot(e, desc, tag)]
+        index["manifests"] = [*entries, desc.to_dict()]
+        write_bytes_atomic(root / "index.json", canonical_json(index))
+    return desc
+
+
 def layout_tags(path: Path) -> dict[str, Descriptor]:
     """Tag -> descriptor for every tagged entry of index.json."""
     index = _load_index_json(Path(path))

@@ -11,6 +11,7 @@ from goslim.errors import UserInputError
 from goslim.fsutil import write_bytes_atomic
 from goslim.gobuild.models import sha256_file
 from goslim.oci import ImageLocation, read_image
+from goslim.oci.layout import REF_NAME
 from goslim.scan.image_files import read_image_files
 from goslim.scan.inspect import BinaryFacts, inspect_binary
 from goslim.scan.models import OsPackage
@@ -24,7 +25,7 @@ from goslim.scan.ospkgs import (
     parse_os_release,
 )
 from goslim.scan.sbom import SbomSubject
-from goslim.sign.store import ATTACHMENT_SUFFIXES, REF_NAME
+from goslim.sign.store import ATTACHMENT_SUFFIXES
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import UserInputError
-from goslim.sign.store import OCI_CONFIG, OCI_MANIFEST, ImageStore, attachment_tag, sha256_digest
+from goslim.oci.mediatypes import OCI_CONFIG, OCI_MANIFEST
+from goslim.sign.store import ImageStore, attachment_tag, sha256_digest
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 

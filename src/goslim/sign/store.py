@@ -8,20 +8,16 @@ read and write a manifest under a tag.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from goslim.errors import UserInputError
-from goslim.fsutil import write_bytes_atomic
-from goslim.oci.layout import layout_lock
+from goslim.oci.digest import Digest
+from goslim.oci.errors import BlobError
+from goslim.oci.layout import layout_tags, put_blob_bytes, read_blob_bytes, tag_manifest
 
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
-REF_NAME = "org.opencontainers.image.ref.name"
 # Tags that hold attachments, not images.
 ATTACHMENT_SUFFIXES = (".sig", ".sbom", ".att")
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -90,7 +86,7 @@ def parse_layout_location(location: str) -> LayoutLocation | None:
 
 
 class OciLayoutStore:
-    """An OCI image layout directory (index.json + blobs/sha256/...), written atomically."""
+    """An OCI image layout directory, read and written through goslim.oci's layout functions."""
 
     def __init__(self, location: LayoutLocation) -> None:
         self.root = location.path
@@ -105,76 +101,43 @@ class OciLayoutStore:
     def repository(self) -> str:
         return self.root.resolve().name
 
-    def _index(self) -> dict:
-        try:
-            index = json.loads((self.root / "index.json").read_text())
-        except ValueError as exc:
-            raise UserInputError(f"{self.root}/index.json is not valid JSON") from exc
-        if not isinstance(index.get("manifests"), list):
-            raise UserInputError(f"{self.root}/index.json has no manifests list")
-        return index
-
     def resolve(self) -> str:
-        images = [
-            m
-            for m in self._index()["manifests"]
-            if not str(m.get("annotations", {}).get(REF_NAME, "")).endswith(ATTACHMENT_SUFFIXES)
-        ]
+        tags = {t: d for t, d in layout_tags(self.root).items() if not t.endswith(ATTACHMENT_SUFFIXES)}
         if self.tag is not None:
-            images = [m for m in images if m.get("annotations", {}).get(REF_NAME) == self.tag]
-            if not images:
+            if self.tag not in tags:
                 raise UserInputError(f"no image tagged '{self.tag}' in {self.root}")
-        if not images:
+            tags = {self.tag: tags[self.tag]}
+        if not tags:
             raise UserInputError(f"{self.root} holds no image")
-        if len(images) > 1:
-            tags = sorted({str(m.get("annotations", {}).get(REF_NAME)) for m in images})
+        if len(tags) > 1:
             raise UserInputError(
-                f"{self.root} holds {len(images)} images; name one",
-                hint=f"use oci:{self.root}:TAG with one of: {', '.join(tags)}",
+                f"{self.root} holds {len(tags)} images; name one",
+                hint=f"use oci:{self.root}:TAG with one of: {', '.join(sorted(tags))}",
             )
-        digest = check_digest(images[0]["digest"])
+        digest = str(next(iter(tags.values())).digest)
         # A manifest edited on disk keeps its old name in index.json: hash it, never trust the name.
         self.get_blob(digest)
         return digest
 
-    def _blob_path(self, digest: str) -> Path:
-        return self.root / "blobs" / "sha256" / check_digest(digest).split(":", 1)[1]
-
     def get_blob(self, digest: str) -> bytes:
-        path = self._blob_path(digest)
-        if not path.is_file():
-            raise UserInputError(f"blob {digest} is missing from {self.root}")
-        data = path.read_bytes()
-        if sha256_digest(data) != digest:
+        try:
+            return read_blob_bytes(self.root, Digest.parse(check_digest(digest)))
+        except BlobError as exc:
+            if "missing" in exc.message:
+                raise
             raise BlobDigestMismatch(
                 f"blob {digest} in {self.root} does not match its digest (modified on disk)"
-            )
-        return data
+            ) from exc
 
     def put_blob(self, data: bytes, media_type: str) -> str:
-        digest = sha256_digest(data)
-        path = self._blob_path(digest)
-        if not path.is_file() or sha256_digest(path.read_bytes()) != digest:
-            write_bytes_atomic(path, data)
-        return digest
+        return str(put_blob_bytes(self.root, data))
 
     def get_tagged(self, tag: str) -> bytes | None:
-        for m in self._index()["manifests"]:
-            if m.get("annotations", {}).get(REF_NAME) == tag:
-                return self.get_blob(m["digest"])
-        return None
+        desc = layout_tags(self.root).get(tag)
+        return None if desc is None else self.get_blob(str(desc.digest))
 
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
-        digest = self.put_blob(manifest, media_type)
-        entry = {"mediaType": media_type, "digest": digest, "size": len(manifest)}
-        entry["annotations"] = {REF_NAME: tag}
-        # The lock goslim.oci's layout writer takes, so index.json updates never interleave.
-        with layout_lock(self.root):
-            index = self._index()
-            kept = [m for m in index["manifests"] if m.get("annotations", {}).get(REF_NAME) != tag]
-            index["manifests"] = [*kept, entry]
-            write_bytes_atomic(self.root / "index.json", json.dumps(index, indent=2).encode() + b"\n")
-        return digest
+        return str(tag_manifest(self.root, manifest, media_type, tag).digest)
 
 
 class BlobDigestMismatch(UserInputError):
