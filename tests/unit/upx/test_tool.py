@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -9,32 +8,20 @@ from goslim.errors import ToolError, ToolMissingError
 from goslim.runner import ProcessResult
 from goslim.upx.errors import UpxRefusedError
 from goslim.upx.tool import Upx, refusal
+from tests.fakes import ScriptedRunner
 
 
-class FakeRunner:
-    """Stands in for `upx`: records argv and answers with fixed output."""
+class FakeRunner(ScriptedRunner):
+    """Stands in for `upx`: answers with fixed output and writes the -o file."""
 
     def __init__(self, *, installed: bool = True, returncode: int = 0, stderr: str = "", writes: bool = True):
-        self.installed, self.returncode, self.stderr, self.writes = installed, returncode, stderr, writes
-        self.calls: list[tuple[str, ...]] = []
+        super().__init__(installed=installed)
+        self.returncode, self.stderr, self.writes = returncode, stderr, writes
 
-    def which(self, program: str) -> str | None:
-        return f"/usr/bin/{program}" if self.installed else None
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        check: bool = True,
-        stdin: str | None = None,
-    ) -> ProcessResult:
-        self.calls.append(tuple(argv))
+    def answer(self, argv: tuple[str, ...]) -> ProcessResult:
         if self.writes and "-o" in argv:
             Path(argv[argv.index("-o") + 1]).write_bytes(b"packed")
-        return ProcessResult(tuple(argv), self.returncode, "", self.stderr, 0.5)
+        return ProcessResult(argv, self.returncode, "", self.stderr, 0.5)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,7 @@ from goslim.verify import options_from_config as build_options
 from goslim.verify.export import to_junit, to_markdown
 from goslim.verify.models import Checklist, CheckResult, CheckStatus
 from goslim.verify.runtime import ID_PREFIX, OciRuntime, sweep_temp_dirs
+from tests.fakes import ScriptedRunner
 
 
 def _checklist() -> Checklist:
@@ -77,30 +77,16 @@ def test_flags_override_goslim_yaml():
         build_options(cfg, check=["bogus"])
 
 
-class FakeRunner:
-    """Answers runc subcommands from a table; records what was run."""
+class FakeRunner(ScriptedRunner):
+    """Answers runc subcommands from a table."""
 
     def __init__(self, present: bool = True, listing: str = "[]") -> None:
-        self.present = present
+        super().__init__(installed=present)
         self.listing = listing
-        self.calls: list[tuple[str, ...]] = []
 
-    def which(self, program: str) -> str | None:
-        return f"/usr/bin/{program}" if self.present else None
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        cwd: Path | None = None,
-        env: Mapping[str, str] | None = None,
-        timeout: float | None = None,
-        check: bool = True,
-        stdin: str | None = None,
-    ) -> ProcessResult:
-        self.calls.append(tuple(argv[1:]))
+    def answer(self, argv: tuple[str, ...]) -> ProcessResult:
         out = self.listing if argv[1] == "list" else "runc version 1.1.5\ncommit: x\n"
-        return ProcessResult(tuple(argv), 0, out, "", 0.0)
+        return ProcessResult(argv, 0, out, "", 0.0)
 
 
 def test_missing_runtime_says_how_to_install():
@@ -141,7 +127,7 @@ def test_sweep_removes_only_containers_of_dead_goslims(tmp_path: Path):
     runner = FakeRunner(listing=listing)
     swept = OciRuntime("runc", runner).sweep_leftovers()
     assert swept == [f"{ID_PREFIX}{dead}-ab12"]
-    assert ("kill", f"{ID_PREFIX}{dead}-ab12", "KILL") in runner.calls
+    assert ("kill", f"{ID_PREFIX}{dead}-ab12", "KILL") in [c[1:] for c in runner.calls]
     assert not any(f"{alive}-cd34" in " ".join(c) for c in runner.calls)
     assert not bundle.exists()
 
