@@ -114,3 +114,14 @@ def test_a_shard_runs_only_its_slice(tmp_path: Path, shard: str, capsys) -> None
     runs = json.loads(capsys.readouterr().out)
     assert code == 0
     assert [r["package"] for r in runs] == expected
+
+
+def test_services_with_the_same_name_are_refused(tmp_path: Path, capsys) -> None:
+    need_tool("go")
+    module = tmp_path / "mono"
+    make_module(module, ["team-a/server", "team-b/server"])
+    code = main(["slim", str(module / "cmd") + "/...", "--report", str(tmp_path / "r"), "--no-ablation"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "several main packages are named server" in err
+    assert not (tmp_path / "r").exists()

@@ -14,7 +14,7 @@ from goslim.cli.build import resolve_targets
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes
 from goslim.config import load_config
-from goslim.errors import CheckFailedError, ExitStatus
+from goslim.errors import CheckFailedError, ExitStatus, UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain, plan_build
 from goslim.oci import ImageReference
 from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
@@ -87,6 +87,12 @@ def slim(
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
     names = {m.import_path: m.name for m in mains}
     several = len(mains) > 1
+    clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
+    if clashes:
+        raise UserInputError(
+            f"several main packages are named {', '.join(clashes)}; their reports and images would collide",
+            hint="run goslim slim on them separately, each with its own --report and --to",
+        )
 
     def options_for(package: str) -> SlimOptions:
         return SlimOptions(
