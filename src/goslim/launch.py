@@ -170,6 +170,54 @@ def run_to_exit(
     return ExitRun(tuple(argv), proc.returncode, seconds, _text(proc.stdout), _text(proc.stderr))
 
 
+def run_then_signal(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    cwd: Path,
+    after_s: float,
+    signum: int,
+    timeout_s: float = 10.0,
+    sandbox: Sandbox = Sandbox(private_network=True),
+) -> ExitRun:
+    """Start ``argv``, send ``signum`` after ``after_s`` if it is still running, and return how it ended.
+
+    For signals that make a program report on itself, such as Go's SIGQUIT goroutine dump.
+    """
+    if sandbox.private_network:
+        require_private_network()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        try:
+            proc = subprocess.Popen(
+                list(argv),
+                env=dict(env),
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                preexec_fn=sandbox.preexec(),  # noqa: PLW1509 - unshare/prctl run in the child
+            )
+        except OSError as exc:
+            raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}") from exc
+        except subprocess.SubprocessError as exc:
+            raise LaunchError(f"cannot confine {argv[0]}: {exc}") from exc
+        time.sleep(after_s)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signum)
+        try:
+            returncode: int | None = proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            returncode = None
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        return ExitRun(tuple(argv), returncode, seconds, _text(out.read()), _text(err.read()))
+
+
 def start_until_ready(
     argv: Sequence[str],
     *,
@@ -347,6 +395,7 @@ __all__ = [
     "describe_exit",
     "env_size",
     "read_rss",
+    "run_then_signal",
     "run_to_exit",
     "start_until_ready",
     "write_exec_denial_supported",

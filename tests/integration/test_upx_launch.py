@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
 
-from goslim.launch import Sandbox, describe_exit, read_rss, run_to_exit, start_until_ready
+from goslim.launch import (
+    LaunchError,
+    Sandbox,
+    describe_exit,
+    read_rss,
+    run_then_signal,
+    run_to_exit,
+    start_until_ready,
+)
 from goslim.probe import ProbeSpec
+from goslim.report.symbolize import goroutine_dump
 from tests.conftest import BuildFixture
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -74,3 +84,31 @@ def test_write_exec_denial_leaves_a_plain_go_binary_running(go_build: BuildFixtu
     if run.returncode is not None and run.returncode < 0:
         pytest.fail(f"an unpacked Go binary should run under PR_SET_MDWE: {run.describe()}")
     assert "greeting" in run.stderr
+
+
+def test_run_then_signal_reports_how_the_program_ended(tmp_path: Path) -> None:
+    run = run_then_signal(
+        ["sleep", "30"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        after_s=0.2,
+        signum=signal.SIGTERM,
+        sandbox=Sandbox(),
+    )
+    assert run.returncode == -signal.SIGTERM and run.describe() == "killed by SIGTERM"
+    assert 0.2 <= run.seconds < 10
+    with pytest.raises(LaunchError, match="cannot run"):
+        run_then_signal(
+            [str(tmp_path / "missing")],
+            env={},
+            cwd=tmp_path,
+            after_s=0,
+            signum=signal.SIGTERM,
+            sandbox=Sandbox(),
+        )
+
+
+def test_goroutine_dump_of_a_stripped_build_is_symbolised(go_build) -> None:
+    evidence = goroutine_dump(go_build("hello-api").path)
+    assert evidence.symbolised, evidence.detail
+    assert evidence.frames[0].startswith("main.")

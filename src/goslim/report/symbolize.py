@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import re
 import signal
-import subprocess
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from goslim.launch import Sandbox, can_use_private_network
+from goslim.launch import LaunchError, Sandbox, can_use_private_network, run_then_signal
 
 # A symbolised frame: "main.run(...)" followed by "\t/path/file.go:123 +0x1f".
 _FRAME = re.compile(r"^(?P<func>[\w./*()\[\]-]+)\(.*\)\n\s+(?P<file>\S+\.go):(?P<line>\d+)", re.MULTILINE)
@@ -32,30 +29,18 @@ class StackEvidence:
 
 def goroutine_dump(binary: Path, env: dict[str, str] | None = None, wait_s: float = 1.0) -> StackEvidence:
     """SIGQUIT the running binary and parse the goroutine dump it writes to stderr."""
-    sandbox = Sandbox(private_network=can_use_private_network())
-    with tempfile.TemporaryFile() as err:
-        try:
-            proc = subprocess.Popen(
-                [str(binary)],
-                env={"PATH": "/usr/bin:/bin", "GOTRACEBACK": "all", **(env or {})},
-                cwd=binary.parent,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-                preexec_fn=sandbox.preexec(),  # noqa: PLW1509 - the child joins its own network namespace
-            )
-        except OSError as exc:
-            return StackEvidence(False, False, [], f"could not run the binary: {exc.strerror}")
-        time.sleep(wait_s)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGQUIT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        err.seek(0)
-        text = err.read().decode(errors="replace")
+    try:
+        run = run_then_signal(
+            [str(binary)],
+            env={"PATH": "/usr/bin:/bin", "GOTRACEBACK": "all", **(env or {})},
+            cwd=binary.parent,
+            after_s=wait_s,
+            signum=signal.SIGQUIT,
+            sandbox=Sandbox(private_network=can_use_private_network()),
+        )
+    except LaunchError as exc:
+        return StackEvidence(False, False, [], exc.one_line())
+    text = run.stderr
     frames = [f"{m['func']} at {Path(m['file']).name}:{m['line']}" for m in _FRAME.finditer(text)]
     # The user's own frames first: they are the ones a reader of the report recognises.
     frames.sort(key=lambda f: not f.startswith("main."))
