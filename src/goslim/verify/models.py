@@ -29,6 +29,46 @@ class CheckResult(BaseModel):
     measured: dict[str, bool | int | float | str | None] = Field(default_factory=dict)  # figures for reports
 
 
+class Listener(BaseModel):
+    """A socket the service listened on, read from the container's network namespace."""
+
+    model_config = ConfigDict(frozen=True)
+
+    proto: Literal["tcp", "udp"]
+    port: int
+
+
+class ProbeAnswer(BaseModel):
+    """What one HTTP path answered during discovery."""
+
+    model_config = ConfigDict(frozen=True)
+
+    port: int
+    path: str
+    status: int | None  # None: no HTTP answer
+    catch_all: bool = False  # the port answers 2xx for any path, so this path proves nothing
+
+
+class Observed(BaseModel):
+    """What the one container run showed, as facts (no verdicts): read by k8s, report, attestations.
+
+    Owned by goslim.verify; the run contract resolver reads it to fill what the user did not give.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    listening: tuple[Listener, ...] = ()
+    probes: tuple[ProbeAnswer, ...] = ()  # discovery answers, per port and path
+    port: int | None = None  # the port probed
+    liveness: str | None = None  # the path that answered 2xx for liveness (None: TCP or nothing)
+    readiness: str | None = None
+    startup_seconds: float | None = None  # runtime start until ready
+    shutdown_seconds: float | None = None  # stop signal until exit
+    needed_kill: bool = False  # did not exit within the grace period after the stop signal
+    exit_code: int | None = None  # after the stop signal (or early exit)
+    injected: tuple[str, ...] = ()  # what the sandbox provided as a runtime would: /etc/hosts, HOSTNAME, ...
+
+
 class Checklist(BaseModel):
     """Everything ``goslim verify`` found about one image, in check order."""
 
@@ -44,6 +84,7 @@ class Checklist(BaseModel):
     phase_seconds: dict[str, float] = Field(
         default_factory=dict
     )  # unpack, start, probes, alive, shutdown, static
+    observed: Observed | None = None  # None when no container ran
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
