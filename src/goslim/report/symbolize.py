@@ -16,7 +16,7 @@ from pathlib import Path
 from goslim.launch import LaunchError, Sandbox, can_use_private_network, run_then_signal
 
 # The runtime's dump starts each goroutine with "goroutine 1 [running]:" (or [select], ...).
-_DUMP = re.compile(r"^goroutine \d+ \[", re.MULTILINE)
+_DUMP = re.compile(r"^goroutine \d+ .*\[", re.MULTILINE)
 # A symbolised frame: "main.run(...)" followed by "\t/path/file.go:123 +0x1f".
 _FRAME = re.compile(r"^(?P<func>[\w./*()\[\]-]+)\(.*\)\n\s+(?P<file>\S+\.go):(?P<line>\d+)", re.MULTILINE)
 
