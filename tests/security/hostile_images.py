@@ -1,0 +1,333 @@
+"""A corpus of hostile images, built by code: escapes, whiteout tricks, device nodes, bombs.
+
+Each case is a list of layers, each a list of tar entries (``E``), made for one canary tree on the
+host: the attacks aim at the canary by its absolute path (symlinks to it, relative climbs up to it,
+hardlinks into it). ``canary()`` makes the tree and ``snapshot()`` records everything about it
+(content, mode, owner, mtime, link targets) so a test can prove nothing outside the rootfs changed.
+Bombs (gzip/zstd of zeros, a pax header, 250k entries) are blobs made once and cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import stat
+import tarfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import zstandard
+
+from goslim.oci import Image, Layer, Platform, mediatypes, new_config, write_docker_archive, write_oci_layout
+from goslim.oci.digest import Digest
+
+GIB = 1 << 30
+AMD64 = Platform(os="linux", architecture="amd64")
+Kind = Literal["file", "dir", "sym", "link", "chr", "blk", "fifo"]
+_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "sym": tarfile.SYMTYPE, "link": tarfile.LNKTYPE,
+          "chr": tarfile.CHRTYPE, "blk": tarfile.BLKTYPE, "fifo": tarfile.FIFOTYPE}
+
+
+@dataclass(frozen=True)
+class E:
+    """One tar entry: kind, name, link target, mode, owner, content, device numbers."""
+
+    kind: Kind
+    name: str
+    link: str = ""
+    mode: int = 0o755
+    uid: int = 0
+    gid: int = 0
+    data: bytes = field(default=b"", repr=False)
+    major: int = 0
+    minor: int = 0
+
+
+Expect = Literal["refused", "safe"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """A hostile image: its layers for a canary at a given path, and what unpack must do with it."""
+
+    layers: Callable[[str], list[list[E]]]
+    expect: Expect  # refused: UnsafeLayerError / exit 2; safe: unpacks, but only inside the rootfs
+
+
+def _d(name: str, mode: int = 0o777, uid: int = 4242) -> E:
+    return E("dir", name, mode=mode, uid=uid, gid=uid)
+
+
+def _climb(canary: str) -> str:
+    return "../" * 40 + canary.lstrip("/")
+
+
+CASES: dict[str, Case] = {
+    # The issue's critical attack: directory metadata applied through a later symlink.
+    "dirmeta-one-layer": Case(lambda c: [[_d("x", 0o755, 0), _d("x/victimdir"), E("sym", "x", c)]], "safe"),
+    "dirmeta-two-layers": Case(lambda c: [[_d("x", 0o755, 0), _d("x/victimdir")], [E("sym", "x", c)]],
+                               "safe"),
+    "dirmeta-root-entry": Case(lambda c: [[_d("x", 0o755, 0), _d("x/victimdir")],
+                                          [E("sym", "x", c + "/victimdir"), _d("x/etc")]], "safe"),
+    # `x -> /` then x/<canary>/etc 0777: "/" means the rootfs, never the host.
+    "root-symlink": Case(lambda c: [[E("sym", "x", "/"), _d(f"x{c}/etc"), _d(f"x{c}/victimdir")]], "safe"),
+    "root-symlink-two-layers": Case(lambda c: [[E("sym", "x", "/")],
+                                               [_d(f"x{c}/victimdir"),
+                                                E("file", f"x{c}/etc/passwd", mode=0o666, data=b"pwned\n")]],
+                                    "safe"),
+    "symlink-chain": Case(lambda c: [[E("sym", "a", "b"), E("sym", "b", "c"), E("sym", "c", c),
+                                      _d("a/victimdir"), E("file", "a/victimdir/file.txt", data=b"pwned\n")]],
+                          "safe"),
+    "symlink-chain-dirmeta": Case(lambda c: [[_d("a", 0o755, 0), _d("a/victimdir")],
+                                             [E("sym", "a", "b"), E("sym", "b", c)]], "safe"),
+    "relative-climb": Case(lambda c: [[E("sym", "l", _climb(c)), E("file", "l/etc/passwd", data=b"pwned\n")]],
+                           "refused"),
+    "relative-climb-two-layers": Case(lambda c: [[_d("d", 0o755, 0), E("sym", "d/l", _climb(c))],
+                                                 [_d("d/l/victimdir")]], "refused"),
+    "relative-climb-chain": Case(lambda c: [[_d("a", 0o755, 0), E("sym", "a/up", ".."),
+                                             E("sym", "a/up/up2", "..")]], "refused"),
+    "hardlink-into-symlinked-dir": Case(lambda c: [[E("sym", "d", c + "/victimdir"),
+                                                    E("link", "h", "d/file.txt")]], "refused"),
+    "hardlink-to-symlink": Case(lambda c: [[E("sym", "s", c + "/victimdir/file.txt"), E("link", "h", "s")]],
+                                "refused"),
+    "hardlink-climb": Case(lambda c: [[E("link", "h", _climb(c) + "/etc/passwd")]], "refused"),
+    "hardlink-via-symlinked-parent": Case(lambda c: [[E("file", "f", data=b"x"), E("sym", "d", c),
+                                                      E("link", "d/etc/passwd", "f")]], "safe"),
+    "whiteout-dot": Case(lambda c: [[E("file", ".wh..")]], "refused"),
+    "whiteout-dotdot": Case(lambda c: [[E("file", ".wh...")]], "refused"),
+    "whiteout-bare": Case(lambda c: [[E("file", "etc/.wh.")]], "refused"),
+    "opaque-at-root": Case(lambda c: [[E("file", "f", data=b"x")], [E("file", ".wh..wh..opq")]], "refused"),
+    "whiteout-climb": Case(lambda c: [[E("file", "../" * 40 + ".wh.victimdir")]], "refused"),
+    "whiteout-absolute": Case(lambda c: [[E("file", c + "/.wh.victimdir")]], "refused"),
+    "whiteout-through-symlink": Case(lambda c: [[E("sym", "x", c)], [E("file", "x/.wh.victimdir"),
+                                                                     E("file", "x/etc/.wh.passwd")]], "safe"),
+    "opaque-through-symlink": Case(lambda c: [[E("sym", "x", c)], [E("file", "x/etc/.wh..wh..opq"),
+                                                                   E("file", "x/.wh..wh..opq")]], "safe"),
+    "whiteout-through-climbing-link": Case(lambda c: [[E("sym", "x", "../" * 40)], [E("file", "x/.wh.tmp")]],
+                                           "refused"),
+    "device-nodes": Case(lambda c: [[E("chr", "dev/mem", mode=0o666, major=1, minor=1),
+                                     E("blk", "dev/sda", mode=0o666, major=8, minor=0),
+                                     E("fifo", "run/fifo", mode=0o666),
+                                     E("sym", "x", c), E("chr", "x/victimdir/null", major=1, minor=3),
+                                     E("fifo", "x/etc/fifo")]], "safe"),
+}
+
+# Bombs: their blobs are made once (seconds of compression) and shared by every test.
+BOMBS: tuple[str, ...] = ("gzip-bomb", "zstd-bomb", "pax-header-bomb", "entry-count")
+
+
+def tar_bytes(entries: list[E]) -> bytes:
+    """An uncompressed tar of ``entries`` (PAX, so long names need no GNU headers)."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for e in entries:
+            info = tarfile.TarInfo(e.name)
+            info.type = _TYPES[e.kind]
+            info.mode, info.uid, info.gid, info.mtime = e.mode, e.uid, e.gid, 0
+            info.linkname = e.link
+            info.devmajor, info.devminor = e.major, e.minor
+            info.size = len(e.data) if e.kind == "file" else 0
+            tar.addfile(info, io.BytesIO(e.data) if info.size else None)
+    return out.getvalue()
+
+
+def gzip_layer(raw: bytes) -> Layer:
+    """``raw`` gzip-compressed into a layer (diff_id computed by goslim.oci)."""
+    z = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return Layer.from_blob(mediatypes.OCI_LAYER_GZIP, data=z.compress(raw) + z.flush())
+
+
+def image_of(layers: list[Layer], entrypoint: str = "/app") -> Image:
+    return Image.build(new_config(AMD64, entrypoint=[entrypoint], created=0), layers)
+
+
+def case_image(name: str, canary_path: str) -> Image:
+    """The image of case ``name`` aimed at the canary at ``canary_path``."""
+    if name in BOMBS:
+        return bomb_image(name)
+    base = [E("dir", "etc", mode=0o755), E("file", "etc/os-release", mode=0o644, data=b"ID=hostile\n")]
+    return image_of([gzip_layer(tar_bytes(base)), *(gzip_layer(tar_bytes(la)) for la in
+                                                    CASES[name].layers(canary_path))])
+
+
+def expectation(name: str) -> Expect:
+    return "refused" if name in BOMBS else CASES[name].expect
+
+
+def write_location(image: Image, where: Path, kind: str = "oci") -> str:
+    """Write ``image`` as an OCI layout or docker-archive under ``where``; returns its goslim location."""
+    if kind == "oci":
+        write_oci_layout(where / "layout", image, "hostile")
+        return f"oci:{where / 'layout'}:hostile"
+    write_docker_archive(where / "image.tar", image, ["example.com/hostile:v1"])
+    return f"docker-archive:{where / 'image.tar'}"
+
+
+# -- bombs ---------------------------------------------------------------------------------------------
+
+def _file_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode, info.mtime = size, 0o755, 0
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def _zeros_tar(size: int) -> Iterator[bytes]:
+    """The tar of one file 'app' holding ``size`` zero bytes, in 1 MiB pieces."""
+    yield _file_header("app", size)
+    chunk = bytes(1 << 20)
+    left = size
+    while left:
+        n = min(left, len(chunk))
+        yield chunk[:n]
+        left -= n
+    yield bytes(1024)  # end-of-archive (size is a multiple of 512)
+
+
+def _stream_layer(pieces: Iterator[bytes], compression: str) -> Layer:
+    raw_hash = hashlib.sha256()
+    if compression == "gzip":
+        z = zlib.compressobj(9, zlib.DEFLATED, 31)
+        out = io.BytesIO()
+        for p in pieces:
+            raw_hash.update(p)
+            out.write(z.compress(p))
+        out.write(z.flush())
+        media = mediatypes.OCI_LAYER_GZIP
+    else:
+        zc = zstandard.ZstdCompressor(level=3).compressobj()
+        out = io.BytesIO()
+        for p in pieces:
+            raw_hash.update(p)
+            out.write(zc.compress(p))
+        out.write(zc.flush())
+        media = mediatypes.OCI_LAYER_ZSTD
+    blob = out.getvalue()
+    return Layer(media, Digest.of_bytes(blob), Digest("sha256", raw_hash.hexdigest()), len(blob), data=blob)
+
+
+@functools.cache
+def bomb_layer(name: str) -> Layer:
+    """The bomb layer ``name``: a 1 GiB zero file (gzip or zstd), a 256 MiB pax header, 250k entries."""
+    if name == "gzip-bomb":
+        return _stream_layer(_zeros_tar(GIB), "gzip")
+    if name == "zstd-bomb":
+        return _stream_layer(_zeros_tar(GIB), "zstd")
+    if name == "pax-header-bomb":
+        size = 256 << 20
+        info = tarfile.TarInfo("././@PaxHeader")
+        info.type, info.size = tarfile.XHDTYPE, size
+        head = info.tobuf(format=tarfile.USTAR_FORMAT)
+        return _stream_layer(iter([head, *_padded_zeros(size), _file_header("app", 0), bytes(1024)]), "gzip")
+    if name == "entry-count":
+        return _stream_layer(_many_entries(250_000), "gzip")
+    raise KeyError(name)
+
+
+def _padded_zeros(size: int) -> Iterator[bytes]:
+    chunk = bytes(1 << 20)
+    for _ in range(size // len(chunk)):
+        yield chunk
+
+
+def _many_entries(count: int) -> Iterator[bytes]:
+    yield _dir_header("d")
+    for i in range(count):
+        yield _file_header(f"d/{i:07d}", 0)
+    yield bytes(1024)
+
+
+def _dir_header(name: str) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, 0
+    return info.tobuf(format=tarfile.USTAR_FORMAT)
+
+
+def bomb_image(name: str) -> Image:
+    return image_of([bomb_layer(name)])
+
+
+def gzipped_docker_archive_with_big_layer(path: Path, size: int = GIB) -> str:
+    """A docker-archive (gzip-compressed as a whole, ~1 MB) whose one layer is an uncompressed ``size`` tar.
+
+    Readers that load a layer member into memory need ``size`` bytes of RAM for it.
+    """
+    diff = hashlib.sha256()
+    for piece in _zeros_tar(size):
+        diff.update(piece)
+    layer_size = 512 + size + 1024
+    config = new_config(AMD64, entrypoint=["/app"], created=0)
+    config["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{diff.hexdigest()}"]}
+    config_bytes = json.dumps(config).encode()
+    manifest = json.dumps([{"Config": "config.json", "RepoTags": ["example.com/big:v1"],
+                            "Layers": ["layer.tar"]}]).encode()
+    with tarfile.open(path, mode="w:gz", compresslevel=1) as tar:
+        for member, data in (("manifest.json", manifest), ("config.json", config_bytes)):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("layer.tar")
+        info.size = layer_size
+        tar.addfile(info, _PieceReader(_zeros_tar(size)))
+    return f"docker-archive:{path}"
+
+
+class _PieceReader(io.RawIOBase):
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        super().__init__()
+        self._pieces = pieces
+        self._buf = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        while len(self._buf) < n or n < 0:
+            piece = next(self._pieces, None)
+            if piece is None:
+                break
+            self._buf += piece
+        out, self._buf = (self._buf, b"") if n < 0 else (self._buf[:n], self._buf[n:])
+        return out
+
+
+# -- the canary ----------------------------------------------------------------------------------------
+
+Snapshot = dict[str, tuple[object, ...]]
+
+
+def canary(base: Path) -> Path:
+    """A tree on the host for attacks to aim at: dirs, files, symlinks, fixed modes and mtimes."""
+    root = base / "canary"
+    (root / "victimdir").mkdir(parents=True)
+    (root / "etc").mkdir()
+    (root / "victimdir" / "file.txt").write_bytes(b"secret\n")
+    (root / "etc" / "passwd").write_bytes(b"root:x:0:0::/root:/bin/sh\n")
+    os.symlink("victimdir/file.txt", root / "link")
+    os.symlink("/nonexistent/target", root / "abs-link")
+    os.chmod(root / "victimdir", 0o700)
+    os.chmod(root / "victimdir" / "file.txt", 0o600)
+    for p in [*sorted(root.rglob("*"), reverse=True), root]:
+        os.utime(p, (1_000_000, 1_000_000), follow_symlinks=False)
+    return root
+
+
+def snapshot(root: Path) -> Snapshot:
+    """Everything about ``root`` and below that an attack could change (nothing is followed)."""
+    out: Snapshot = {}
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        for name in [".", *dirnames, *filenames]:
+            p = Path(dirpath) / name if name != "." else Path(dirpath)
+            st = os.lstat(p)
+            extra: object = None
+            if stat.S_ISLNK(st.st_mode):
+                extra = os.readlink(p)
+            elif stat.S_ISREG(st.st_mode):
+                extra = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[str(p)] = (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns, st.st_size, extra)
+    return out
