@@ -17,7 +17,7 @@ import os
 import stat
 import tarfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -177,69 +177,79 @@ def _file_header(name: str, size: int) -> bytes:
     return info.tobuf(format=tarfile.USTAR_FORMAT)
 
 
-def _zeros_tar(size: int) -> Iterator[bytes]:
-    """The tar of one file 'app' holding ``size`` zero bytes, in 1 MiB pieces."""
-    yield _file_header("app", size)
-    chunk = bytes(1 << 20)
-    left = size
-    while left:
-        n = min(left, len(chunk))
-        yield chunk[:n]
-        left -= n
-    yield bytes(1024)  # end-of-archive (size is a multiple of 512)
+Segment = bytes | int  # literal bytes, or a number of MiB of zeros
 
 
-def _stream_layer(pieces: Iterator[bytes], compression: str) -> Layer:
-    raw_hash = hashlib.sha256()
+def _zeros_tar_segments(size_mib: int) -> list[Segment]:
+    """The tar of one file 'app' holding ``size_mib`` MiB of zeros."""
+    return [_file_header("app", size_mib << 20), size_mib, bytes(1024)]
+
+
+@functools.cache
+def _zero_member(compression: str) -> bytes:
+    """1 MiB of zeros as one gzip member / zstd frame: repeated, it makes a bomb in milliseconds."""
+    return _compress(bytes(1 << 20), compression)
+
+
+@functools.cache
+def _compress(data: bytes, compression: str) -> bytes:
     if compression == "gzip":
         z = zlib.compressobj(9, zlib.DEFLATED, 31)
-        out = io.BytesIO()
-        for p in pieces:
-            raw_hash.update(p)
-            out.write(z.compress(p))
-        out.write(z.flush())
-        media = mediatypes.OCI_LAYER_GZIP
-    else:
-        zc = zstandard.ZstdCompressor(level=3).compressobj()
-        out = io.BytesIO()
-        for p in pieces:
-            raw_hash.update(p)
-            out.write(zc.compress(p))
-        out.write(zc.flush())
-        media = mediatypes.OCI_LAYER_ZSTD
-    blob = out.getvalue()
-    return Layer(media, Digest.of_bytes(blob), Digest("sha256", raw_hash.hexdigest()), len(blob), data=blob)
+        return z.compress(data) + z.flush()
+    return zstandard.ZstdCompressor(level=3).compress(data)
+
+
+@functools.cache
+def _diff_id(segments: tuple[Segment, ...]) -> Digest:
+    h = hashlib.sha256()
+    zeros = bytes(1 << 20)
+    for seg in segments:
+        if isinstance(seg, int):
+            for _ in range(seg):
+                h.update(zeros)
+        else:
+            h.update(seg)
+    return Digest("sha256", h.hexdigest())
+
+
+def _segments_layer(segments: list[Segment], compression: str) -> Layer:
+    """A layer whose blob is one gzip member (zstd frame) per segment: valid, and cheap to make."""
+    blob = b"".join(_zero_member(compression) * seg if isinstance(seg, int) else _compress(seg, compression)
+                    for seg in segments)
+    media = mediatypes.OCI_LAYER_GZIP if compression == "gzip" else mediatypes.OCI_LAYER_ZSTD
+    return Layer(media, Digest.of_bytes(blob), _diff_id(tuple(segments)), len(blob), data=blob)
 
 
 @functools.cache
 def bomb_layer(name: str) -> Layer:
     """The bomb layer ``name``: a 1 GiB zero file (gzip or zstd), a 256 MiB pax header, 250k entries."""
     if name == "gzip-bomb":
-        return _stream_layer(_zeros_tar(GIB), "gzip")
+        return _segments_layer(_zeros_tar_segments(1024), "gzip")
     if name == "zstd-bomb":
-        return _stream_layer(_zeros_tar(GIB), "zstd")
+        return _segments_layer(_zeros_tar_segments(1024), "zstd")
     if name == "pax-header-bomb":
-        size = 256 << 20
         info = tarfile.TarInfo("././@PaxHeader")
-        info.type, info.size = tarfile.XHDTYPE, size
+        info.type, info.size = tarfile.XHDTYPE, 256 << 20
         head = info.tobuf(format=tarfile.USTAR_FORMAT)
-        return _stream_layer(iter([head, *_padded_zeros(size), _file_header("app", 0), bytes(1024)]), "gzip")
+        return _segments_layer([head, 256, _file_header("app", 0) + bytes(1024)], "gzip")
     if name == "entry-count":
-        return _stream_layer(_many_entries(250_000), "gzip")
+        # 1000 empty files, the same block 250 times over: 250k entries, each one applied.
+        block = _many_entries(1000)
+        return _segments_layer([_dir_header("d"), *([block] * 250), bytes(1024)], "gzip")
     raise KeyError(name)
 
 
-def _padded_zeros(size: int) -> Iterator[bytes]:
-    chunk = bytes(1 << 20)
-    for _ in range(size // len(chunk)):
-        yield chunk
-
-
-def _many_entries(count: int) -> Iterator[bytes]:
-    yield _dir_header("d")
+def _many_entries(count: int) -> bytes:
+    """Headers of ``count`` empty files d/0000000...: a template with name and checksum patched."""
+    template = bytearray(_file_header("d/0000000", 0))
+    base_sum = sum(template[:148]) + 8 * 32 + sum(template[156:]) - 7 * ord("0")
+    out = bytearray()
     for i in range(count):
-        yield _file_header(f"d/{i:07d}", 0)
-    yield bytes(1024)
+        name = b"%07d" % i
+        template[2:9] = name
+        template[148:156] = b"%06o\0 " % (base_sum + sum(name))
+        out += template
+    return bytes(out)
 
 
 def _dir_header(name: str) -> bytes:
@@ -252,48 +262,29 @@ def bomb_image(name: str) -> Image:
     return image_of([bomb_layer(name)])
 
 
-def gzipped_docker_archive_with_big_layer(path: Path, size: int = GIB) -> str:
-    """A docker-archive (gzip-compressed as a whole, ~1 MB) whose one layer is an uncompressed ``size`` tar.
+def gzipped_docker_archive_with_big_layer(path: Path, size_mib: int = 1024) -> str:
+    """A docker-archive (gzip-compressed as a whole, ~1 MB) whose one layer is an uncompressed 1 GiB tar.
 
-    Readers that load a layer member into memory need ``size`` bytes of RAM for it.
+    Readers that load a layer member into memory need a GiB of RAM for it.
     """
-    diff = hashlib.sha256()
-    for piece in _zeros_tar(size):
-        diff.update(piece)
-    layer_size = 512 + size + 1024
+    inner = _zeros_tar_segments(size_mib)
     config = new_config(AMD64, entrypoint=["/app"], created=0)
-    config["rootfs"] = {"type": "layers", "diff_ids": [f"sha256:{diff.hexdigest()}"]}
+    config["rootfs"] = {"type": "layers", "diff_ids": [str(_diff_id(tuple(inner)))]}
     config_bytes = json.dumps(config).encode()
     manifest = json.dumps([{"Config": "config.json", "RepoTags": ["example.com/big:v1"],
                             "Layers": ["layer.tar"]}]).encode()
-    with tarfile.open(path, mode="w:gz", compresslevel=1) as tar:
-        for member, data in (("manifest.json", manifest), ("config.json", config_bytes)):
-            info = tarfile.TarInfo(member)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        info = tarfile.TarInfo("layer.tar")
-        info.size = layer_size
-        tar.addfile(info, _PieceReader(_zeros_tar(size)))
+    head = io.BytesIO()
+    for member, data in (("manifest.json", manifest), ("config.json", config_bytes)):
+        info = tarfile.TarInfo(member)
+        info.size = len(data)
+        head.write(info.tobuf(format=tarfile.USTAR_FORMAT) + data + bytes(-len(data) % 512))
+    layer_info = tarfile.TarInfo("layer.tar")
+    layer_info.size = 512 + (size_mib << 20) + 1024
+    head.write(layer_info.tobuf(format=tarfile.USTAR_FORMAT))
+    outer: list[Segment] = [head.getvalue() + inner[0], size_mib, bytes(1024) + bytes(1024)]
+    path.write_bytes(b"".join(_zero_member("gzip") * s if isinstance(s, int) else _compress(s, "gzip")
+                              for s in outer))
     return f"docker-archive:{path}"
-
-
-class _PieceReader(io.RawIOBase):
-    def __init__(self, pieces: Iterator[bytes]) -> None:
-        super().__init__()
-        self._pieces = pieces
-        self._buf = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def read(self, n: int = -1) -> bytes:
-        while len(self._buf) < n or n < 0:
-            piece = next(self._pieces, None)
-            if piece is None:
-                break
-            self._buf += piece
-        out, self._buf = (self._buf, b"") if n < 0 else (self._buf[:n], self._buf[n:])
-        return out
 
 
 # -- the canary ----------------------------------------------------------------------------------------

@@ -369,7 +369,8 @@ def decompress_stream(fh: IO[bytes], compression: str) -> IO[bytes]:
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
     if compression == "zstd":
         dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
-        return dctx.stream_reader(fh, closefd=True)  # type: ignore[return-value]
+        # Every frame: a layer may be several zstd frames back to back (as zstd:chunked writes them).
+        return dctx.stream_reader(fh, closefd=True, read_across_frames=True)  # type: ignore[return-value]
     return fh
 
 
