@@ -36,6 +36,7 @@ from tests.security.hostile_images import (
 pytestmark = pytest.mark.integration
 
 RSS_LIMIT = 400 << 20  # goslim itself is ~100 MB; a bomb read into memory is 1 GiB
+AS_LIMIT = 3 << 30  # a child that tries to hold a GiB bomb fails (MemoryError) instead of straining the host
 DISK_LIMIT = 160 << 20  # the default budget for a 1 MB layer is 20 x 1 MB + 64 MiB
 OSV = REPO / "tests" / "fixtures" / "osv"
 SRC = Path(goslim.__file__).resolve().parents[1]
@@ -59,6 +60,14 @@ def _du(path: Path) -> int:
     return total
 
 
+# Set the address-space limit, then become `python -m goslim ARGS` (same pid, so wait4 measures it).
+_LIMITED_GOSLIM = (
+    "import os, resource, sys; "
+    f"resource.setrlimit(resource.RLIMIT_AS, ({AS_LIMIT}, {AS_LIMIT})); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'goslim', *sys.argv[1:]])"
+)
+
+
 def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
     """Run ``goslim ARGS`` in a fresh process; measure its peak RSS and the peak size of its TMPDIR."""
     tmpdir = tmp / "child-tmp"
@@ -76,7 +85,7 @@ def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
 
     watcher = threading.Thread(target=watch, daemon=True)
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-m", "goslim", *args], stdout=o, stderr=e, env=env,
+        proc = subprocess.Popen([sys.executable, "-c", _LIMITED_GOSLIM, *args], stdout=o, stderr=e, env=env,
                                 stdin=subprocess.DEVNULL)
         watcher.start()
         deadline = time.monotonic() + timeout
