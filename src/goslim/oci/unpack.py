@@ -107,13 +107,17 @@ def unpack_rootfs(
     budget = limits.byte_budget(sum(layer.size for layer in image.layers))
     try:
         root_fd = os.open(work, _DIR_FLAGS)
+        applier: _Applier | None = None
         try:
             applier = _Applier(root_fd, work, budget, limits.max_entries, id_shift)
             total = len(image.layers)
             for number, layer in enumerate(image.layers, 1):
                 applier.apply(layer, f"({number} of {total})")
+            applier.close()
             applier.finish()
         finally:
+            if applier is not None:
+                applier.close()
             os.close(root_fd)
         if dest.exists():
             dest.rmdir()
@@ -121,6 +125,7 @@ def unpack_rootfs(
     except BaseException:
         _force_rmtree(work)
         raise
+    assert applier is not None
     return UnpackResult(dest, len(image.layers), applier.entries, applier.bytes, applier.tar_bytes,
                         tuple(applier.skipped), tuple(applier.notes))
 
@@ -295,6 +300,8 @@ class _Applier:
         self.notes: list[str] = []
         self._is_root = os.geteuid() == 0
         self._dirs: dict[tuple[int, int], _DirMeta] = {}
+        self._parent: tuple[tuple[str, ...], int, list[str]] | None = None  # last parent: parts, fd, path
+        self._reshaped = False
         root_st = os.fstat(root_fd)
         self._root_id = (root_st.st_dev, root_st.st_ino)
         self._chown_fd(root_fd, id_shift, id_shift)
@@ -304,6 +311,7 @@ class _Applier:
     def apply(self, layer: Layer, position: str) -> None:
         """Apply one layer; ``position`` ('(2 of 3)') goes into every message about it."""
         what = f"layer {layer.digest.short} {position}"
+        self.close()
         created: set[tuple[int, int, str]] = set()  # (parent dev, parent ino, name) made by this layer
         limited: LimitedReader | None = None
         try:
@@ -406,12 +414,27 @@ class _Applier:
         if kind is not None:
             self._whiteout(parts, kind, created, what, m.name)
             return
-        with self._walk(parts[:-1], what, m.name, create=True) as (pfd, where):
-            self._create(tar, m, pfd, where, parts[-1], created, what)
+        key = tuple(parts[:-1])
+        if self._parent is None or self._parent[0] != key:
+            self.close()
+            with self._walk(parts[:-1], what, m.name, create=True) as (pfd, where):
+                self._parent = (key, os.dup(pfd), where)
+        _key, pfd, where = self._parent
+        self._reshaped = False
+        self._create(tar, m, pfd, where, parts[-1], created, what)
+        if self._reshaped:
+            self.close()  # something was removed or a symlink made: resolve the next parent afresh
+
+    def close(self) -> None:
+        """Forget the cached parent directory (tar entries come sorted, so most share the previous one)."""
+        if self._parent is not None:
+            os.close(self._parent[1])
+            self._parent = None
 
     def _whiteout(
         self, parts: list[str], kind: str, created: set[tuple[int, int, str]], what: str, name: str
     ) -> None:
+        self.close()
         with self._walk(parts[:-1], what, name, create=False) as (pfd, _where):
             if pfd is None:
                 return  # nothing below to hide
@@ -433,6 +456,7 @@ class _Applier:
         self.entries += 1
         uid, gid = self._ids(m, what)
         existing = _lstat(pfd, name)
+        self._reshaped = existing is not None or m.issym()
         if m.isdir():
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 if existing is not None:
