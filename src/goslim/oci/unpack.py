@@ -130,6 +130,37 @@ def unpack_rootfs(
                         tuple(applier.skipped), tuple(applier.notes))
 
 
+@contextlib.contextmanager
+def layer_members(layer: Layer, limits: UnpackLimits | None = None) -> Iterator[Iterator[tarfile.TarInfo]]:
+    """The layer's tar members, streamed under the same bounds as ``unpack_rootfs`` (for listing readers).
+
+    Past the byte budget (of this layer alone) or the entry count, on a sparse member or an oversized
+    header, iterating raises ``UnsafeLayerError``; tarfile and decompression errors pass through.
+    """
+    limits = limits or UnpackLimits()
+    what = f"layer {layer.digest.short}"
+
+    def members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+        for count, member in enumerate(_members(tar), 1):
+            if count > limits.max_entries:
+                raise UnsafeLayerError(f"{what} has more than {limits.max_entries} tar entries")
+            yield member
+
+    with layer.open_uncompressed() as raw:
+        limited = LimitedReader(raw, limits.byte_budget(layer.size))
+        try:
+            with tarfile.open(fileobj=limited, mode="r|", tarinfo=_BoundedTarInfo) as tar:  # type: ignore[call-overload]
+                yield members(tar)
+        except LimitExceeded:
+            raise UnsafeLayerError(f"{what} unpacks past its budget of "
+                                   f"{limits.byte_budget(layer.size) / _MIB:.1f} MiB uncompressed") from None
+        except _SparseMember:
+            raise UnsafeLayerError(f"{what} holds a sparse file, which goslim does not read") from None
+        except _OversizeHeader as exc:
+            raise UnsafeLayerError(f"{what} has a tar header of {exc.size} bytes (limit {_MAX_HEADER})"
+                                   ) from None
+
+
 def check_member(member: tarfile.TarInfo, layer: Layer) -> str:
     """The member's clean relative path; ``UnsafeLayerError`` if it would be refused by ``unpack_rootfs``.
 
@@ -456,7 +487,8 @@ class _Applier:
         self.entries += 1
         uid, gid = self._ids(m, what)
         existing = _lstat(pfd, name)
-        self._reshaped = existing is not None or m.issym()
+        merge = existing is not None and m.isdir() and stat.S_ISDIR(existing.st_mode)
+        self._reshaped = (existing is not None and not merge) or m.issym()
         if m.isdir():
             if existing is None or not stat.S_ISDIR(existing.st_mode):
                 if existing is not None:
