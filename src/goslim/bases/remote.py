@@ -17,7 +17,7 @@ import zstandard
 from goslim.bases.models import Base, LibcInfo
 from goslim.oci.errors import BlobError
 from goslim.oci.image import Image
-from goslim.oci.unpack import check_member
+from goslim.oci.unpack import check_member, layer_members
 from goslim.platform import Platform
 
 _MUSL_LOADER = re.compile(r"^/lib/ld-musl-[a-z0-9_]+\.so\.1$")
@@ -47,8 +47,8 @@ def list_paths(image: Image) -> tuple[set[str], dict[str, str]]:
     symlinks: dict[str, str] = {}
     for layer in image.layers:
         try:
-            with layer.open_uncompressed() as raw, tarfile.open(fileobj=raw, mode="r|") as tar:  # type: ignore[call-overload]
-                for member in tar:
+            with layer_members(layer) as members:  # bounded like unpack: bombs and huge headers refused
+                for member in members:
                     check_member(member, layer)  # a base that would escape the root is refused
                     _apply(member, paths, symlinks)
         except (tarfile.TarError, OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:

@@ -24,8 +24,9 @@ Writers / readers
   ``read_image(location, platform=None, client=None) -> Image``  (``oci:PATH[:TAG]``, ``docker-archive:PATH``,
               ``HOST/REPO[:TAG|@DIGEST]``); ``ImageLocation.parse``, ``ImageReference.parse``
   ``write_image(location, image_or_index, client=None)``  any of the three location kinds
-  ``unpack_rootfs(image, dest) -> UnpackResult``  applies layers with whiteouts, refusing escapes
-              (``goslim.oci.unpack.check_member`` applies the same rules to one tar member)
+  ``unpack_rootfs(image, dest, *, limits=UnpackLimits(), id_shift=0) -> UnpackResult``  applies layers
+              with whiteouts through fds inside the root, refusing escapes and bombs (``.bytes`` is the
+              content written; ``goslim.oci.unpack.check_member`` applies the name rules to one member)
   ``goslim.oci.inspect.inspect_image(location, platform, client)``  summary; registries: no layer download
 
 Registry
@@ -61,7 +62,7 @@ from goslim.oci.reference import ImageLocation, ImageReference
 from goslim.oci.registry import RegistryClient
 from goslim.oci.remote import PushResult, pull, pull_image, push
 from goslim.oci.store import read_image, write_image
-from goslim.oci.unpack import UnpackResult, unpack_rootfs
+from goslim.oci.unpack import UnpackLimits, UnpackResult, unpack_rootfs
 from goslim.platform import Platform
 
 __all__ = [
@@ -85,6 +86,7 @@ __all__ = [
     "RegistryClient",
     "RegistryError",
     "StaticKeychain",
+    "UnpackLimits",
     "UnpackResult",
     "UnsafeLayerError",
     "build_layer",

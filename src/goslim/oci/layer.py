@@ -359,13 +359,49 @@ class _HashingSink(io.RawIOBase):
         return self._size
 
 
+# zstd frames may ask for a window this large and no larger (zstd's own default limit, 128 MiB).
+ZSTD_MAX_WINDOW = 1 << 27
+
+
 def decompress_stream(fh: IO[bytes], compression: str) -> IO[bytes]:
-    """Wrap a blob stream so that reading it yields the uncompressed tar."""
+    """Wrap a blob stream so that reading it yields the uncompressed tar (streamed, never whole)."""
     if compression == "gzip":
         return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
     if compression == "zstd":
-        return zstandard.ZstdDecompressor().stream_reader(fh, closefd=True)  # type: ignore[return-value]
+        dctx = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW)
+        # Every frame: a layer may be several zstd frames back to back (as zstd:chunked writes them).
+        return dctx.stream_reader(fh, closefd=True, read_across_frames=True)  # type: ignore[return-value]
     return fh
+
+
+class LimitExceeded(Exception):
+    """``LimitedReader`` went past its limit (callers turn it into a GoslimError naming the layer)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} bytes")
+        self.limit = limit
+
+
+class LimitedReader:
+    """Counts the bytes read through it and stops past ``limit`` (bounds decompression bombs).
+
+    Every read is also cut to ``chunk`` bytes, so one huge ``read(n)`` cannot allocate n at once
+    before the limit is seen.
+    """
+
+    def __init__(self, inner: IO[bytes], limit: int, *, chunk: int = _COPY_CHUNK) -> None:
+        self._inner = inner
+        self.limit = limit
+        self.count = 0
+        self._chunk = chunk
+
+    def read(self, n: int = -1) -> bytes:
+        want = self._chunk if n is None or n < 0 else min(n, self._chunk)
+        data = self._inner.read(want)
+        self.count += len(data)
+        if self.count > self.limit:
+            raise LimitExceeded(self.limit)
+        return data
 
 
 def detect_compression(head: bytes) -> str:
