@@ -2,7 +2,7 @@
 
 Every case of ``hostile_images`` is written as an OCI layout (some also as a docker-archive) and
 given to ``goslim`` in a fresh subprocess. Afterwards: the canary tree on the host is identical
-(content, mode, owner, mtime, link targets), the child's peak RSS (``wait4`` rusage) stayed under
+(content, mode, owner, mtime, link targets), the child's peak RSS (VmHWM) stayed under
 ``RSS_LIMIT``, its temp directory never held more than ``DISK_LIMIT``, and the outcome is one line
 with exit 2 (refused) or a safe completion, never a traceback.
 """
@@ -60,27 +60,47 @@ def _du(path: Path) -> int:
     return total
 
 
-# Set the address-space limit, then become `python -m goslim ARGS` (same pid, so wait4 measures it).
+# Set the address-space limit, run `goslim ARGS` in this process and report its own peak RSS
+# (VmHWM) at exit. wait4's ru_maxrss would not do: Linux carries the forking parent's RSS into
+# the child's maxrss, so a large pytest process would be charged to every child.
 _LIMITED_GOSLIM = (
-    "import os, resource, sys; "
+    "import atexit, os, resource, runpy, sys; "
     f"resource.setrlimit(resource.RLIMIT_AS, ({AS_LIMIT}, {AS_LIMIT})); "
-    "os.execv(sys.executable, [sys.executable, '-m', 'goslim', *sys.argv[1:]])"
+    "out = os.environ.pop('GOSLIM_TEST_HWM'); "
+    "atexit.register(lambda: open(out, 'w').write("
+    "next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')))); "
+    "sys.argv = ['goslim', *sys.argv[1:]]; "
+    "runpy.run_module('goslim', run_name='__main__', alter_sys=True)"
 )
+
+
+def _hwm_kib(pid: int) -> int:
+    """VmHWM of a live process in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next((int(ln.split()[1]) for ln in status if ln.startswith("VmHWM:")), 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
     """Run ``goslim ARGS`` in a fresh process; measure its peak RSS and the peak size of its TMPDIR."""
     tmpdir = tmp / "child-tmp"
     tmpdir.mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(SRC), "NO_COLOR": "1", "COLUMNS": "200"}
+    hwm_file = tmp / "child-hwm"
+    hwm_file.unlink(missing_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(SRC), "NO_COLOR": "1", "COLUMNS": "200",
+           "GOSLIM_TEST_HWM": str(hwm_file)}
     out, err = tmp / "stdout", tmp / "stderr"
     peak = 0
+    hwm_kib = 0  # sampled too, for a child killed before its atexit runs
     done = threading.Event()
 
     def watch() -> None:
-        nonlocal peak
+        nonlocal peak, hwm_kib
         while not done.is_set():
             peak = max(peak, _du(tmpdir))
+            hwm_kib = max(hwm_kib, _hwm_kib(proc.pid))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -90,19 +110,19 @@ def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
         watcher.start()
         deadline = time.monotonic() + timeout
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
+            if proc.poll() is not None:
                 break
             if time.monotonic() > deadline:
                 proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
+                proc.wait()
                 break
             time.sleep(0.05)
-    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4; keep Popen from waiting again
     done.set()
     watcher.join()
+    if hwm_file.exists() and hwm_file.read_text().strip().isdigit():
+        hwm_kib = max(hwm_kib, int(hwm_file.read_text()))
     return Run(proc.returncode, out.read_text(errors="replace"), err.read_text(errors="replace"),
-               usage.ru_maxrss * 1024, peak)
+               hwm_kib * 1024, peak)
 
 
 def assert_safe(run: Run, allowed: set[int], canary_root: Path, before: dict) -> None:

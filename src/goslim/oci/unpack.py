@@ -336,6 +336,9 @@ class _Applier:
         root_st = os.fstat(root_fd)
         self._root_id = (root_st.st_dev, root_st.st_ino)
         self._chown_fd(root_fd, id_shift, id_shift)
+        # mkdtemp made it 0700; an image root is 0755 unless a layer's "./" entry says otherwise,
+        # else a non-root image user cannot reach its own entrypoint.
+        os.fchmod(root_fd, 0o755)
 
     # Layers --------------------------------------------------------------------------------------
 
