@@ -655,7 +655,7 @@ def _deadline_error(label: str, at: float, seconds: float) -> RegistryLimitError
 
 
 def _mib(n: int) -> str:
-    return f"{n / (1 << 20):g} MiB"
+    return f"{n >> 20} MiB" if n % (1 << 20) == 0 else f"{n} bytes"
 
 
 def _check_stored_digest(resp: httpx.Response, digest: Digest, ref: ImageReference) -> None:
