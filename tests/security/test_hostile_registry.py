@@ -188,7 +188,7 @@ def test_redirect_to_another_host_carries_no_credentials(env: dict[str, str]) ->
 BLOB_CASES = {
     "endless-blob": (3, ("longer than its descriptor size",)),
     "oversize-blob": (3, ("announces 1099511627776 bytes",)),
-    "trickle-blob": (3, ("deadline",)),
+    "trickle-blob": (3, ("too slow",)),
     "config-not-object": (2, ("config", "not a JSON object")),
 }
 

@@ -42,6 +42,7 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 UPLOAD_CHUNK = 1 << 20
+PARALLEL_UPLOADS = 4  # push sends this many blobs at once, so each may get a quarter of the link
 Progress = Callable[[Digest, int, int], None]
 Opener = Callable[[], IO[bytes]]
 _LOGIN_HINT = "run `docker login {host}` (goslim reads ~/.docker/config.json or $DOCKER_CONFIG)"
@@ -218,10 +219,15 @@ class RegistryClient:
 
     def fetch_blob(self, ref: ImageReference, digest: Digest, size: int | None = None) -> Iterator[bytes]:
         """Stream a blob's bytes, never past ``size`` (unknown: ``limits.max_unsized_blob``), hashing
-        them as they arrive; a wrong size or digest fails at the end, before the stream ends cleanly."""
+        them as they arrive; a wrong size or digest fails at the end, before the stream ends cleanly.
+
+        The transfer has ``limits.deadline`` seconds to start and must then average ``limits.min_rate``:
+        its deadline moves on with every byte, so a trickle fails whatever size the descriptor claims.
+        """
         cap = self.limits.max_unsized_blob if size is None else size
-        seconds = self.limits.blob_deadline(cap)
-        at = time.monotonic() + seconds
+        grace, rate = self.limits.deadline, self.limits.min_rate
+        start = time.monotonic()
+        at = start + grace
         what = f"blob {digest} from {ref.registry}"
         resp = self._request("GET", ref, f"/blobs/{digest}", ok=(200,), stream=True, missing=f"blob {digest}",
                              until=at, what=what)
@@ -241,7 +247,7 @@ class RegistryClient:
                         chunk = next(chunks, None)
                 except httpx.TransportError as exc:
                     if past(at):
-                        raise _deadline_error(f"download of {what}", at, seconds) from exc
+                        raise _too_slow(what, got, cap, time.monotonic() - start, self.limits) from exc
                     raise RegistryError(f"download of {what} failed: {_short(exc)}") from exc
                 if chunk is None:
                     break
@@ -249,7 +255,8 @@ class RegistryClient:
                 if got > cap:
                     raise RegistryLimitError(f"{what} is longer than {bound} {cap} bytes; stopped reading")
                 if past(at):
-                    raise _deadline_error(f"download of {what}", at, seconds)
+                    raise _too_slow(what, got, cap, time.monotonic() - start, self.limits)
+                at = start + grace + got / rate
                 hasher.update(chunk)
                 yield chunk
             if size is not None and got != size:
@@ -312,7 +319,7 @@ class RegistryClient:
                                "Content-Length": str(len(data))}
                     resp = self._request("PATCH", ref, location, ok=(202,), actions=("pull", "push"),
                                          headers=headers, body=lambda d=data: [d], retry=False,
-                                         until=time.monotonic() + self.limits.blob_deadline(len(data)))
+                                         until=self._upload_deadline(len(data)))
                     location = _location(resp)
                     sent += len(data)
                     if progress:
@@ -334,8 +341,11 @@ class RegistryClient:
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
         done = self._request("PUT", ref, _with_digest(location, digest), ok=(201, 204),
                              actions=("pull", "push"), headers=headers, body=body, retry=False,
-                             until=time.monotonic() + self.limits.blob_deadline(size))
+                             until=self._upload_deadline(size))
         _check_stored_digest(done, digest, ref)
+
+    def _upload_deadline(self, size: int) -> float:
+        return time.monotonic() + self.limits.blob_deadline(size * PARALLEL_UPLOADS)
 
     def _cancel(self, ref: ImageReference, resp: httpx.Response) -> None:
         # A stale upload session expires on its own, so a failed cancel is not an error.
@@ -652,6 +662,14 @@ def _deadline_error(label: str, at: float, seconds: float) -> RegistryLimitError
         f"{label} did not finish within its {seconds:.0f} s deadline",
         hint="the registry is stalled or too slow; raise GOSLIM_REGISTRY_DEADLINE (seconds) or "
              "GOSLIM_REGISTRY_MIN_RATE (bytes/s for blobs) if it is just slow")
+
+
+def _too_slow(what: str, got: int, size: int, elapsed: float, limits: RegistryLimits) -> RegistryLimitError:
+    return RegistryLimitError(
+        f"download of {what} is too slow: {got} of {size} bytes after {elapsed:.0f} s (goslim allows "
+        f"{limits.deadline:g} s to start, then needs {limits.min_rate >> 10} KiB/s on average)",
+        hint="the registry is stalled or trickling; raise GOSLIM_REGISTRY_DEADLINE (seconds) or lower "
+             "GOSLIM_REGISTRY_MIN_RATE (bytes/s) if it is just slow")
 
 
 def _mib(n: int) -> str:

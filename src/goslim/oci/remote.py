@@ -25,7 +25,7 @@ from goslim.oci.image import Image, Index
 from goslim.oci.layer import Layer
 from goslim.oci.layout import blob_path, default_platform, write_blob
 from goslim.oci.reference import ImageReference
-from goslim.oci.registry import Progress, RegistryClient
+from goslim.oci.registry import PARALLEL_UPLOADS, Progress, RegistryClient
 from goslim.platform import Platform
 
 
@@ -51,7 +51,7 @@ def push(
     *,
     mount_from: Iterable[str] = (),
     progress: Progress | None = None,
-    jobs: int = 4,
+    jobs: int = PARALLEL_UPLOADS,
 ) -> PushResult:
     """Upload ``image`` (or an index and its images) to ``reference``; tag last.
 

@@ -32,8 +32,9 @@ class RegistryLimits:
     """How much one registry answer may cost: its size, its total time, and the slowest acceptable blob.
 
     ``deadline`` bounds a request for a small document (ping, token, manifest, config, HEAD, PUT of a
-    manifest) from connect to last byte, retries included. A blob transfer gets
-    ``max(deadline, size / min_rate)``. ``idle`` is how long a socket may stay silent.
+    manifest) from connect to last byte, retries included. A blob download has ``deadline`` seconds
+    to start and must then average ``min_rate``; an upload gets ``max(deadline, size / min_rate)``.
+    ``idle`` is how long a socket may stay silent.
     """
 
     deadline: float = 60.0
