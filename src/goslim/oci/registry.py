@@ -240,7 +240,7 @@ class RegistryClient:
                                          hint="the registry serves the wrong content; refusing to read it")
             hasher = digest.hasher()
             got = 0
-            chunks = _raw_chunks(resp, UPLOAD_CHUNK)
+            chunks = _raw_chunks(resp)
             while True:
                 try:
                     with _until(at):
@@ -607,7 +607,7 @@ class _TooLong(Exception):
 def _read_capped(resp: httpx.Response, cap: int, at: float | None, *, truncate: bool = False) -> bytes:
     """Up to ``cap`` raw bytes of a streamed answer, read by ``at``; _TooLong past the cap (or truncated)."""
     data = bytearray()
-    chunks = _raw_chunks(resp, 64 << 10)
+    chunks = _raw_chunks(resp)
     while True:
         # at None: keep the deadline the caller already set for this thread.
         with _until(at) if at is not None else contextlib.nullcontext():
@@ -624,12 +624,13 @@ def _read_capped(resp: httpx.Response, cap: int, at: float | None, *, truncate: 
             raise httpx.ReadTimeout("the request's deadline has passed")
 
 
-def _raw_chunks(resp: httpx.Response, size: int) -> Iterator[bytes]:
-    """The answer's raw bytes as they arrive; an in-memory answer (tests' MockTransport) is read already."""
+def _raw_chunks(resp: httpx.Response) -> Iterator[bytes]:
+    """The answer's raw bytes as they arrive (no rechunking, so progress counts every byte); an
+    in-memory answer (tests' MockTransport) is read already."""
     try:
         data = resp.content
     except httpx.ResponseNotRead:
-        return resp.iter_raw(size)
+        return resp.iter_raw()
     return iter([data] if data else [])
 
 
