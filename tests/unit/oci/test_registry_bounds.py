@@ -173,3 +173,48 @@ def test_the_deadline_bounds_a_trickling_socket() -> None:
         server.close()
         client.close()
     assert time.monotonic() - start < 10  # a guard against hanging; the idle timeout alone never fires
+
+
+
+def test_a_trickled_blob_fails_after_the_grace_whatever_size_it_claims() -> None:
+    """A 1 GiB descriptor would get a size-scaled deadline of hours; progress-based, it ends soon."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=_answer, args=(conn, stop), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    ref = ImageReference.parse(f"127.0.0.1:{server.getsockname()[1]}/team/app:v1")
+    client = RegistryClient(StaticKeychain({}), limits=RegistryLimits(deadline=1.0), retries=0)
+    try:
+        with pytest.raises(RegistryLimitError, match="too slow"):
+            b"".join(client.fetch_blob(ref, DIGEST, 1 << 30))
+    finally:
+        stop.set()
+        server.close()
+        client.close()
+
+
+def _answer(conn: socket.socket, stop: threading.Event) -> None:
+    """/v2/: 200 at once; anything else: headers for 1 GiB, then a byte every 0.1 s."""
+    conn.settimeout(5)
+    try:
+        request = conn.recv(65536)
+        if request.startswith(b"GET /v2/ "):
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1073741824\r\n\r\n")
+        while not stop.wait(0.1):
+            conn.sendall(b"x")
+    except OSError:
+        pass
+    finally:
+        conn.close()
