@@ -124,23 +124,17 @@ class RegistryClient:
                                                stream=True)
                         resp.close()  # only the status matters; the body is not read
                 except httpx.TransportError as exc:
-                    last = _deadline_error(f"GET /v2/ on {ref.registry}", at, self.limits.deadline) \
-                        if past(at) else exc
                     if past(at):
-                        break
+                        raise _deadline_error(f"GET /v2/ on {ref.registry}", self.limits.deadline) from exc
+                    last = exc
                     continue
                 if resp.status_code in RETRY_STATUSES and attempt < self.retries:
                     last = RegistryError(f"HTTP {resp.status_code}")
                     break
                 self._bases[host] = f"{scheme}://{host}"
                 return self._bases[host]
-            if isinstance(last, RegistryLimitError):
-                raise last
-            delay = self.backoff * 2**attempt
-            if attempt < self.retries:
-                if time.monotonic() + delay >= at:
-                    break
-                self._sleep(delay)
+            if attempt == self.retries or not self._backoff(attempt, at):
+                break
         hint = "check the address and that the registry is running"
         if not (self.insecure or ref.is_loopback):
             hint += "; for a plain-http registry pass --insecure"
@@ -396,7 +390,7 @@ class RegistryClient:
                     resp = self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 if past(at):
-                    raise _deadline_error(label, at, seconds) from exc
+                    raise _deadline_error(label, seconds) from exc
                 if retry and attempt < self.retries and self._backoff(attempt, at):
                     attempt += 1
                     continue
@@ -417,7 +411,7 @@ class RegistryClient:
                         self._authenticate(resp, ref, scope, base)
                 except httpx.TransportError as exc:
                     if past(at):
-                        raise _deadline_error(f"token request for {ref.registry}", at, seconds) from exc
+                        raise _deadline_error(f"token request for {ref.registry}", seconds) from exc
                     raise
                 continue
             if resp.status_code in RETRY_STATUSES:
@@ -461,7 +455,7 @@ class RegistryClient:
                                           "serves something else") from None
         except httpx.TransportError as exc:
             if past(at):
-                raise _deadline_error(what, at, seconds) from exc
+                raise _deadline_error(what, seconds) from exc
             raise _Retriable(f"{what} failed: {_short(exc)}", hint="the registry dropped the connection; "
                              "try again") from exc
         finally:
@@ -658,7 +652,7 @@ def _same_origin(url: str, base: str) -> bool:
     return (a.scheme, a.netloc.lower()) == (b.scheme, b.netloc.lower())
 
 
-def _deadline_error(label: str, at: float, seconds: float) -> RegistryLimitError:
+def _deadline_error(label: str, seconds: float) -> RegistryLimitError:
     return RegistryLimitError(
         f"{label} did not finish within its {seconds:.0f} s deadline",
         hint="the registry is stalled or too slow; raise GOSLIM_REGISTRY_DEADLINE (seconds) or "
