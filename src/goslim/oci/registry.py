@@ -428,7 +428,14 @@ class RegistryClient:
                 raise self._error(resp, method, url, ref, missing)
             if stream:
                 return resp
-            return self._read_document(resp, at, seconds, what or label)
+            try:
+                return self._read_document(resp, at, seconds, what or label)
+            except httpx.TransportError as exc:  # the body was cut: as retriable as a dropped request
+                if retry and attempt < self.retries and self._backoff(attempt, at):
+                    attempt += 1
+                    continue
+                raise _Retriable(f"{label} failed: {_short(exc)}",
+                                 hint="the registry dropped the connection; try again") from exc
 
     def _backoff(self, attempt: int, at: float, delay: float | None = None) -> bool:
         """Sleep before retry ``attempt + 1``; False when the request's deadline would pass first."""
@@ -439,7 +446,8 @@ class RegistryClient:
         return True
 
     def _read_document(self, resp: httpx.Response, at: float, seconds: float, what: str) -> httpx.Response:
-        """The answer with its body read, refused past ``limits.max_document`` or past the deadline."""
+        """The answer with its body read, refused past ``limits.max_document`` or past the deadline
+        (a cut body raises the transport's error, for the caller to retry)."""
         cap = self.limits.max_document
         try:
             _refuse_encoded(resp, what)
@@ -456,8 +464,7 @@ class RegistryClient:
         except httpx.TransportError as exc:
             if past(at):
                 raise _deadline_error(what, seconds) from exc
-            raise _Retriable(f"{what} failed: {_short(exc)}", hint="the registry dropped the connection; "
-                             "try again") from exc
+            raise
         finally:
             resp.close()
         _keep_body(resp, data)

@@ -218,3 +218,23 @@ def _answer(conn: socket.socket, stop: threading.Event) -> None:
         pass
     finally:
         conn.close()
+
+
+def test_a_cut_manifest_body_is_retried() -> None:
+    calls: list[int] = []
+
+    def cut_once():
+        yield b'{"mediaType":'
+        raise httpx.ReadError("connection reset mid-body")
+
+    body = json.dumps({"mediaType": mediatypes.OCI_MANIFEST, "schemaVersion": 2}).encode()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v2/":
+            return httpx.Response(200)
+        calls.append(1)
+        content = cut_once() if len(calls) == 1 else iter([body])
+        return httpx.Response(200, content=content, headers={"Content-Type": mediatypes.OCI_MANIFEST})
+
+    assert _client(handler).get_manifest(REMOTE).data == body
+    assert len(calls) == 2
