@@ -42,3 +42,15 @@ class RegistryAuthError(RegistryError):
     """The registry wants credentials we do not have, or refused the ones we sent."""
 
     exit_status = ExitStatus.BAD_INPUT
+
+
+class RegistryLimitError(RegistryError):
+    """A registry's answer went past a bound: larger than its cap or slower than its deadline."""
+
+
+class RegistryUnsafeError(RegistryError):
+    """A registry asked for something goslim refuses, such as credentials over plain http."""
+
+
+class BlobCacheError(UserInputError):
+    """A pulled blob could not be written to the local cache (disk full, permissions)."""

@@ -86,8 +86,7 @@ def _remote_summary(
         raise ImageFormatError(f"{ref} is a '{manifest.media_type}', not an image")
     doc = parse_json(manifest.data, what=f"manifest {ref}")
     cfg = Descriptor.from_dict(doc.get("config"), where=f"manifest {ref} config")
-    config_bytes = b"".join(client.fetch_blob(ref, cfg.digest))
-    cfg.digest.verify_bytes(config_bytes, what=f"config of {ref}")
+    config_bytes = client.fetch_config(ref, cfg)
     summary = _summary(str(ref), manifest.data, config_bytes)
     return ImageSummary(**{**summary.__dict__, "platforms": platforms, "index_digest": index_digest})
 

@@ -175,7 +175,7 @@ def read_layout_image(path: Path, tag: str | None = None, platform: Platform | s
     return found if isinstance(found, Image) else found.image_for(platform or default_platform())
 
 
-def read_descriptor(root: Path, desc: Descriptor) -> Image | Index:
+def read_descriptor(root: Path, desc: Descriptor, *, _in_index: Digest | None = None) -> Image | Index:
     """Load the manifest or index ``desc`` points at, with all its blobs, from layout ``root``."""
     data = _read_small_blob(root, desc.digest, desc.size)
     doc = parse_json(data, what=f"manifest {desc.digest}")
@@ -184,6 +184,10 @@ def read_descriptor(root: Path, desc: Descriptor) -> Image | Index:
     media_type = doc.get("mediaType") or desc.media_type
     if not isinstance(media_type, str):
         raise ImageFormatError(f"manifest {desc.digest} has a malformed mediaType")
+    if media_type in mediatypes.INDEX_TYPES and _in_index is not None:
+        # An entry typed as an image that is an index: following it could go on for thousands of levels.
+        raise ImageFormatError(f"index {_in_index} lists {desc.digest} as an image, but it is an index",
+                               hint="nested indexes are not followed; point at the inner index instead")
     if media_type in mediatypes.INDEX_TYPES:
         images = []
         children = doc.get("manifests") or []
@@ -192,8 +196,8 @@ def read_descriptor(root: Path, desc: Descriptor) -> Image | Index:
         for i, child in enumerate(children):
             child_desc = Descriptor.from_dict(child, where=f"index {desc.digest} entry {i}")
             if child_desc.media_type in mediatypes.MANIFEST_TYPES:
-                loaded = read_descriptor(root, child_desc)
-                assert isinstance(loaded, Image)
+                loaded = read_descriptor(root, child_desc, _in_index=desc.digest)
+                assert isinstance(loaded, Image)  # an index child is refused above
                 images.append(loaded)
         return Index(data, tuple(images))
     if media_type not in mediatypes.MANIFEST_TYPES:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,12 +20,12 @@ from typing import IO, Any
 from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
-from goslim.oci.errors import BlobError, ImageFormatError, RegistryError
+from goslim.oci.errors import BlobCacheError, BlobError, ImageFormatError, RegistryError
 from goslim.oci.image import Image, Index
 from goslim.oci.layer import Layer
 from goslim.oci.layout import blob_path, default_platform, write_blob
 from goslim.oci.reference import ImageReference
-from goslim.oci.registry import Progress, RegistryClient
+from goslim.oci.registry import PARALLEL_UPLOADS, Progress, RegistryClient
 from goslim.platform import Platform
 
 
@@ -50,7 +51,7 @@ def push(
     *,
     mount_from: Iterable[str] = (),
     progress: Progress | None = None,
-    jobs: int = 4,
+    jobs: int = PARALLEL_UPLOADS,
 ) -> PushResult:
     """Upload ``image`` (or an index and its images) to ``reference``; tag last.
 
@@ -159,8 +160,7 @@ def _image_from_manifest(ref: ImageReference, client: RegistryClient, data: byte
     if not isinstance(doc, dict):
         raise ImageFormatError(f"manifest {ref} is not a JSON object")
     cfg = Descriptor.from_dict(doc.get("config"), where=f"manifest {ref} config")
-    config_bytes = b"".join(client.fetch_blob(ref, cfg.digest))
-    cfg.digest.verify_bytes(config_bytes, what=f"config of {ref}")
+    config_bytes = client.fetch_config(ref, cfg)
     config = parse_json(config_bytes, what=f"config of {ref}")
     rootfs = config.get("rootfs") if isinstance(config, dict) else None
     diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
@@ -174,11 +174,28 @@ def _image_from_manifest(ref: ImageReference, client: RegistryClient, data: byte
         d = Descriptor.from_dict(raw, where=f"manifest {ref} layer {i}")
         path = blob_path(cache, d.digest)
         if not _cached_ok(path, d):
-            path.unlink(missing_ok=True)
-            write_blob(cache, d.digest, d.size, _IterReader(client.fetch_blob(ref, d.digest)))
+            _download(ref, client, d, cache)
         layers.append(Layer(d.media_type, d.digest, Digest.parse(diff_ids[i]), d.size, path=path,
                             annotations=dict(d.annotations)))
     return Image(data, config_bytes, tuple(layers))
+
+
+def _download(ref: ImageReference, client: RegistryClient, desc: Descriptor, cache: Path) -> None:
+    """Stream one layer into the cache; a full disk or unwritable cache is one line, its temp file removed."""
+    try:
+        blob_path(cache, desc.digest).unlink(missing_ok=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        free = shutil.disk_usage(cache).free
+        if desc.size > free:
+            raise BlobCacheError(f"cannot cache blob {desc.digest} of {ref}: it has {desc.size} bytes and "
+                                 f"{cache} has {free} free", hint=_CACHE_HINT)
+        write_blob(cache, desc.digest, desc.size, _IterReader(client.fetch_blob(ref, desc.digest, desc.size)))
+    except OSError as exc:
+        raise BlobCacheError(f"cannot write blob {desc.digest} to the cache {cache}: "
+                             f"{(exc.strerror or str(exc)).lower()}", hint=_CACHE_HINT) from exc
+
+
+_CACHE_HINT = "free space there or point GOSLIM_CACHE at a larger disk"
 
 
 def _cached_ok(path: Path, desc: Descriptor) -> bool:
