@@ -45,8 +45,12 @@ class UnpackResult:
     skipped: tuple[str, ...] = ()
 
 
-def unpack_rootfs(image: Image, dest: Path) -> UnpackResult:
-    """Unpack ``image`` into ``dest`` (which must not exist or be empty); returns counts."""
+def unpack_rootfs(image: Image, dest: Path, *, limits: object = None, id_shift: int = 0) -> UnpackResult:
+    """Unpack ``image`` into ``dest`` (which must not exist or be empty); returns counts.
+
+    ``id_shift`` is added to every owner uid/gid, for a container run in a user namespace whose
+    id 0 is that host id. (``limits`` is accepted for the unpack worker's signature; unused here.)
+    """
     dest = Path(dest)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UserInputError(f"{dest} already exists and is not an empty directory",
@@ -55,7 +59,7 @@ def unpack_rootfs(image: Image, dest: Path) -> UnpackResult:
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".unpack", dir=dest.parent))
     try:
         os.chmod(work, 0o755)
-        applier = _Applier(work)
+        applier = _Applier(work, id_shift=id_shift)
         for layer in image.layers:
             applier.apply(layer)
         applier.finish()
@@ -95,8 +99,9 @@ class _DiffIdReader:
 
 
 class _Applier:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, id_shift: int = 0) -> None:
         self.root = root
+        self._id_shift = id_shift
         self.entries = 0
         self.bytes = 0
         self.skipped: list[str] = []
@@ -248,7 +253,7 @@ class _Applier:
 
     def _chown(self, path: Path, uid: int, gid: int, *, follow: bool = True) -> None:
         if self._is_root:
-            os.chown(path, uid, gid, follow_symlinks=follow)
+            os.chown(path, uid + self._id_shift, gid + self._id_shift, follow_symlinks=follow)
 
 
 def check_member(member: tarfile.TarInfo, layer: Layer) -> str:
