@@ -18,7 +18,7 @@ from typing import Any
 from goslim.verify.models import VerifyOptions
 from goslim.verify.process import ContainerProcess
 from goslim.verify.seccomp import default_seccomp, profile_source
-from goslim.verify.spec import HOSTNAME, runtime_spec
+from goslim.verify.spec import HOSTNAME, SHM_SIZE_KIB, runtime_spec
 from goslim.verify.userns import IdMap, unavailable_note, user_namespace
 
 HOSTS = (
@@ -84,6 +84,7 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     present = set(process.env_map)
     env = [("HOSTNAME", HOSTNAME), *(KUBERNETES_ENV if options.kubernetes_env else ())]
     added = [(k, v) for k, v in env if k not in present]  # the image's or the user's value wins
+    injected.append(f"/dev/shm (tmpfs, {SHM_SIZE_KIB // 1024} MiB)")
     injected += [f"{k}={v}" for k, v in added]
     if id_map is not None:
         os.chmod(bundle, 0o711)  # the mapped root must reach the mount sources
@@ -101,8 +102,8 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     )
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     confinement = (
-        f"seccomp: default profile of Docker/containerd, {len(seccomp['syscalls'])} rules, "
-        f"default {seccomp['defaultAction']} ({profile_source()})",
+        f"seccomp: the Docker/containerd default profile ({profile_source()}): "
+        f"{len(seccomp['syscalls'])} rules, anything else {seccomp['defaultAction']}",
         userns_note,
         "cgroup namespace",
         f"cpu limit: {options.cpus:g} CPU",

@@ -55,7 +55,8 @@ def verify_image(
         if shift is not None:
             options = options.model_copy(update={"rootfs_id_shift": shift})
             os.chmod(work, 0o711)  # the container's root (an unprivileged host id) must reach the rootfs
-            os.chown(rootfs, shift, shift, follow_symlinks=False)  # "/" owned by the container's root
+            if os.lstat(rootfs).st_uid == 0:  # no "./" entry in the layers: "/" owned by the container's root
+                os.chown(rootfs, shift, shift, follow_symlinks=False)
         unpack_seconds = time.monotonic() - t0
         checklist = verify_rootfs(
             rootfs, img.config, options, label=label, runtime=runtime, progress=progress

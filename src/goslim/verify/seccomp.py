@@ -34,8 +34,8 @@ def _profile() -> dict[str, Any]:
 
 
 def profile_source() -> str:
-    """One line naming where the profile comes from, for reports."""
-    return str(_profile()["_source"]["profile"])
+    """A few words naming where the profile comes from, for reports (the data file has the details)."""
+    return str(_profile()["_source"]["short"])
 
 
 def default_seccomp(

@@ -35,6 +35,7 @@ MASKED_PATHS = (
 READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 TMP_SIZE = "64m"
+SHM_SIZE_KIB = 65536  # Docker's default /dev/shm
 CPU_PERIOD_US = 100_000  # the CFS period Docker and the kubelet use
 
 
@@ -117,7 +118,7 @@ def _mounts() -> list[dict[str, Any]]:
             "destination": "/dev/shm",
             "type": "tmpfs",
             "source": "shm",
-            "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+            "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={SHM_SIZE_KIB}k"],
         },
         {
             "destination": "/dev/mqueue",
