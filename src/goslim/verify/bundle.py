@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from goslim.verify.models import VerifyOptions
 from goslim.verify.process import ContainerProcess
 from goslim.verify.seccomp import default_seccomp, profile_source
 from goslim.verify.spec import HOSTNAME, SHM_SIZE_KIB, runtime_spec
-from goslim.verify.userns import IdMap, unavailable_note, user_namespace
+from goslim.verify.userns import ID_COUNT, IdMap, unavailable_note, user_namespace
 
 HOSTS = (
     "# written by goslim verify, as a container runtime does (the sandbox network is loopback only)\n"
@@ -63,7 +63,7 @@ class Sandbox:
 
 def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options: VerifyOptions) -> Sandbox:
     """Write config.json and the injected files into ``bundle``; say what the container gets."""
-    id_map, userns_note = _id_map(options)
+    id_map, userns_note = _id_map(options, max(process.uid, process.gid))
     files = {
         "/etc/hosts": (HOSTS, f"/etc/hosts (localhost, {HOSTNAME})"),
         "/etc/hostname": (HOSTNAME + "\n", f"/etc/hostname ({HOSTNAME})"),
@@ -113,7 +113,7 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     return Sandbox(tuple(injected), confinement)
 
 
-def _id_map(options: VerifyOptions) -> tuple[IdMap | None, str]:
+def _id_map(options: VerifyOptions, highest_id: int) -> tuple[IdMap | None, str]:
     support = user_namespace()
     if options.rootfs_id_shift is None:
         reason = support.reason or "the rootfs was given as a directory, not unpacked with shifted owners"
@@ -122,4 +122,7 @@ def _id_map(options: VerifyOptions) -> tuple[IdMap | None, str]:
         id_map = support.id_map
     else:
         id_map = IdMap(options.rootfs_id_shift, source="the id shift the rootfs was unpacked with")
+    if highest_id >= id_map.size:  # a User above 65535 runs as it would without a user namespace
+        blocks = highest_id // ID_COUNT + 1
+        id_map = replace(id_map, size=blocks * ID_COUNT)
     return id_map, id_map.describe()

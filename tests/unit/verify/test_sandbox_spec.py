@@ -125,6 +125,10 @@ def test_bundle_with_shifted_rootfs_maps_ids(rootfs: Path, tmp_path: Path):
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o711  # the mapped root can reach the mount sources
     assert (bundle / "etc-hosts").stat().st_uid == 300000
     assert any("host ids 300000-365535" in s for s in sandbox.confinement)
+    high = container_process(rootfs, {"Entrypoint": ["/app/svc"], "User": "70000"})
+    write_bundle(bundle, high, rootfs, VerifyOptions(rootfs_id_shift=300000))
+    mapping = json.loads((bundle / "config.json").read_text())["linux"]["uidMappings"]
+    assert mapping == [{"containerID": 0, "hostID": 300000, "size": 2 * 65536}]  # uid 70000 is mapped too
 
 
 def test_cpus_from_config():
