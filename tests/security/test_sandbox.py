@@ -55,6 +55,7 @@ class Seen:
     host_status: str
     host_cgroupns: str
     uid_map: str
+    entrypoint_owner: tuple[int, int]
 
     def __call__(self, step: str) -> None:
         if not step.startswith("staying alive"):
@@ -66,6 +67,9 @@ class Seen:
         self.host_status = Path(f"/proc/{pid}/status").read_text()
         self.host_cgroupns = os.readlink(f"/proc/{pid}/ns/cgroup")
         self.uid_map = Path(f"/proc/{pid}/uid_map").read_text()
+        root = Path(json.loads((Path(container["bundle"]) / "config.json").read_text())["root"]["path"])
+        st = next((root / "app").iterdir()).stat()
+        self.entrypoint_owner = (st.st_uid, st.st_gid)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +94,7 @@ def test_image_without_user_is_root_only_inside_a_user_namespace(probed):
     assert seen.report["uid"] == 0 and seen.report["gid"] == 0
     host_uid = int(next(line for line in seen.host_status.splitlines() if line.startswith("Uid:")).split()[1])
     assert host_uid != 0 and host_uid == user_namespace().id_map.host_id
+    assert seen.entrypoint_owner == (host_uid, host_uid)  # the rootfs was unpacked with shifted owners
     assert seen.report["userns"] != os.readlink("/proc/self/ns/user")
     non_root = checklist.result("non-root")  # still judged on the image's uid, as Kubernetes would see it
     assert non_root.status is CheckStatus.FAIL and non_root.measured["uid"] == 0
