@@ -106,7 +106,7 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         f"{len(seccomp['syscalls'])} rules, anything else {seccomp['defaultAction']}",
         userns_note,
         "cgroup namespace",
-        f"cpu limit: {options.cpus:g} CPU",
+        f"cpu limit: {options.cpus:g} CPU{'s' if options.cpus > 1 else ''} as a CFS quota",
         f"memory limit: {options.memory_mb} MiB; pids limit: {options.pids}",
         "read-only root, no capabilities, no-new-privileges, loopback-only network",
     )

@@ -144,5 +144,5 @@ class VerifyOptions(BaseModel):
     start_timeout_seconds: float = 30.0  # runtime create/start
     image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)
     # Set by verify_image: the rootfs was unpacked with owners shifted by this host id, so the
-    # container runs in a user namespace mapping its ids 0..65535 there. None: no user namespace.
+    # container runs in a user namespace mapping its ids from 0 onto it. None: no user namespace.
     rootfs_id_shift: int | None = None
