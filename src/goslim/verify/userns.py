@@ -112,10 +112,13 @@ def _subid_start(path: Path) -> int | None:
 
 
 def _mapped_here(id_map: IdMap) -> bool:
-    """The whole host range exists in the user namespace goslim runs in."""
-    try:
-        rows = [line.split() for line in Path("/proc/self/uid_map").read_text().splitlines()]
-    except OSError:
-        return False
+    """The whole host range exists, for uids and gids, in the user namespace goslim runs in."""
     last = id_map.host_id + id_map.size - 1
-    return any(int(lo) <= id_map.host_id and last < int(lo) + int(n) for lo, _, n in rows)
+    for name in ("uid_map", "gid_map"):
+        try:
+            rows = [line.split() for line in Path(f"/proc/self/{name}").read_text().splitlines()]
+        except OSError:
+            return False
+        if not any(int(lo) <= id_map.host_id and last < int(lo) + int(n) for lo, _, n in rows):
+            return False
+    return True
