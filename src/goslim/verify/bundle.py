@@ -63,7 +63,7 @@ class Sandbox:
 
 def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options: VerifyOptions) -> Sandbox:
     """Write config.json and the injected files into ``bundle``; say what the container gets."""
-    id_map, userns_note = _id_map(options, max(process.uid, process.gid))
+    id_map, userns_note = _id_map(options, max(process.uid, process.gid), bundle.parent)
     files = {
         "/etc/hosts": (HOSTS, f"/etc/hosts (localhost, {HOSTNAME})"),
         "/etc/hostname": (HOSTNAME + "\n", f"/etc/hostname ({HOSTNAME})"),
@@ -113,8 +113,8 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     return Sandbox(tuple(injected), confinement)
 
 
-def _id_map(options: VerifyOptions, highest_id: int) -> tuple[IdMap | None, str]:
-    support = user_namespace()
+def _id_map(options: VerifyOptions, highest_id: int, work_dir: Path) -> tuple[IdMap | None, str]:
+    support = user_namespace(work_dir)
     if options.rootfs_id_shift is None:
         reason = support.reason or "the rootfs was given as a directory, not unpacked with shifted owners"
         return None, unavailable_note(reason)

@@ -45,7 +45,7 @@ def verify_image(
         label = f"image {img.digest}"
     if options.image_size_bytes is None:
         options = options.model_copy(update={"image_size_bytes": img.size})
-    userns = user_namespace()
+    userns = user_namespace(Path(tempfile.gettempdir()))
     shift = userns.id_map.host_id if userns.id_map else None
     work = Path(tempfile.mkdtemp(prefix=f"{ROOTFS_PREFIX}{os.getpid()}-"))
     try:

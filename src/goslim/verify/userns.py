@@ -9,6 +9,7 @@ above systemd's container range (524288..0x6FFFFFFF), below its foreign-UID rang
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,8 +41,11 @@ class UserNamespace:
     reason: str = ""  # why there is none
 
 
-def user_namespace() -> UserNamespace:
-    """The id map to run containers with, or the reason this machine cannot give one."""
+def user_namespace(work_dir: Path | None = None) -> UserNamespace:
+    """The id map to run containers with, or the reason this machine cannot give one.
+
+    ``work_dir`` is where the rootfs and bundle go: the mapped root must be able to walk to them.
+    """
     if os.geteuid() != 0:
         return UserNamespace(None, "goslim is not running as root, so it cannot own a shifted rootfs")
     try:
@@ -56,7 +60,24 @@ def user_namespace() -> UserNamespace:
         return UserNamespace(
             None, f"host ids {id_map.host_id}-{last} are not mapped in goslim's own user namespace"
         )
+    closed = _closed_ancestor(work_dir) if work_dir is not None else None
+    if closed is not None:
+        return UserNamespace(
+            None, f"{closed} is not searchable by other users, so the container's unprivileged root "
+            "could not reach its rootfs (set TMPDIR to a directory under /tmp)"
+        )
     return UserNamespace(id_map)
+
+
+def _closed_ancestor(path: Path) -> Path | None:
+    """The first directory from ``path`` up that other users cannot search, if any."""
+    for p in (path, *path.parents):
+        try:
+            if not os.stat(p).st_mode & stat.S_IXOTH:
+                return p
+        except OSError:
+            return p
+    return None
 
 
 def unavailable_note(reason: str) -> str:

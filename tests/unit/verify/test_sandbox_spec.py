@@ -17,7 +17,7 @@ from goslim.verify.options import options_from_config
 from goslim.verify.process import container_process
 from goslim.verify.seccomp import default_seccomp, profile_source
 from goslim.verify.spec import runtime_spec
-from goslim.verify.userns import IdMap, _inside, _subid_start
+from goslim.verify.userns import IdMap, _inside, _subid_start, user_namespace
 
 DENIED = {"keyctl", "add_key", "request_key", "io_uring_setup", "io_uring_enter", "ptrace", "unshare",
           "mount", "bpf", "perf_event_open", "kexec_load", "userfaultfd", "setns", "process_vm_readv"}
@@ -77,6 +77,15 @@ def test_uid_map_translation_and_subid_entries(tmp_path: Path):
     assert _subid_start(tmp_path / "missing") is None
     described = IdMap(300000).describe()
     assert described.startswith("user namespace: container ids 0-65535 = host ids 300000-365535")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the user namespace is only used as root")
+def test_no_user_namespace_when_the_work_dir_is_closed(tmp_path: Path):
+    closed = tmp_path / "private"
+    (closed / "tmp").mkdir(parents=True)
+    closed.chmod(0o700)
+    support = user_namespace(closed / "tmp")
+    assert support.id_map is None and support.reason.startswith(f"{closed} is not searchable")
 
 
 def test_spec_with_user_namespace_and_cpu_limit(rootfs: Path):
