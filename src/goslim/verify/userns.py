@@ -64,7 +64,7 @@ def user_namespace(work_dir: Path | None = None) -> UserNamespace:
     if closed is not None:
         return UserNamespace(
             None, f"{closed} is not searchable by other users, so the container's unprivileged root "
-            "could not reach its rootfs (set TMPDIR to a directory under /tmp)"
+            "could not reach its rootfs; set TMPDIR to a directory under /tmp"
         )
     return UserNamespace(id_map)
 
