@@ -80,6 +80,8 @@ class VerifyConfig(Section):
     max_binary_mb: float | None = None
     memory_mb: int = 512
     pids: int = 256
+    cpus: float = Field(default=1.0, gt=0)
+    kubernetes_env: bool = False
 
 
 class ScanConfig(Section):

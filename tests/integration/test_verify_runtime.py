@@ -306,7 +306,9 @@ def test_hostile_fixture_is_contained_and_reported(rootfs_of, tmp_path):
     assert accepted == []  # nothing reached the host's loopback
     assert not Path("/hostile-was-here").exists()
     after = sorted(str(p.relative_to(rootfs)) for p in rootfs.rglob("*"))
-    assert [p for p in after if p not in before] == [d for d in ("dev", "proc", "sys") if d not in before]
+    # Only the runtime's mountpoints appear: /dev, /proc, /sys and the injected /etc files.
+    mountpoints = ("dev", "etc/hostname", "etc/hosts", "etc/resolv.conf", "proc", "sys")
+    assert [p for p in after if p not in before] == [d for d in mountpoints if d not in before]
     ro = cl.result("read-only-root")
     assert ro.status is CheckStatus.FAIL and "/hostile-was-here" in ro.summary
     limits = cl.result("limits")

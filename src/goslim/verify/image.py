@@ -13,6 +13,7 @@ from goslim import oci
 from goslim.oci.image import Image
 from goslim.verify.models import Checklist, VerifyOptions
 from goslim.verify.runtime import ROOTFS_PREFIX, OciRuntime
+from goslim.verify.userns import user_namespace
 from goslim.verify.verify import Progress, verify_rootfs
 
 
@@ -44,11 +45,18 @@ def verify_image(
         label = f"image {img.digest}"
     if options.image_size_bytes is None:
         options = options.model_copy(update={"image_size_bytes": img.size})
+    userns = user_namespace(Path(tempfile.gettempdir()))
+    shift = userns.id_map.host_id if userns.id_map else None
     work = Path(tempfile.mkdtemp(prefix=f"{ROOTFS_PREFIX}{os.getpid()}-"))
     try:
         step("unpacking layers")
         rootfs = work / "rootfs"
-        oci.unpack_rootfs(img, rootfs)
+        oci.unpack_rootfs(img, rootfs, id_shift=shift or 0)
+        if shift is not None:
+            options = options.model_copy(update={"rootfs_id_shift": shift})
+            os.chmod(work, 0o711)  # the container's root (an unprivileged host id) must reach the rootfs
+            if os.lstat(rootfs).st_uid == 0:  # no "./" entry in the layers: "/" owned by the container's root
+                os.chown(rootfs, shift, shift, follow_symlinks=False)
         unpack_seconds = time.monotonic() - t0
         checklist = verify_rootfs(
             rootfs, img.config, options, label=label, runtime=runtime, progress=progress

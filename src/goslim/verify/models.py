@@ -67,6 +67,7 @@ class Observed(BaseModel):
     needed_kill: bool = False  # did not exit within the grace period after the stop signal
     exit_code: int | None = None  # after the stop signal (or early exit)
     injected: tuple[str, ...] = ()  # what the sandbox provided as a runtime would: /etc/hosts, HOSTNAME, ...
+    sandbox: tuple[str, ...] = ()  # how the run was confined: seccomp, user/cgroup namespaces, limits
 
 
 class Checklist(BaseModel):
@@ -137,6 +138,11 @@ class VerifyOptions(BaseModel):
     max_binary_mb: float | None = None
     memory_mb: int = 512
     pids: int = 256
+    cpus: float = Field(default=1.0, gt=0)  # CPU quota of the container, in CPUs
+    kubernetes_env: bool = False  # add the KUBERNETES_SERVICE_* variables every pod sees
     extra_env: dict[str, str] = Field(default_factory=dict)  # added to the image's Env for the run
     start_timeout_seconds: float = 30.0  # runtime create/start
     image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)
+    # Set by verify_image: the rootfs was unpacked with owners shifted by this host id, so the
+    # container runs in a user namespace mapping its ids from 0 onto it. None: no user namespace.
+    rootfs_id_shift: int | None = None

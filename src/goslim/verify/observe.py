@@ -8,7 +8,6 @@ Ctrl-C or SIGTERM; leftovers of a goslim that was killed outright are swept on t
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
 import signal
@@ -20,12 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, wait_until
+from goslim.verify.bundle import write_bundle
 from goslim.verify.cgroups import LimitUsage, limit_usage
 from goslim.verify.logs import LogFacts, analyze_logs, read_stream
 from goslim.verify.models import ProbeSettings, VerifyOptions
 from goslim.verify.process import ContainerProcess
 from goslim.verify.runtime import BUNDLE_PREFIX, STEP_TIMEOUT, Container, OciRuntime
-from goslim.verify.spec import runtime_spec
+from goslim.verify.userns import container_ids
 
 LIVENESS_PATHS = ("/healthz", "/livez", "/health")
 READINESS_PATHS = ("/readyz", "/ready")
@@ -64,6 +64,8 @@ class RunObservation:
     logs: LogFacts | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
     deliberate_seconds: float = 0.0  # alive-window waiting and waiting for the stop signal to work
+    injected: tuple[str, ...] = ()  # files and env the sandbox gave, as a runtime would
+    sandbox: tuple[str, ...] = ()  # how the container was confined
 
 
 def observe(
@@ -80,8 +82,8 @@ def observe(
     obs = RunObservation(stop_signal=process.stop_signal)
     try:
         with _sigterm_as_interrupt():
-            spec = runtime_spec(process, rootfs, memory_mb=options.memory_mb, pids=options.pids)
-            (bundle / "config.json").write_text(json.dumps(spec, indent=1))
+            sandbox = write_bundle(bundle, process, rootfs, options)
+            obs.injected, obs.sandbox = sandbox.injected, sandbox.confinement
             progress("starting the container")
             container = runtime.start(runtime.new_id(), bundle, timeout=options.start_timeout_seconds)
             obs.start_seconds = container.ready - container.started
@@ -270,17 +272,8 @@ def _listening_ports(pid: int) -> tuple[int, ...]:
 
 
 def _ids(pid: int) -> tuple[int | None, int | None]:
-    """Real uid and gid of ``pid`` from /proc/PID/status."""
-    uid = gid = None
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("Uid:"):
-                uid = int(line.split()[1])
-            elif line.startswith("Gid:"):
-                gid = int(line.split()[1])
-    except (OSError, ValueError):
-        return None, None
-    return uid, gid
+    """Real uid and gid of ``pid`` inside its user namespace (the image's ids, not the host's)."""
+    return container_ids(pid)
 
 
 @contextlib.contextmanager

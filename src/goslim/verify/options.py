@@ -42,6 +42,8 @@ def options_from_config(
         max_binary_mb=max_binary_mb if max_binary_mb is not None else config.max_binary_mb,
         memory_mb=config.memory_mb,
         pids=config.pids,
+        cpus=config.cpus,
+        kubernetes_env=config.kubernetes_env,
         extra_env=_parse_env(env or []),
     )
 

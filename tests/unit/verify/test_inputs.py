@@ -123,10 +123,12 @@ def test_runtime_spec_is_locked_down(rootfs: Path):
     assert proc["user"]["uid"] == 1000 and proc["noNewPrivileges"] is True and proc["terminal"] is False
     assert all(caps == [] for caps in proc["capabilities"].values())
     assert spec["root"] == {"path": str(rootfs.resolve()), "readonly": True}
-    assert {n["type"] for n in spec["linux"]["namespaces"]} == {"pid", "network", "ipc", "uts", "mount"}
+    namespaces = {n["type"] for n in spec["linux"]["namespaces"]}
+    assert namespaces == {"pid", "network", "ipc", "uts", "mount", "cgroup"}
     assert all("path" not in n for n in spec["linux"]["namespaces"])  # new namespaces, never the host's
     res = spec["linux"]["resources"]
     assert res["memory"]["limit"] == 128 * 2**20 and res["pids"]["limit"] == 32
+    assert res["cpu"] == {"quota": 100_000, "period": 100_000}
     tmp = next(m for m in spec["mounts"] if m["destination"] == "/tmp")
     assert tmp["type"] == "tmpfs" and "nosuid" in tmp["options"]
     assert "/proc/kcore" in spec["linux"]["maskedPaths"] and "/proc/sys" in spec["linux"]["readonlyPaths"]
