@@ -192,19 +192,16 @@ def communicate(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 return proc.communicate(stdin, timeout=left)
     except BaseException:
-        _kill(proc)
+        with shielded():
+            proc.kill()
+            # Only the child: a grandchild (go's compilers) may hold the pipes open a while longer.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=KILL_WAIT_SECONDS)
         raise
-    out, err = _kill(proc)
-    raise subprocess.TimeoutExpired(proc.args, timeout or 0, output=out, stderr=err)
-
-
-def _kill(proc: subprocess.Popen) -> tuple[str | bytes, str | bytes]:
-    """Kill and reap ``proc``; whatever it wrote until then."""
     with shielded():
         proc.kill()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            return proc.communicate(timeout=KILL_WAIT_SECONDS)
-    return b"", b""
+        out, err = proc.communicate()  # as subprocess.run does on a timeout: the output so far
+    raise subprocess.TimeoutExpired(proc.args, timeout or 0, output=out, stderr=err)
 
 
 def _stack() -> list[Mode]:
