@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from goslim import interrupt
@@ -130,6 +131,10 @@ def slim(
         output.note(
             f"[{style}]{outcome.status:>7}[/] {who}{outcome.stage} [dim]{outcome.seconds:.1f}s[/]{detail}"
         )
+        for line in outcome.evidence:
+            output.note(f"          [dim]{escape(line)}[/]")
+        if outcome.status == "failed" and outcome.hint:
+            output.note(f"          [cyan]hint:[/] {escape(outcome.hint)}")
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")

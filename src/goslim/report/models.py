@@ -25,6 +25,7 @@ class StageOutcome(Frozen):
     seconds: float = 0.0
     message: str = ""
     hint: str | None = None
+    evidence: tuple[str, ...] = ()  # the lines that explain a failure (the compiler's own, a tool's stderr)
 
 
 class Claim(Frozen):
