@@ -90,13 +90,11 @@ class StageRecorder:
         try:
             with interrupt.cancellable():  # a signal stops the stage where it is
                 value = fn()
-        except interrupt.Interrupted:
-            self._cancel(name, f"stopped after {time.monotonic() - start:.1f}s", time.monotonic() - start)
-            return None
-        except GoslimError as exc:
-            if interrupt.requested() is not None:
-                # A tool killed by the interrupt fails; the interrupt is what happened.
-                self._cancel(name, f"stopped after {time.monotonic() - start:.1f}s", time.monotonic() - start)
+        except (interrupt.Interrupted, GoslimError) as exc:
+            seconds = time.monotonic() - start
+            if isinstance(exc, interrupt.Interrupted) or interrupt.requested() is not None:
+                # A tool killed by the same Ctrl-C fails too; the interrupt is what happened.
+                self._cancel(name, f"stopped after {seconds:.1f}s", seconds)
                 return None
             self._record(
                 StageOutcome(
