@@ -42,6 +42,11 @@ class Ended:
     code: int
     stderr: str
     seconds_to_exit: float  # from the first signal; printed for the record, never asserted
+    containers_gone: float | None  # likewise
+
+    def show(self, label: str) -> None:
+        gone = "-" if self.containers_gone is None else f"{self.containers_gone:.2f}s"
+        print(f"{label}: exit {self.code} after {self.seconds_to_exit:.2f}s, no container after {gone}")
 
 
 class Goslim:
@@ -95,8 +100,14 @@ class Goslim:
         return sent
 
     def end(self, sent: float) -> Ended:
-        code = self.proc.wait(timeout=WAIT_LIMIT)
-        return Ended(code, self.stderr_path.read_text(), time.monotonic() - sent)
+        deadline = sent + WAIT_LIMIT
+        gone = None  # when its containers were gone, for the record
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, "goslim did not exit"
+            if gone is None and not containers_of(self.pid):
+                gone = time.monotonic() - sent
+            time.sleep(0.02)
+        return Ended(self.proc.returncode, self.stderr_path.read_text(), time.monotonic() - sent, gone)
 
     def assert_nothing_left(self) -> None:
         assert containers_of(self.pid) == []
@@ -170,8 +181,7 @@ def test_slim_stops_at_once_writes_its_report_and_leaves_nothing(
     goslim = Goslim(tmp_path, *args, cold_go_cache=where == "build")
     goslim.wait_for(where)
     ended = goslim.end(goslim.send(signum, times, group=group))
-    name = signal.Signals(signum).name
-    print(f"{where} x{times} {name}: exit {ended.code} {ended.seconds_to_exit:.2f}s after the signal")
+    ended.show(f"slim: {where} x{times} {signal.Signals(signum).name}")
 
     expected = 143 if signum == signal.SIGTERM else 130
     assert ended.code == expected, ended.stderr
@@ -211,7 +221,7 @@ def test_verify_alone_cleans_up_after_any_number_of_ctrl_c(hello_layout: str, tm
     goslim = Goslim(tmp_path, "verify", hello_layout, "--alive", "60")
     goslim.wait_for("verify")
     ended = goslim.end(goslim.send(signal.SIGINT, times))
-    print(f"verify x{times}: exit {ended.code} {ended.seconds_to_exit:.2f}s after")
+    ended.show(f"verify: x{times} SIGINT")
     assert ended.code == 130, ended.stderr
     assert "interrupted by SIGINT" in ended.stderr and "Traceback" not in ended.stderr
     goslim.assert_nothing_left()

@@ -78,7 +78,7 @@ def observe(
     container = None
     obs = RunObservation(stop_signal=process.stop_signal)
     try:
-        with interrupt.cancellable():
+        with interrupt.cancellable():  # a signal stops the run where it is; the finally cleans up
             spec = runtime_spec(process, rootfs, memory_mb=options.memory_mb, pids=options.pids)
             (bundle / "config.json").write_text(json.dumps(spec, indent=1))
             progress("starting the container")
