@@ -66,7 +66,6 @@ class _State:
     """One CLI invocation's interrupt: which signal came first, and where it was raised already."""
 
     signum: int | None = None
-    event: threading.Event = field(default_factory=threading.Event)
     raised_in: set[int] = field(default_factory=set)  # thread idents
     signals: int = 0
     # Re-entrant: the handler may run in the main thread while that thread holds it.
@@ -75,7 +74,6 @@ class _State:
     def reset(self) -> None:
         with self.lock:
             self.signum = None
-            self.event.clear()
             self.raised_in.clear()
             self.signals = 0
 
@@ -167,7 +165,6 @@ def _handle(signum: int, _frame: FrameType | None) -> None:
     first = _state.signum is None
     if first:
         _state.signum = signum
-        _state.event.set()
         check()
     elif _state.signals == 2:
         # Not print(): the main thread may be inside a write to stderr.
