@@ -23,6 +23,7 @@ from goslim.image import ImageOptions, assemble
 from goslim.oci import write_oci_layout
 from goslim.verify.runtime import GUARD_NAME, ID_PREFIX, OciRuntime
 from tests.conftest import EXAMPLE_DIR, REPO, need_tool
+from tests.integration.test_slim_many import make_module
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(600)]
 GOSLIM = [sys.executable, "-m", "goslim"]
@@ -267,3 +268,26 @@ def _next_verify_sweeps(layout: str, tmp_path: Path) -> None:
         check=False,
     )
     assert res.returncode == 0, res.stderr
+
+
+def test_several_services_in_worker_threads_stop_at_once(tmp_path: Path) -> None:
+    """With --jobs 2 the stages run in worker threads: the signal reaches them through their waits."""
+    module = tmp_path / "mono"
+    make_module(module, ["alpha", "beta"])
+    (module / "goslim.yaml").write_text(
+        "image:\n  ports: [8080]\nverify:\n  port: 8080\n  health: /healthz\n  alive_seconds: 120\n"
+    )
+    report = tmp_path / "report"
+    fast = ("--no-ablation", "--no-compare", "--upx", "off", "--jobs", "2")
+    goslim = Goslim(tmp_path, "slim", f"{module}/cmd/...", *fast, "--report", str(report))
+    goslim.wait_for("verify")
+    ended = goslim.end(goslim.send(signal.SIGINT, 2))
+    ended.show("slim --jobs 2: verify x2 SIGINT")
+    assert ended.code == 130, ended.stderr
+    assert "Traceback" not in ended.stderr
+    for name in ("alpha", "beta"):
+        run = json.loads((report / name / "report.json").read_text())
+        assert run["exit_status"] == 130
+        after = [s for s in run["stages"] if s["stage"] in ("verify", "scan", "deploy files", "claims")]
+        assert after and all(s["status"] == "cancelled" for s in after), run["stages"]
+    goslim.assert_nothing_left()
