@@ -159,15 +159,18 @@ class OciRuntime:
                 _release(guard)
             raise
 
-    def _start_guard(self, container_id: str, bundle: Path) -> subprocess.Popen[bytes]:
+    def _start_guard(self, container_id: str, bundle: Path) -> subprocess.Popen[bytes] | None:
         """The process that deletes the container and its bundle if goslim dies before it does."""
-        return subprocess.Popen(
-            ["/bin/sh", "-c", GUARD_SCRIPT, GUARD_NAME, self.path, container_id, str(bundle)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # out of reach of the terminal's Ctrl-C
-        )
+        try:
+            return subprocess.Popen(
+                ["/bin/sh", "-c", GUARD_SCRIPT, GUARD_NAME, self.path, container_id, str(bundle)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # out of reach of the terminal's Ctrl-C
+            )
+        except OSError:
+            return None  # no /bin/sh: the sweep on the next run is the only backstop left
 
     def _start_error(self, code: int, stderr: str) -> GoslimError:
         if HYBRID_CGROUPS in stderr:
