@@ -15,7 +15,8 @@ class ExitStatus(IntEnum):
     CHECK_FAILED = 1  # a check or policy failed (verify, scan --fail-on, ...)
     BAD_INPUT = 2  # user mistake, bad input or usage
     TOOL_FAILED = 3  # an external program (go, upx, runc, registry) failed
-    INTERRUPTED = 130
+    INTERRUPTED = 130  # SIGINT (Ctrl-C): 128 + 2, as shells report it
+    TERMINATED = 143  # SIGTERM: 128 + 15
 
 
 class GoslimError(Exception):

@@ -202,16 +202,18 @@ def run_then_signal(
             raise LaunchError(f"cannot run {argv[0]}: {exc.strerror}") from exc
         except subprocess.SubprocessError as exc:
             raise LaunchError(f"cannot confine {argv[0]}: {exc}") from exc
-        time.sleep(after_s)
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signum)
         try:
+            time.sleep(after_s)
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signum)
             returncode: int | None = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
             returncode = None
+        finally:
+            if proc.poll() is None:  # timed out, or goslim was interrupted: the program goes too
+                proc.kill()
+                proc.wait()
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from goslim import __version__
+from goslim import __version__, interrupt
 from goslim.binary import analyze
 from goslim.config import GoslimConfig
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
@@ -68,20 +68,34 @@ class SlimOptions:
 
 
 class StageRecorder:
-    """Runs stages, timing each and turning a GoslimError into a recorded failure."""
+    """Runs stages, timing each and turning a GoslimError into a recorded failure.
+
+    Once goslim is interrupted (goslim.interrupt), the running stage is recorded as cancelled and
+    every later stage too, without running; the job then still writes its report, once.
+    """
 
     def __init__(self, on_stage: Callable[[StageOutcome], None] | None = None) -> None:
         self.outcomes: list[StageOutcome] = []
         self.first_error: GoslimError | None = None
         self.policy_failed = False  # a policy (scan --fail-on) failed although the stage ran
+        self.interrupted_by: int | None = None  # the signal that cancelled a stage
         self._pending: dict[str, list[str]] = {}
         self._on_stage = on_stage or (lambda _o: None)
 
     def run(self, name: str, fn: Callable[[], T]) -> T | None:
         start = time.monotonic()
+        if interrupt.requested() is not None:
+            self._cancel(name, "not run")
+            return None
         try:
-            value = fn()
-        except GoslimError as exc:
+            with interrupt.cancellable():  # a signal stops the stage where it is
+                value = fn()
+        except (interrupt.Interrupted, GoslimError) as exc:
+            seconds = time.monotonic() - start
+            if isinstance(exc, interrupt.Interrupted) or interrupt.requested() is not None:
+                # A tool killed by the same Ctrl-C fails too; the interrupt is what happened.
+                self._cancel(name, f"stopped after {seconds:.1f}s", seconds)
+                return None
             self._record(
                 StageOutcome(
                     stage=name,
@@ -107,7 +121,17 @@ class StageRecorder:
         self._pending.setdefault(name, []).append(text)
 
     def skip(self, name: str, why: str) -> None:
+        if interrupt.requested() is not None:
+            self._cancel(name, "not run")  # most skips then follow from a cancelled stage
+            return
         self._record(StageOutcome(stage=name, status="skipped", message=why))
+
+    def _cancel(self, name: str, what: str, seconds: float = 0.0) -> None:
+        signum = interrupt.requested()
+        assert signum is not None
+        self.interrupted_by = signum
+        message = f"{what}: goslim was {interrupt.describe(signum)}"
+        self._record(StageOutcome(stage=name, status="cancelled", seconds=seconds, message=message))
 
     def _record(self, outcome: StageOutcome) -> None:
         pending = self._pending.pop(outcome.stage, [])
@@ -458,6 +482,8 @@ def _measured(checklist: Any) -> dict[str, float]:
 
 
 def _exit_status(stages: StageRecorder, checklist: Any) -> ExitStatus:
+    if stages.interrupted_by is not None:
+        return interrupt.exit_status(stages.interrupted_by)
     if stages.first_error is not None:
         return stages.first_error.exit_status
     if (checklist is not None and not checklist.ok) or stages.policy_failed:
@@ -501,11 +527,18 @@ def run_many(
     workers: int,
     on_stage: Callable[[str, StageOutcome], None] | None = None,
 ) -> list[SlimRun]:
-    """Run the job for several services at once, ``workers`` at a time; results in input order."""
+    """Run the job for several services at once, ``workers`` at a time; results in input order.
+
+    A signal cancels the running stages and every later one; each job still writes its report.
+    """
 
     def one(opts: SlimOptions) -> SlimRun:
         name = opts.package
-        return run_slim(opts, on_stage=(lambda o: on_stage(name, o)) if on_stage else None)
+        with interrupt.deferred():  # only stages stop at once; the report is always written
+            return run_slim(opts, on_stage=(lambda o: on_stage(name, o)) if on_stage else None)
 
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    if len(runs) == 1 or workers <= 1:
+        # In the main thread, where a signal interrupts any stage at once, not only at cancellation points.
+        return [one(opts) for opts in runs]
+    with interrupt.deferred(), ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, runs))

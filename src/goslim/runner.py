@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from goslim import interrupt
 from goslim.errors import ToolError, ToolMissingError
 
 STDERR_TAIL_LINES = 20
@@ -86,17 +87,20 @@ class SubprocessRunner:
             full_env.update(env)
         start = time.monotonic()
         try:
-            proc = subprocess.run(
+            with subprocess.Popen(
                 list(argv),
                 cwd=cwd,
                 env=full_env,
-                input=stdin,
-                capture_output=True,
+                stdin=subprocess.PIPE if stdin is not None else None,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 text=True,
                 errors="replace",
-                timeout=timeout,
-                check=False,
-            )
+                # Cleanup's children (runc kill/delete) out of reach of the terminal's next Ctrl-C.
+                start_new_session=interrupt.shielding(),
+            ) as proc:
+                # Like subprocess.run, but the child is killed as soon as goslim is interrupted.
+                stdout, stderr = interrupt.communicate(proc, stdin, timeout)
         except FileNotFoundError as exc:
             name = Path(program).name
             raise ToolMissingError(
@@ -111,8 +115,8 @@ class SubprocessRunner:
         result = ProcessResult(
             argv=tuple(argv),
             returncode=proc.returncode,
-            stdout=proc.stdout,
-            stderr=proc.stderr,
+            stdout=stdout,
+            stderr=stderr,
             seconds=time.monotonic() - start,
         )
         if check and proc.returncode != 0:

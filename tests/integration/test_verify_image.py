@@ -1,7 +1,6 @@
 """goslim verify on real images built with goslim.image/goslim.oci, through the API and the CLI.
 
-Also: Ctrl-C during a run leaves nothing behind, and the leftovers of a goslim killed outright
-are swept by the next run.
+Also: Ctrl-C during a run leaves nothing behind (a killed goslim: tests/security/test_interrupts.py).
 """
 
 from __future__ import annotations
@@ -196,16 +195,6 @@ def test_sigterm_to_goslim_cleans_up(hello_layout, tmp_path):
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert containers_of(proc.pid) == [] and temp_dirs_of(proc.pid) == []
-
-
-def test_leftovers_of_a_killed_goslim_are_swept(hello_layout, tmp_path):
-    proc = _start_cli_and_wait_for_container(hello_layout, tmp_path)
-    proc.kill()  # no chance to clean up
-    proc.communicate(timeout=30)
-    assert containers_of(proc.pid) != []  # left behind, as expected of SIGKILL
-    swept = OciRuntime("runc").sweep_leftovers()
-    assert containers_of(proc.pid) == [] and temp_dirs_of(proc.pid) == []
-    assert swept
 
 
 def test_registry_reference(go_build, registry, tmp_path):

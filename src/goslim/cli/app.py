@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import traceback
-from types import FrameType
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from goslim import __version__
+from goslim import __version__, interrupt
 from goslim.cli import analyze as analyze_cmd
 from goslim.cli import attest as attest_cmd
 from goslim.cli import build as build_cmd
@@ -28,7 +26,7 @@ from goslim.cli import sign as sign_cmd
 from goslim.cli import slim as slim_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.cli import verify as verify_cmd
-from goslim.errors import ExitStatus, GoslimError, ToolError, UserInterrupt
+from goslim.errors import ExitStatus, GoslimError, ToolError
 
 app = typer.Typer(
     name="goslim",
@@ -76,12 +74,19 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOSLIM_DEBUG") == "1"
     err = Console(stderr=True, soft_wrap=True)
-    previous = signal.signal(signal.SIGINT, _raise_interrupted)
+    # SIGINT and SIGTERM: the first stops the work, cleanup always finishes (goslim.interrupt).
+    restore_signals = interrupt.install()
     try:
         # Standalone mode lets click print usage errors (exit 2); our errors pass through it.
         app(args=args, prog_name="goslim", standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except interrupt.Interrupted as stop:
+        # Not a GoslimError (stages must not catch it), so click does not print "Aborted!" either.
+        err.print(f"[bold red]error:[/] {escape(str(stop))}; cleanup finished", highlight=False)
+        if stop.hint:
+            err.print(f"  [cyan]hint:[/] {escape(stop.hint)}", highlight=False)
+        return int(stop.exit_status)
     except GoslimError as exc:
         if debug:
             traceback.print_exc()
@@ -93,14 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             err.print(f"  [cyan]hint:[/] {escape(exc.hint)}", highlight=False)
         return int(exc.exit_status)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        restore_signals()
     return int(ExitStatus.OK)
-
-
-def _raise_interrupted(_signum: int, _frame: FrameType | None) -> None:
-    # Our own exception, not KeyboardInterrupt: click would turn that into "Aborted!" and exit 1,
-    # and stages' finally blocks still run to clean up temp files and containers.
-    raise UserInterrupt("interrupted (Ctrl-C); earlier output is left as it was")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from goslim import interrupt
 from goslim.cli.build import resolve_targets
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes
@@ -26,6 +27,7 @@ STATUS_STYLE = {
     "ok": "green",
     "failed": "red",
     "skipped": "dim",
+    "cancelled": "yellow",
     "pass": "green",
     "fail": "red",
     "warn": "yellow",
@@ -142,6 +144,9 @@ def slim(
         output.emit(runs, lambda c: render_services(c, runs))
     else:
         output.emit(runs[0], lambda c: render_summary(c, runs[0]))
+    if (signum := interrupt.requested()) is not None:
+        where = runs[0].outputs.get("report (html)", str(out_root)) if len(runs) == 1 else str(out_root)
+        raise interrupt.Interrupted(signum, hint=f"the report says which stages ran: {where}")
     worst = max((r.exit_status for r in runs), default=0)
     if worst != ExitStatus.OK:
         failed = [f"{r.package}: {_what_failed(r)}" for r in runs if r.exit_status != ExitStatus.OK]

@@ -17,10 +17,11 @@ class Frozen(BaseModel):
 
 
 class StageOutcome(Frozen):
-    """How one stage went: ok, failed (with the one-line reason) or skipped (with why)."""
+    """How one stage went: ok, failed (with the one-line reason), skipped (with why), or cancelled
+    (goslim was interrupted while it ran, or before it could run)."""
 
     stage: str
-    status: Literal["ok", "failed", "skipped"]
+    status: Literal["ok", "failed", "skipped", "cancelled"]
     seconds: float = 0.0
     message: str = ""
     hint: str | None = None

@@ -81,6 +81,8 @@ def to_junit(run: SlimRun) -> str:
             ET.SubElement(case, "failure", message=s.message).text = s.hint or s.message
         elif s.status == "skipped":
             ET.SubElement(case, "skipped", message=s.message)
+        elif s.status == "cancelled":
+            ET.SubElement(case, "skipped", message=f"cancelled: {s.message}")
     stages.set("failures", str(sum(s.status == "failed" for s in run.stages)))
     if run.checklist:
         checks = ET.SubElement(

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from goslim import oci
+from goslim import interrupt, oci
 from goslim.oci.image import Image
 from goslim.verify.models import Checklist, VerifyOptions
 from goslim.verify.runtime import ROOTFS_PREFIX, OciRuntime
@@ -62,7 +62,8 @@ def verify_image(
             rootfs, img.config, options, label=label, runtime=runtime, progress=progress
         )
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        with interrupt.shielded():  # a Ctrl-C cannot cut the removal of the rootfs short
+            shutil.rmtree(work, ignore_errors=True)
     phases = {"read+unpack": round(unpack_seconds, 4), **checklist.phase_seconds}
     return checklist.model_copy(
         update={

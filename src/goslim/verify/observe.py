@@ -2,22 +2,21 @@
 
 One container run feeds every runtime check: start-up, logs, probes, uid, limits and
 shutdown. The container, its runtime state and the bundle are removed on success, failure,
-Ctrl-C or SIGTERM; leftovers of a goslim that was killed outright are swept on the next run.
+Ctrl-C or SIGTERM (goslim.interrupt); leftovers of a goslim that was killed outright are removed
+by the container's guard (verify.runtime), or swept on the next run.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import signal
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goslim import interrupt
 from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, wait_until
 from goslim.verify.bundle import write_bundle
 from goslim.verify.cgroups import LimitUsage, limit_usage
@@ -81,7 +80,7 @@ def observe(
     container = None
     obs = RunObservation(stop_signal=process.stop_signal)
     try:
-        with _sigterm_as_interrupt():
+        with interrupt.cancellable():  # a signal stops the run where it is; the finally cleans up
             sandbox = write_bundle(bundle, process, rootfs, options)
             obs.injected, obs.sandbox = sandbox.injected, sandbox.confinement
             progress("starting the container")
@@ -91,9 +90,10 @@ def observe(
             _observe_running(runtime, container, process=process, options=options, obs=obs, progress=progress)
             obs.logs = analyze_logs(read_stream(container.stdout_path), read_stream(container.stderr_path))
     finally:
-        if container is not None:
-            runtime.remove(container)
-        shutil.rmtree(bundle, ignore_errors=True)
+        with interrupt.shielded():  # further Ctrl-C cannot leave the container or the bundle behind
+            if container is not None:
+                runtime.remove(container)
+            shutil.rmtree(bundle, ignore_errors=True)
     return obs
 
 
@@ -274,20 +274,3 @@ def _listening_ports(pid: int) -> tuple[int, ...]:
 def _ids(pid: int) -> tuple[int | None, int | None]:
     """Real uid and gid of ``pid`` inside its user namespace (the image's ids, not the host's)."""
     return container_ids(pid)
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """While a container runs, SIGTERM to goslim unwinds like Ctrl-C so cleanup still happens."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -4,6 +4,12 @@ A container runs as `runc run` in the foreground of its own session: runc stays 
 so its exit status is the container's, and its stdout/stderr go straight to files. Every
 container id starts with `goslim-verify-<our pid>-`, so leftovers of a goslim that was killed
 can be told apart from those of one still running and swept on the next run.
+
+Cleanup (kill, delete, bundle removal) runs shielded from further signals. Each container also
+gets a guard: a tiny shell in its own session holding a pipe from goslim. If goslim dies without
+removing the container (SIGKILL, OOM killer), the pipe closes and the guard deletes the container
+and its bundle at once; killing the runtime process instead would not help, since a container
+outlives a killed `runc run`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goslim import interrupt
 from goslim.errors import GoslimError, ToolError, UserInputError
 from goslim.runner import Runner, SubprocessRunner, require, tail
 
@@ -28,8 +35,19 @@ BUNDLE_PREFIX = "goslim-verify-bundle-"
 ROOTFS_PREFIX = "goslim-verify-rootfs-"
 _TEMP_RE = re.compile(rf"^(?:{BUNDLE_PREFIX}|{ROOTFS_PREFIX})(\d+)-")
 STEP_TIMEOUT = 15.0  # seconds for kill/delete/state/list
+WAIT_SLICE = 0.1  # seconds between looks for an interrupt while waiting on a container
 _ID_RE = re.compile(rf"^{ID_PREFIX}(\d+)-[0-9a-f]+$")
 HYBRID_CGROUPS = "cgroups in hybrid mode not supported"
+GUARD_NAME = "goslim-verify-guard"
+GUARD_DONE = b"done\n"
+# Waits for goslim to say "done"; end of file instead means goslim died with the container up.
+# Ignores the signals that stopped goslim, so it outlives it; arguments are never parsed as shell.
+GUARD_SCRIPT = """trap '' INT TERM HUP QUIT
+IFS= read -r word
+[ "$word" = done ] && exit 0
+"$1" delete --force "$2" >/dev/null 2>&1
+rm -rf -- "$3"
+"""
 
 
 class RuntimeStartError(ToolError):
@@ -48,16 +66,26 @@ class Container:
     started: float  # time.monotonic() just before the runtime was started
     ready: float  # when the runtime reported the init pid
     proc: subprocess.Popen[bytes] = field(repr=False)
+    guard: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def running(self) -> bool:
+        """Whether the container still runs; a cancellation point, as every wait on a container polls it."""
+        interrupt.check()
         return self.proc.poll() is None
 
     def wait(self, timeout: float) -> int | None:
-        """The exit status (128+N when killed by signal N), or None if still running after ``timeout``."""
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+        """The exit status (128+N when killed by signal N), or None if still running after ``timeout``.
+
+        A cancellation point: raises ``Interrupted`` as soon as goslim is interrupted.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            interrupt.check()
+            try:
+                return self.proc.wait(timeout=max(0.0, min(WAIT_SLICE, deadline - time.monotonic())))
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    return None
 
     @property
     def exit_code(self) -> int | None:
@@ -87,15 +115,20 @@ class OciRuntime:
         stdout_path, stderr_path = bundle / "stdout.log", bundle / "stderr.log"
         pid_file = bundle / "container.pid"
         argv = [self.path, "run", "--bundle", str(bundle), "--pid-file", str(pid_file), container_id]
-        started = time.monotonic()
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
-            # Own session: the user's Ctrl-C reaches goslim (which cleans up), not the container.
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
-            )
-        deadline = started + timeout
+        proc = guard = None
         try:
+            # The guard exists before the container, and no signal comes between them.
+            with interrupt.shielded():
+                guard = self._start_guard(container_id, bundle)
+                started = time.monotonic()
+                with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+                    # Own session: the user's Ctrl-C reaches goslim (which cleans up), not the container.
+                    proc = subprocess.Popen(
+                        argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+                    )
+            deadline = started + timeout
             while time.monotonic() < deadline:
+                interrupt.check()
                 text = pid_file.read_text().strip() if pid_file.exists() else ""
                 if text:
                     return Container(
@@ -107,6 +140,7 @@ class OciRuntime:
                         started,
                         time.monotonic(),
                         proc,
+                        guard,
                     )
                 if proc.poll() is not None:
                     raise self._start_error(proc.returncode, stderr_path.read_text(errors="replace"))
@@ -116,11 +150,27 @@ class OciRuntime:
             )
         except BaseException:
             # Interrupted or failed half-way: nothing may outlive this call.
-            self.kill(container_id, "KILL")
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=STEP_TIMEOUT)
-            self.delete(container_id)
+            with interrupt.shielded():
+                if proc is not None:
+                    self.kill(container_id, "KILL")
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        proc.wait(timeout=STEP_TIMEOUT)
+                self.delete(container_id)
+                _release(guard)
             raise
+
+    def _start_guard(self, container_id: str, bundle: Path) -> subprocess.Popen[bytes] | None:
+        """The process that deletes the container and its bundle if goslim dies before it does."""
+        try:
+            return subprocess.Popen(
+                ["/bin/sh", "-c", GUARD_SCRIPT, GUARD_NAME, self.path, container_id, str(bundle)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # out of reach of the terminal's Ctrl-C
+            )
+        except OSError:
+            return None  # no /bin/sh: the sweep on the next run is the only backstop left
 
     def _start_error(self, code: int, stderr: str) -> GoslimError:
         if HYBRID_CGROUPS in stderr:
@@ -172,19 +222,25 @@ class OciRuntime:
             return []
 
     def remove(self, container: Container) -> None:
-        """Make sure the container, its runtime state and its bundle are gone."""
-        try:
-            if container.running():
-                self.kill(container.id, "KILL")
-                if container.wait(STEP_TIMEOUT) is None:
-                    container.proc.kill()
-                    container.wait(STEP_TIMEOUT)
-        finally:
-            self.delete(container.id)
-            shutil.rmtree(container.bundle, ignore_errors=True)
+        """Make sure the container, its runtime state and its bundle are gone; signals wait until then."""
+        with interrupt.shielded():
+            try:
+                if container.proc.poll() is None:
+                    self.kill(container.id, "KILL")
+                    if container.wait(STEP_TIMEOUT) is None:
+                        container.proc.kill()
+                        container.wait(STEP_TIMEOUT)
+            finally:
+                self.delete(container.id)
+                shutil.rmtree(container.bundle, ignore_errors=True)
+                _release(container.guard)
 
     def sweep_leftovers(self) -> list[str]:
         """Remove goslim-verify containers whose goslim process is gone; returns their ids."""
+        with interrupt.shielded():
+            return self._sweep()
+
+    def _sweep(self) -> list[str]:
         swept = []
         for c in self.list():
             m = _ID_RE.match(str(c.get("id", "")))
@@ -198,6 +254,18 @@ class OciRuntime:
             swept.append(c["id"])
         sweep_temp_dirs()
         return swept
+
+
+def _release(guard: subprocess.Popen[bytes] | None) -> None:
+    """Tell the guard the container is gone, so it exits without touching anything."""
+    if guard is None or guard.stdin is None:
+        return
+    with contextlib.suppress(OSError):
+        guard.stdin.write(GUARD_DONE)
+    with contextlib.suppress(OSError):
+        guard.stdin.close()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        guard.wait(timeout=STEP_TIMEOUT)
 
 
 def sweep_temp_dirs(temp_dir: Path | None = None) -> list[Path]:
