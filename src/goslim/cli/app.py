@@ -9,8 +9,6 @@ import traceback
 from types import FrameType
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
@@ -27,6 +25,7 @@ from goslim.cli import sign as sign_cmd
 from goslim.cli import slim as slim_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.cli import verify as verify_cmd
+from goslim.cli.output import line, safe_console
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInterrupt
 
 app = typer.Typer(
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map GoslimErrors to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOSLIM_DEBUG") == "1"
-    err = Console(stderr=True, soft_wrap=True)
+    err = safe_console(stderr=True)
     previous = signal.signal(signal.SIGINT, _raise_interrupted)
     try:
         # Standalone mode lets click print usage errors (exit 2); our errors pass through it.
@@ -83,12 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     except GoslimError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"[bold red]error:[/] {escape(exc.one_line())}", highlight=False)
+        # Messages quote image names, config values and tools' stderr: shown as text, never markup.
+        err.print(line(("error:", "bold red"), " ", exc.one_line()), highlight=False)
         if isinstance(exc, ToolError) and exc.stderr_tail:
-            for line in exc.stderr_tail.splitlines():
-                err.print(f"  [dim]{exc.tool}:[/] {escape(line)}", highlight=False)
+            for tail in exc.stderr_tail.splitlines():
+                err.print(line("  ", (f"{exc.tool}:", "dim"), " ", tail), highlight=False)
         if exc.hint:
-            err.print(f"  [cyan]hint:[/] {escape(exc.hint)}", highlight=False)
+            err.print(line("  ", ("hint:", "cyan"), " ", exc.hint), highlight=False)
         return int(exc.exit_status)
     finally:
         signal.signal(signal.SIGINT, previous)
