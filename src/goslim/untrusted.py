@@ -18,7 +18,8 @@ _UNSAFE_KEEP_NEWLINE = re.compile(
 )
 # What XML 1.0 cannot hold at all (after ``clean`` only \r, U+FFFE and U+FFFF can remain).
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+# Enough to keep a value inside its cell: no table break, code span, link, image, HTML or emphasis.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_|<>\[\]])")
 DEFAULT_LIMIT = 4096  # characters shown of one value; a hostile config may hold megabytes
 
 
@@ -39,6 +40,17 @@ def clean(value: object, *, multiline: bool = False, limit: int | None = DEFAULT
         text = text[:limit]
     pattern = _UNSAFE_KEEP_NEWLINE if multiline else _UNSAFE
     return pattern.sub(_spell, text) + cut
+
+
+def clean_json(value: object) -> object:
+    """A JSON-ready value with every string in it cleaned (multi-line, not cut): for SARIF and the like."""
+    if isinstance(value, str):
+        return clean(value, multiline=True, limit=None)
+    if isinstance(value, dict):
+        return {clean_json(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    return value
 
 
 def xml_text(value: object, *, limit: int | None = DEFAULT_LIMIT) -> str:
