@@ -64,7 +64,7 @@ def output_error(path: Path, exc: OSError) -> OutputPathError:
     else:
         why = _WHY.get(exc.errno or 0, exc.strerror or str(exc))
     return OutputPathError(f"cannot write {path}: {why}",
-                           hint="choose another output path; an existing file there is unchanged")
+                           hint="choose another output path; nothing was written there")
 
 
 def _first_non_folder(path: Path) -> Path | None:
