@@ -56,14 +56,14 @@ def output_dir(path: Path) -> Path:
     return path
 
 
-def output_error(path: Path, exc: OSError) -> OutputPathError:
-    """The one-line error for an output ``path`` that could not be written."""
+def output_error(path: Path, exc: OSError, what: str = "") -> OutputPathError:
+    """The one-line error for an output ``path`` (a ``what``: "docker-archive") that could not be written."""
     if exc.errno in (errno.EEXIST, errno.ENOTDIR):
         blocker = _first_non_folder(path)
         why = f"{blocker} is a file, not a folder" if blocker else "a file is in the way"
     else:
         why = _WHY.get(exc.errno or 0, exc.strerror or str(exc))
-    return OutputPathError(f"cannot write {path}: {why}",
+    return OutputPathError(f"cannot write {what + ' ' if what else ''}{path}: {why}",
                            hint="choose another output path; nothing was written there")
 
 
@@ -80,19 +80,19 @@ def copy_atomic(src: Path, dest: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, what: str = "") -> Iterator[Path]:
     """Yield a temp path beside ``path``; on success fsync and rename it over ``path``.
 
     Creating the folder and temp file and the final rename raise ``OutputPathError``; what the
     caller's block raises passes through unchanged.
     """
     if path.is_dir():
-        raise output_error(path, IsADirectoryError(errno.EISDIR, "is a directory"))
+        raise output_error(path, IsADirectoryError(errno.EISDIR, "is a directory"), what)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise output_error(path, exc) from exc
+        raise output_error(path, exc, what) from exc
     os.close(fd)
     tmp = Path(name)
     try:
@@ -103,7 +103,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.replace(tmp, path)
             _fsync_dir(path.parent)
         except OSError as exc:
-            raise output_error(path, exc) from exc
+            raise output_error(path, exc, what) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -51,7 +51,7 @@ def write_docker_archive(path: Path, image: Image, repo_tags: Sequence[str] = ()
 
 def _write_archive(path: Path, image: Image, tags: list[str]) -> None:
     blob_names: dict[Digest, str] = {}
-    with atomic_path(path) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+    with atomic_path(path, "docker-archive") as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
         _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
         _add_dir(tar, "blobs")
         _add_dir(tar, "blobs/sha256")
