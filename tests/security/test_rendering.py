@@ -156,6 +156,14 @@ def test_verify_outputs_are_inert(layout: str, tmp_path: Path) -> None:
     _assert_markdown_rows_intact(md.decode())
 
 
+def test_image_on_a_hostile_base_is_inert(layout: str, tmp_path: Path, go_build) -> None:
+    binary = go_build("says-hostile")
+    result = run(["image", str(binary.path), "--base", layout, "--to", f"oci:{tmp_path / 'out'}:t"], tmp_path)
+    assert result.returncode == 0, result.stderr.decode(errors="replace")  # the lone surrogate is kept
+    assert_inert(result.stdout + result.stderr, "image --base")
+    assert "PWNED-TITLE" in result.stdout.decode()  # the base's history, in the layer table
+
+
 def test_error_quoting_image_data_is_one_inert_line(tmp_path: Path) -> None:
     image = hostile_image([FileEntry.file("app", b"\x7fELF")], user=HOSTILE)
     write_oci_layout(tmp_path / "layout", image, "t")
