@@ -39,6 +39,10 @@ class UserInputError(GoslimError):
     """Bad input: a missing module, a malformed file, a wrong flag value."""
 
 
+class OutputPathError(UserInputError):
+    """A path goslim was asked to write cannot be written: a file where a folder must be, read-only, full."""
+
+
 class ConfigError(UserInputError):
     """goslim.yaml is malformed or has an unknown key."""
 

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from goslim.binary import BinaryReport, analyze
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes
+from goslim.cli.output import human_bytes, line, plain
 from goslim.errors import ExitStatus, GoslimError
 
 
@@ -59,26 +59,29 @@ def render_report(console: Console, r: BinaryReport) -> None:
     e = r.elf
     bi = r.build_info
     kind = "static" if e.static else f"dynamic ({e.libc or 'unknown libc'})"
-    console.print(f"[bold]{r.path}[/]  {human_bytes(r.size)}  sha256 {r.sha256[:16]}…", highlight=False)
-    console.print(
+    # Every string below was read out of the binary (build info, ELF names, symbols): text, never markup.
+    console.print(line((str(r.path), "bold"), f"  {human_bytes(r.size)}  sha256 {r.sha256[:16]}…"),
+                  highlight=False)
+    console.print(line(
         f"ELF{e.elf_class} {e.machine} ({e.goarch or '?'}), {kind}, {'PIE' if e.pie else 'not PIE'}, "
-        f"{'stripped' if e.stripped else 'symbols'}, DWARF {human_bytes(e.dwarf_bytes)}",
+        f"{'stripped' if e.stripped else 'symbols'}, DWARF {human_bytes(e.dwarf_bytes)}"),
         highlight=False,
     )
     if e.interpreter:
-        console.print(f"loader {e.interpreter}; libraries: {', '.join(e.needed) or '-'}", highlight=False)
+        libraries = ", ".join(e.needed) or "-"
+        console.print(line(f"loader {e.interpreter}; libraries: {libraries}"), highlight=False)
     if bi is not None:
         main = bi.main.path or "-"
         console.print(
-            f"{bi.go_version}  {bi.path}  (module {main} {bi.main.version}, {len(bi.deps)} deps)",
+            line(f"{bi.go_version}  {bi.path}  (module {main} {bi.main.version}, {len(bi.deps)} deps)"),
             highlight=False,
         )
         keys = ("CGO_ENABLED", "GOOS", "GOARCH", "-trimpath", "-tags", "-ldflags", "vcs.revision")
         shown = [f"{k}={bi.settings[k]}" for k in keys if k in bi.settings]
         if shown:
-            console.print("build " + "  ".join(shown), highlight=False)
+            console.print(line("build " + "  ".join(shown)), highlight=False)
     for note in r.notes:
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(line(("note:", "yellow"), " ", note), highlight=False)
 
     if r.packages:
         t = Table(title=f"code by package ({r.function_count} functions)", title_justify="left")
@@ -87,8 +90,8 @@ def render_report(console: Console, r: BinaryReport) -> None:
             t.add_column(col, justify="left" if left else "right", overflow="fold" if left else "ellipsis")
         for p in r.packages:
             t.add_row(
-                p.package,
-                p.module,
+                plain(p.package),
+                plain(p.module),
                 str(p.functions),
                 human_bytes(p.size),
                 f"{100 * p.size / r_total(r):.1f}%",
@@ -98,7 +101,7 @@ def render_report(console: Console, r: BinaryReport) -> None:
     for col in ("section", "kind", "size", "% of file"):
         t.add_column(col, justify="left" if col in ("section", "kind") else "right")
     for s in r.sections:
-        t.add_row(s.name, s.kind, human_bytes(s.size), f"{100 * s.size / r_total(r):.1f}%")
+        t.add_row(plain(s.name), plain(s.kind), human_bytes(s.size), f"{100 * s.size / r_total(r):.1f}%")
     console.print(t)
 
     t = Table(title="run-time needs", title_justify="left")
@@ -106,8 +109,8 @@ def render_report(console: Console, r: BinaryReport) -> None:
         t.add_column(col)
     for name, need in r.needs:
         mark = "[bold red]yes[/]" if need.needed else "[green]no[/]"
-        proof = f" [dim]({', '.join(need.evidence[:3])})[/]" if need.evidence else ""
-        t.add_row(name, mark, need.detail + proof)
+        proof = (f" ({', '.join(need.evidence[:3])})", "dim") if need.evidence else ""
+        t.add_row(plain(name), mark, line(need.detail, proof))
     console.print(t)
 
     if r.findings:
@@ -116,10 +119,10 @@ def render_report(console: Console, r: BinaryReport) -> None:
         for f in r.findings:
             cost = f" ({human_bytes(f.bytes)})" if f.bytes else ""
             console.print(
-                f"  [{colors[f.severity]}]{f.severity}[/] {f.kind}: {f.message}{cost}", highlight=False
+                line("  ", (f.severity, colors[f.severity]), f" {f.kind}: ", f.message, cost), highlight=False
             )
             for ev in f.evidence[:5]:
-                console.print(f"      [dim]{ev}[/]", highlight=False)
+                console.print(line("      ", (ev, "dim")), highlight=False)
     else:
         console.print("[green]no findings[/]")
 

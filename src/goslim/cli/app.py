@@ -7,8 +7,6 @@ import sys
 import traceback
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from goslim import __version__, interrupt
 from goslim.cli import analyze as analyze_cmd
@@ -26,6 +24,7 @@ from goslim.cli import sign as sign_cmd
 from goslim.cli import slim as slim_cmd
 from goslim.cli import upx as upx_cmd
 from goslim.cli import verify as verify_cmd
+from goslim.cli.output import line, safe_console
 from goslim.errors import ExitStatus, GoslimError, ToolError
 
 app = typer.Typer(
@@ -73,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI; map GoslimErrors to one line on stderr and an exit code."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("GOSLIM_DEBUG") == "1"
-    err = Console(stderr=True, soft_wrap=True)
+    err = safe_console(stderr=True)
     # SIGINT and SIGTERM: the first stops the work, cleanup always finishes (goslim.interrupt).
     restore_signals = interrupt.install()
     try:
@@ -83,19 +82,20 @@ def main(argv: list[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except interrupt.Interrupted as stop:
         # Not a GoslimError (stages must not catch it), so click does not print "Aborted!" either.
-        err.print(f"[bold red]error:[/] {escape(str(stop))}; cleanup finished", highlight=False)
+        err.print(line(("error:", "bold red"), " ", str(stop), "; cleanup finished"), highlight=False)
         if stop.hint:
-            err.print(f"  [cyan]hint:[/] {escape(stop.hint)}", highlight=False)
+            err.print(line("  ", ("hint:", "cyan"), " ", stop.hint), highlight=False)
         return int(stop.exit_status)
     except GoslimError as exc:
         if debug:
             traceback.print_exc()
-        err.print(f"[bold red]error:[/] {escape(exc.one_line())}", highlight=False)
+        # Messages quote image names, config values and tools' stderr: shown as text, never markup.
+        err.print(line(("error:", "bold red"), " ", exc.one_line()), highlight=False)
         if isinstance(exc, ToolError) and exc.stderr_tail:
-            for line in exc.stderr_tail.splitlines():
-                err.print(f"  [dim]{exc.tool}:[/] {escape(line)}", highlight=False)
+            for tail in exc.stderr_tail.splitlines():
+                err.print(line("  ", (f"{exc.tool}:", "dim"), " ", tail), highlight=False)
         if exc.hint:
-            err.print(f"  [cyan]hint:[/] {escape(exc.hint)}", highlight=False)
+            err.print(line("  ", ("hint:", "cyan"), " ", exc.hint), highlight=False)
         return int(exc.exit_status)
     finally:
         restore_signals()

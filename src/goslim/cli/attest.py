@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line
 from goslim.cli.sign import ImageArg, PrivateKeyOpt, PublicKeyOpt, private_key_path
 from goslim.cli.verify import render_checklist
 from goslim.errors import CheckFailedError, UserInputError
@@ -53,7 +54,7 @@ def attest(
         raise UserInputError(f"{predicate}: the predicate must be a JSON object of at most 16 MiB")
     result = attest_image(image, private_key_path(key), read_password(), predicate_type_uri(type_), body)
     output.emit(result, lambda c: c.print(
-        f"[green]attested[/] {result.image_digest} ({result.predicate_type}) as {result.attachment.tag}",
+        line(("attested", "green"), f" {result.image_digest} ({result.predicate_type}) as ", result.attachment.tag),
         highlight=False))
 
 
@@ -77,7 +78,7 @@ def verify_attestation_cmd(
 
 
 def _render(console: Console, found: AttestationCheck) -> None:
-    console.print(f"[green]valid attestation[/] {found.predicate_type}", highlight=False)
+    console.print(line(("valid attestation", "green"), " ", found.predicate_type), highlight=False)
     if found.predicate_type == PREDICATE_TYPES["goslim"] and found.predicate is not None:
         console.print(f"  goslim {found.predicate.get('goslim')}, contract: "
                       f"{json.dumps(found.predicate.get('contract'))}", highlight=False, markup=False)

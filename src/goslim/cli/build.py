@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes, signed_pct
+from goslim.cli.output import human_bytes, line, plain, signed_pct
 from goslim.config import load_config
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from goslim.gobuild.flags import parse_x_stamps
@@ -100,20 +100,20 @@ def render_binaries(console: Console, binaries: list[Binary]) -> None:
     for col in ("binary", "platform", "profile", "size", "sha256"):
         table.add_column(col, justify="right" if col == "size" else "left")
     for b in binaries:
-        table.add_row(str(b.path), str(b.platform), b.profile, human_bytes(b.size), b.sha256[:16])
+        table.add_row(plain(b.path), str(b.platform), b.profile, human_bytes(b.size), b.sha256[:16])
     console.print(table)
 
 
 def render_ablation(console: Console, ablation: Ablation) -> None:
     table = Table(
-        title=f"size ablation: {ablation.package} ({ablation.platform}, {ablation.go_version})",
+        title=line(f"size ablation: {ablation.package} ({ablation.platform}, {ablation.go_version})"),
         title_justify="left",
     )
     for col in ("technique", "file", "Δ file", "gzip", "Δ gzip", "zstd -19", "Δ zstd"):
         table.add_column(col, justify="left" if col == "technique" else "right")
     for r in ablation.rows:
         table.add_row(
-            r.technique,
+            plain(r.technique),
             human_bytes(r.size),
             signed_pct(r.size_change_pct),
             human_bytes(r.gzip_size),

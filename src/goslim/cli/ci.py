@@ -9,6 +9,7 @@ import typer
 
 from goslim.ci_templates import TEMPLATES, render_ci
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line
 from goslim.config import load_config
 from goslim.errors import UserInputError
 from goslim.fsutil import write_output
@@ -46,4 +47,4 @@ def ci(
     elif out is None:
         typer.echo(text, nl=False)
     else:
-        output.note(f"[green]wrote[/] {out} (in a repository it goes at {destination})")
+        output.note(line(("wrote", "green"), f" {out} (in a repository it goes at {destination})"))

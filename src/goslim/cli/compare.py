@@ -13,7 +13,7 @@ from rich.table import Table
 from goslim.binary import analyze
 from goslim.cli.image import AppDirOpt, CompressionOpt, TargetArg, TzOpt, load_service
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes
+from goslim.cli.output import human_bytes, line, plain
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
 from goslim.image.compare import Comparison, Variant, compare_bases
@@ -97,26 +97,26 @@ SHORT = {"passwd": "users", "nsswitch": "", "ca-bundle": "CA", "zoneinfo": "tz",
 
 
 def render_comparison(console: Console, c: Comparison) -> None:
-    table = Table(title=f"{c.service} on each base ({c.compression} layers)", title_justify="left")
+    table = Table(title=line(c.service, f" on each base ({c.compression} layers)"), title_justify="left")
     for col in ("base", "binary", "pull", "disk", "layers", "files", "starts?", "carries"):
         table.add_column(col, justify="right" if col in ("pull", "disk", "layers", "files") else "left")
     notes: list[str] = []
     for r in c.rows:
         if r.error:
-            table.add_row(r.base, r.variant, "-", "-", "-", "-", "[red]refused[/]", "")
+            table.add_row(plain(r.base), plain(r.variant), "-", "-", "-", "-", "[red]refused[/]", "")
             notes.append(f"{r.base} ({r.variant}): {r.error}")
             continue
         carried = ", ".join(SHORT.get(i, i) for i in r.carried if SHORT.get(i, i))
-        table.add_row(r.base, r.variant, human_bytes(r.pull_size or 0), human_bytes(r.disk_size or 0),
-                      str(r.layers), str(r.files), _starts(r), carried)
+        table.add_row(plain(r.base), plain(r.variant), human_bytes(r.pull_size or 0),
+                      human_bytes(r.disk_size or 0), str(r.layers), str(r.files), _starts(r), plain(carried))
         if r.start is not None and not (r.start.started and r.start.exit_code == 0):
             last = r.start.log_tail.splitlines()[-1] if r.start.log_tail else ""
             tail = f"; last log line: {last}" if last else ""
             notes.append(f"{r.base} ({r.variant}): {r.start.detail}{tail}")
     console.print(table)
     for note in notes:
-        console.print(f"  [dim]{note}[/]", highlight=False)
-    console.print(f"[dim]starts?: {c.start_check}[/]", highlight=False)
+        console.print(line("  ", plain(note, "dim")), highlight=False)  # errors and logs from the image
+    console.print(plain(f"starts?: {c.start_check}", "dim"), highlight=False)
 
 
 def _starts(r) -> str:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line
 from goslim.config import load_config
 from goslim.dockerfile import GeneratedDockerfile, needs_for_binary, plan_dockerfile, write_dockerfile
 from goslim.errors import UserInputError
@@ -60,13 +61,13 @@ def dockerfile(
 
 def render(console: Console, result: GeneratedDockerfile) -> None:
     spec = result.spec
-    console.print(f"[green]wrote[/] {result.dockerfile}")
+    console.print(line(("wrote", "green"), " ", str(result.dockerfile)))
     if result.dockerignore:
-        console.print(f"[green]wrote[/] {result.dockerignore}")
+        console.print(line(("wrote", "green"), " ", str(result.dockerignore)))
     upx = f", UPX {spec.upx}" if spec.upx else ""
-    console.print(
+    console.print(line(
         f"  golang:{spec.go_version} → {spec.base.value}{upx}; binary /{spec.binary_name}; "
         f"user {spec.user}; ports {', '.join(map(str, spec.ports)) or 'none'}"
-    )
+    ))
     for note in result.notes:
-        console.print(f"  [yellow]note:[/] {note}")
+        console.print(line("  ", ("note:", "yellow"), " ", note))

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from goslim.binary import BinaryReport, analyze
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import Output, human_bytes
+from goslim.cli.output import Output, human_bytes, line
 from goslim.config import GoslimConfig, load_config
 from goslim.errors import UserInputError
 from goslim.gobuild import Binary, BuildOptions, GoToolchain, Profile, build_binaries
@@ -177,28 +177,29 @@ def price_tz(service: Service, options: ImageOptions, output: Output) -> TzChoic
 
 def render_image(console: Console, result: ImageResult) -> None:
     a = result.assembled
-    console.print(f"[bold]{a.binary.name}[/] on [bold]{a.base.name}[/] ({a.platform}, {a.compression} layers"
-                  f"{' by ' + a.encoder if a.encoder else ''})"
-                  f" → {result.location}", highlight=False)
-    console.print(f"digest {a.digest}", highlight=False)
+    by = f" by {a.encoder}" if a.encoder else ""
+    console.print(line((a.binary.name, "bold"), " on ", (a.base.name, "bold"),
+                       f" ({a.platform}, {a.compression} layers{by}) → ", result.location), highlight=False)
+    console.print(line("digest ", a.digest), highlight=False)
     if a.base.digest:
-        console.print(f"base digest {a.base.digest}", highlight=False)
+        console.print(line("base digest ", a.base.digest), highlight=False)
     for p in a.base.provisions:
-        mark = "[green]+[/]" if p.included else "[dim]-[/]"
-        where = f"  [dim]{p.source}, {p.version}[/]" if p.included and p.version else ""
-        console.print(f"  {mark} {p.item:<10} {p.reason}{where}", highlight=False)
-    console.print(f"entrypoint {a.entrypoint}  user {a.user}  workdir {a.workdir}", highlight=False)
+        mark = ("+", "green") if p.included else ("-", "dim")
+        where = (f"  {p.source}, {p.version}", "dim") if p.included and p.version else ""
+        console.print(line("  ", mark, " ", f"{p.item:<10}", " ", p.reason, where), highlight=False)
+    console.print(line(f"entrypoint {a.entrypoint}  user {a.user}  workdir {a.workdir}"), highlight=False)
     table = Table(title_justify="left", show_edge=False)
     for col, right in (("layer", False), ("pull", True), ("disk", True), ("files", True)):
         table.add_column(col, justify="right" if right else "left")
     for la in a.stats.layers:
-        table.add_row(la.created_by or la.digest[:19], human_bytes(la.size), human_bytes(la.tar_size),
+        # created_by comes from the base image's history.
+        table.add_row(line(la.created_by or la.digest[:19]), human_bytes(la.size), human_bytes(la.tar_size),
                       str(la.files))
     table.add_row("[bold]image[/]", f"[bold]{human_bytes(a.stats.pull_size)}[/]",
                   f"[bold]{human_bytes(a.stats.disk_size)}[/]", f"[bold]{a.stats.files}[/]")
     console.print(table)
     for warning in a.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(line(("warning:", "yellow"), " ", warning), highlight=False)
     if result.tz is not None:
         t = result.tz
         console.print(

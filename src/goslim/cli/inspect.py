@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes
+from goslim.cli.output import human_bytes, line, plain
 from goslim.oci.inspect import ImageSummary, inspect_image
 from goslim.oci.registry import RegistryClient
 
@@ -33,25 +33,32 @@ def inspect(
 
 
 def render(console: Console, s: ImageSummary) -> None:
-    console.print(f"[bold]{s.location}[/bold]")
-    console.print(f"  digest       {s.digest}")
+    # Everything here comes from the image or its registry: shown as Text, never as markup.
+    console.print(plain(s.location, "bold"))
+    console.print(line("  digest       ", s.digest))
     if s.index_digest:
-        console.print(f"  index        {s.index_digest} ({', '.join(s.platforms)})")
-    console.print(f"  platform     {s.platform}   size {human_bytes(s.size)}   created {s.created or '-'}")
+        console.print(line("  index        ", s.index_digest, f" ({', '.join(s.platforms)})"))
+    console.print(line("  platform     ", s.platform, f"   size {human_bytes(s.size)}   created ",
+                       s.created if s.created is not None else "-"))
     cfg = s.config
-    for key in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env", "ExposedPorts", "StopSignal"):
+    for key in ("Entrypoint", "Cmd", "User", "WorkingDir", "Env", "ExposedPorts", "StopSignal", "Labels"):
         if cfg.get(key):
-            value = cfg[key]
-            if isinstance(value, list | dict):
-                shown = " ".join(value) if isinstance(value, list) else ", ".join(value)
-            else:
-                shown = str(value)
-            console.print(f"  {key:<13}{shown}", highlight=False, markup=False)
+            console.print(line(f"  {key:<13}", _shown(cfg[key])), highlight=False)
     table = Table(show_edge=False)
     table.add_column("#", justify="right")
     table.add_column("layer digest")
     table.add_column("size", justify="right")
     table.add_column("media type")
     for i, layer in enumerate(s.layers):
-        table.add_row(str(i), layer.digest[:19], human_bytes(layer.size), layer.media_type.rsplit(".", 2)[-1])
+        table.add_row(str(i), plain(layer.digest[:19]), human_bytes(layer.size),
+                      plain(layer.media_type.rsplit(".", 2)[-1]))
     console.print(table)
+
+
+def _shown(value: object) -> str:
+    """A config value on one line: lists joined by spaces, objects as key=value (labels) or keys."""
+    if isinstance(value, list):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" if isinstance(v, str) and v else str(k) for k, v in value.items())
+    return str(value)

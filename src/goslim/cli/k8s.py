@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line
 from goslim.config import load_config
 from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
@@ -99,9 +100,9 @@ def k8s(
     else:
         output.emit(manifests, lambda c: render(c, out, manifests))
     for note in notes:
-        output.note(f"[yellow]note:[/] {note}")
+        output.note(line(("note:", "yellow"), " ", note))
 
 
 def render(console: Console, out: Path, manifests: Manifests) -> None:
     kinds = ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in manifests.objects)
-    console.print(f"[green]wrote[/] {out}: {kinds}")
+    console.print(line(("wrote", "green"), f" {out}: {kinds}"))

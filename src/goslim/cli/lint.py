@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line
 from goslim.dockerfile import RULES, LintReport, Severity, lint_file
 from goslim.errors import CheckFailedError, UserInputError
 
@@ -64,15 +64,16 @@ def lint(
 def render(console: Console, report: LintReport) -> None:
     for finding in report.findings:
         colour = _COLOURS[finding.severity]
+        # Messages quote the Dockerfile's lines: text, never markup.
         console.print(
-            f"{escape(finding.location(report.path))}: [{colour}]{finding.severity.value}[/] "
-            f"[dim]{finding.rule} {finding.name}[/] {escape(finding.message)}",
+            line(finding.location(report.path), ": ", (finding.severity.value, colour), " ",
+                 (f"{finding.rule} {finding.name}", "dim"), " ", finding.message),
             highlight=False,
         )
         if finding.hint:
-            console.print(f"    [dim]fix:[/] {escape(finding.hint)}", highlight=False)
+            console.print(line("    ", ("fix:", "dim"), " ", finding.hint), highlight=False)
     if not report.findings:
-        console.print(f"{escape(report.path)}: [green]no findings[/]")
+        console.print(line(report.path, ": ", ("no findings", "green")))
     else:
         console.print(
             f"[bold]{report.errors} error(s), {report.warnings} warning(s), "

@@ -12,6 +12,43 @@ from typing import Any
 from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from goslim.untrusted import clean
+
+
+class SafeConsole(Console):
+    """A rich Console that spells out control characters in any string it is given to render.
+
+    The net under the renderers: values from images are still passed as ``Text`` (never
+    markup), but a string that slips through cannot move the cursor or retitle the terminal.
+    """
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:  # type: ignore[override]
+        return super().render_str(clean(text, multiline=True, limit=None), **kwargs)
+
+
+def safe_console(*, stderr: bool = False) -> SafeConsole:
+    """The console every command writes through (no emoji codes: ``:x:`` in a label stays text)."""
+    return SafeConsole(stderr=stderr, soft_wrap=True, emoji=False)
+
+
+def plain(value: object, style: str = "", *, multiline: bool = False) -> Text:
+    """An untrusted value for rich: a ``Text``, never parsed as markup, control characters spelled out."""
+    return Text(clean(value, multiline=multiline), style=style)
+
+
+def line(*parts: object) -> Text:
+    """One line from parts: ``(value, style)`` pairs, ``Text``, or plain values; none is read as markup."""
+    out = Text()
+    for part in parts:
+        if isinstance(part, Text):
+            out.append_text(part)
+        elif isinstance(part, tuple) and len(part) == 2 and isinstance(part[1], str):
+            out.append(clean(part[0]), style=part[1])
+        else:
+            out.append(clean(part))
+    return out
 
 
 @dataclass
@@ -19,8 +56,8 @@ class Output:
     """Where a command writes: stdout for results, stderr for progress and errors."""
 
     json_mode: bool = False
-    console: Console = field(default_factory=lambda: Console(soft_wrap=True))
-    err: Console = field(default_factory=lambda: Console(stderr=True, soft_wrap=True))
+    console: Console = field(default_factory=safe_console)
+    err: Console = field(default_factory=lambda: safe_console(stderr=True))
 
     def emit(self, result: Any, human: Callable[[Console], None]) -> None:
         """Render ``result``: as JSON when asked, else through the human renderer."""
@@ -30,9 +67,9 @@ class Output:
         else:
             human(self.console)
 
-    def note(self, text: str) -> None:
-        """A side remark for people; never on stdout, so --json stays one document."""
-        self.err.print(text, highlight=False)
+    def note(self, text: str | Text) -> None:
+        """A side remark for people; never on stdout, so --json stays one document (a str is not markup)."""
+        self.err.print(text if isinstance(text, Text) else plain(text), highlight=False)
 
     @contextmanager
     def progress(self, description: str) -> Iterator[Callable[[str], None]]:
@@ -42,13 +79,13 @@ class Output:
             return
         with Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),  # descriptions name files and images
             TimeElapsedColumn(),
             console=self.err,
             transient=True,
         ) as bar:
-            task = bar.add_task(description)
-            yield lambda text: bar.update(task, description=f"{description}: {text}")
+            task = bar.add_task(clean(description))
+            yield lambda text: bar.update(task, description=clean(f"{description}: {text}"))
 
 
 def to_jsonable(value: Any) -> Any:

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line, plain
 from goslim.config import load_config
 from goslim.scan import FAIL_ON_CHOICES, PolicyFailedError, ScanOutcome, run_scan
 from goslim.scan.models import STATUS_MEANING
@@ -90,7 +91,7 @@ def render(console: Console, outcome: ScanOutcome) -> None:
     if report.go_version:
         modules = _count(len(report.modules), "module")
         title += f" ({report.go_version}, {modules} incl. stdlib)"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=line(title), title_justify="left")
     show_severity = any(v.severity != "unknown" for v in report.vulnerabilities)
     for col in (
         "id",
@@ -108,14 +109,15 @@ def render(console: Console, outcome: ScanOutcome) -> None:
         evidence = v.symbols_found[0].rsplit("/", 1)[-1] if v.symbols_found else "-"
         if len(v.symbols_found) > 1:
             evidence += f" +{len(v.symbols_found) - 1}"
+        # Module paths and versions come from the binary, ids and aliases from the vulnerability data.
         table.add_row(
-            v.id,
-            cves[0] if cves else "-",
-            f"{v.module}@{v.version}",
-            v.fixed_in or "none",
-            *((v.severity,) if show_severity else ()),
-            f"[{style}]{v.status}[/]",
-            evidence,
+            plain(v.id),
+            plain(cves[0] if cves else "-"),
+            plain(f"{v.module}@{v.version}"),
+            plain(v.fixed_in or "none"),
+            *((plain(v.severity),) if show_severity else ()),
+            plain(v.status, style),
+            plain(evidence),
         )
     if report.vulnerabilities:
         console.print(table)
@@ -125,22 +127,22 @@ def render(console: Console, outcome: ScanOutcome) -> None:
             )
     elif report.go_version:
         console.print(
-            f"[green]no known vulnerabilities[/] in {report.target} ({report.go_version}, "
-            f"{_count(len(report.modules), 'module')}) against {report.db_entries} entries "
-            f"of {report.db_source}",
+            line(("no known vulnerabilities", "green"), f" in {report.target} ({report.go_version}, "
+                 f"{_count(len(report.modules), 'module')}) against {report.db_entries} entries "
+                 f"of {report.db_source}"),
             highlight=False,
         )
     for s in outcome.sboms:
         attached = f", attached as {s.attached_tag}" if s.attached_tag else ""
         count = _count(s.components, "component")
-        console.print(f"SBOM {s.format}: {s.path} ({count}{attached})", highlight=False)
+        console.print(line(f"SBOM {s.format}: {s.path} ({count}{attached})"), highlight=False)
         for reason in s.partial_reasons:
-            console.print(f"  [yellow]partial:[/] {reason}", highlight=False)
+            console.print(line("  ", ("partial:", "yellow"), " ", reason), highlight=False)
     if outcome.sarif:
-        console.print(f"SARIF: {outcome.sarif}", highlight=False)
+        console.print(line(f"SARIF: {outcome.sarif}"), highlight=False)
     for note in report.notes:
         if note not in {r for s in outcome.sboms for r in s.partial_reasons}:
-            console.print(f"[dim]note: {note}[/]", highlight=False)
+            console.print(plain(f"note: {note}", "dim"), highlight=False)
 
 
 def _count(n: int, noun: str) -> str:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line, plain
 from goslim.config import load_config
 from goslim.errors import UserInputError
 from goslim.sign import (
@@ -56,7 +57,8 @@ def keygen(
     output.emit(
         result,
         lambda c: c.print(
-            f"Private key written to {pair.private_key}\nPublic key written to {pair.public_key}",
+            plain(f"Private key written to {pair.private_key}\nPublic key written to {pair.public_key}",
+                  multiline=True),
             highlight=False,
         ),
     )
@@ -117,24 +119,27 @@ def private_key_path(key: Path | None) -> Path:
 
 
 def _render_signed(console: Console, result: ImageSignature) -> None:
-    console.print(f"[green]signed[/] {result.location} {result.image_digest}", highlight=False)
+    console.print(line(("signed", "green"), f" {result.location} {result.image_digest}"), highlight=False)
     console.print(
-        f"  signature tag {result.attachment.tag} ({result.attachment.layers} signature(s))", highlight=False
+        line(f"  signature tag {result.attachment.tag} ({result.attachment.layers} signature(s))"),
+        highlight=False,
     )
 
 
 def _render_verified(console: Console, report: SignatureReport) -> None:
     good = sum(c.valid for c in report.checks)
     console.print(
-        f"[green]verified[/] {report.location} {report.image_digest}: "
-        f"{good} of {len(report.checks)} signature(s) match the key",
+        line(("verified", "green"), f" {report.location} {report.image_digest}: "
+             f"{good} of {len(report.checks)} signature(s) match the key"),
         highlight=False,
     )
     for c in report.checks:
         if not c.valid:
-            console.print(f"  [dim]other signature {c.payload_digest[:19]}: {c.reason}[/]", highlight=False)
+            console.print(line("  ", (f"other signature {c.payload_digest[:19]}: {c.reason}", "dim")),
+                          highlight=False)
 
 
 def _render_blob(console: Console, result: BlobSignature, verb: str) -> None:
-    console.print(f"[green]{verb}[/] {result.path} sha256:{result.sha256}", highlight=False)
-    console.print(f"  signature {result.signature_path}, checksum {result.checksum_path}", highlight=False)
+    console.print(line((verb, "green"), f" {result.path} sha256:{result.sha256}"), highlight=False)
+    console.print(line(f"  signature {result.signature_path}, checksum {result.checksum_path}"),
+                  highlight=False)

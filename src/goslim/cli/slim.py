@@ -8,13 +8,12 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from goslim import interrupt
 from goslim.cli.build import resolve_targets
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes
+from goslim.cli.output import human_bytes, line, plain
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus, UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain, plan_build
@@ -128,13 +127,12 @@ def slim(
         style = STATUS_STYLE[outcome.status]
         who = f"{names[service]}: " if several else ""
         detail = f" — {outcome.message}" if outcome.message else ""
-        output.note(
-            f"[{style}]{outcome.status:>7}[/] {who}{outcome.stage} [dim]{outcome.seconds:.1f}s[/]{detail}"
-        )
-        for line in outcome.evidence:
-            output.note(f"          [dim]{escape(line)}[/]")
+        output.note(line((f"{outcome.status:>7}", style), " ", who, outcome.stage, " ",
+                         (f"{outcome.seconds:.1f}s", "dim"), detail))
+        for evidence in outcome.evidence:
+            output.note(line("          ", (evidence, "dim")))
         if outcome.status == "failed" and outcome.hint:
-            output.note(f"          [cyan]hint:[/] {escape(outcome.hint)}")
+            output.note(line("          ", ("hint:", "cyan"), " ", outcome.hint))
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")
@@ -179,12 +177,12 @@ def render_services(console: Console, runs: list[SlimRun]) -> None:
         )
         result = "[green]ok[/]" if r.exit_status == 0 else f"[red]exit {r.exit_status}[/]"
         table.add_row(
-            r.package,
+            plain(r.package),
             result,
             human_bytes(pull) if pull else "-",
             checks,
             f"{r.seconds:.1f}",
-            r.outputs.get("report (html)", ""),
+            plain(r.outputs.get("report (html)", "")),
         )
     console.print(table)
 
@@ -196,26 +194,26 @@ def render_summary(console: Console, run: SlimRun) -> None:
             table.add_column(col, justify="left" if col in ("step", "what") else "right")
         first = run.journey[0].size
         for j in run.journey:
-            table.add_row(j.label, j.what, human_bytes(j.size), f"{j.size / first:.3f}x")
+            table.add_row(plain(j.label), plain(j.what), human_bytes(j.size), f"{j.size / first:.3f}x")
         console.print(table)
     if run.checklist:
-        table = Table(title=f"checklist ({run.checklist.runtime})", title_justify="left")
+        table = Table(title=line(f"checklist ({run.checklist.runtime})"), title_justify="left")
         for col in ("check", "result", "summary"):
             table.add_column(col)
         for r in run.checklist.results:
             style = STATUS_STYLE[r.status.value]
-            table.add_row(r.title, f"[{style}]{r.status.value}[/]", r.summary)
+            table.add_row(plain(r.title), f"[{style}]{r.status.value}[/]", plain(r.summary))
         console.print(table)
     if run.analysis and run.analysis.findings:
         console.print("[bold]findings[/]")
         for f in run.analysis.findings:
-            console.print(f"  {f.severity:>6}  {f.kind}: {f.message}", highlight=False)
+            console.print(line(f"  {f.severity:>6}  ", f.kind, ": ", f.message), highlight=False)
     if run.claims:
         table = Table(title="guide claims, measured on this binary", title_justify="left")
         for col in ("claim", "verdict", "measured"):
             table.add_column(col)
         for c in run.claims:
-            table.add_row(c.claim, c.verdict, c.measured)
+            table.add_row(plain(c.claim), plain(c.verdict), plain(c.measured))
         console.print(table)
     for what, path in run.outputs.items():
-        console.print(f"[bold]{what}[/]: {path}", highlight=False)
+        console.print(line((what, "bold"), ": ", path), highlight=False)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from goslim.binary import BinaryInputError, read_build_info
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes, signed_pct
+from goslim.cli.output import human_bytes, line, plain, signed_pct
 from goslim.config import GoslimConfig, load_config, parse_config
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import copy_atomic
@@ -166,10 +166,10 @@ def _probe(port: int | None, health: str | None, settings: GoslimConfig) -> Prob
 
 def render(console: Console, report: UpxReport, out: Path | None) -> None:
     b = report.binary
-    console.print(
-        f"[bold]goslim upx[/] {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
+    console.print(line(
+        ("goslim upx", "bold"), f" {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
         f"· UPX {report.upx_version} · {report.repetitions} launches per variant, medians"
-    )
+    ))
     sizes = _table("size and pull (MiB; Δ against unpacked)")
     for col in ("level", "file", "Δ", "gzip", "Δ", "zstd", "Δ", "pack", "upx -t"):
         sizes.add_column(col, justify="left" if col in ("level", "upx -t") else "right", no_wrap=True)
@@ -199,33 +199,34 @@ def render(console: Console, report: UpxReport, out: Path | None) -> None:
             _ms(r.ready_ms) if r.ready_ok else "[red]not ready[/]",
             _mib(r.memory.anon_kib * 1024) if r.memory else "",
             _mib(r.memory.file_kib * 1024) if r.memory else "",
-            "ok" if r.large_env_ok else f"[red]{_short(r.large_env_detail)}[/]",
-            _short(r.write_exec_denied) or "not tried",
+            "ok" if r.large_env_ok else plain(_short(r.large_env_detail), "red"),
+            plain(_short(r.write_exec_denied) or "not tried"),
             "ok" if r.build_info_readable else "[yellow]hidden[/]",
         )
     console.print(cost)
-    console.print(f"[dim]start: {report.startup_method}; ready: {report.ready_method}[/]")
+    console.print(plain(f"start: {report.startup_method}; ready: {report.ready_method}", "dim"))
     console.print(
         "[dim]big env: run with a large environment; W^X: run with memory-deny-write-execute; "
         "scan: Go build info readable by scanners[/]"
     )
-    console.print(f"[dim]pull size: {report.size_method}[/]")
+    console.print(plain(f"pull size: {report.size_method}", "dim"))
+    # Risks, problems and reasons quote upx's output and the binary: shown as text, never markup.
     for risk in report.risks:
         style = SEVERITY_STYLE[risk.severity]
-        console.print(f"[{style}]{risk.severity:5}[/] {risk.name}: {risk.summary}")
-        for line in risk.evidence:
-            console.print(f"        [dim]· {line}[/]")
+        console.print(line((f"{risk.severity:5}", style), f" {risk.name}: ", risk.summary))
+        for evidence in risk.evidence:
+            console.print(line("        ", (f"· {evidence}", "dim")))
     for r in report.rows:
         for problem in r.problems:
-            console.print(f"[bold red]problem[/] {r.level}: {problem}")
+            console.print(line(("problem", "bold red"), f" {r.level}: ", problem))
     chosen = report.decision.level
-    verdict = f"[bold green]{chosen}[/]" if chosen else "[bold]none[/]"
-    console.print(f"decision ({report.decision.policy}): {verdict} — {report.decision.reason}")
+    verdict = (chosen, "bold green") if chosen else ("none", "bold")
+    console.print(line(f"decision ({report.decision.policy}): ", verdict, " — ", report.decision.reason))
     if out is not None:
         if report.decision.binary is not None:
-            console.print(f"wrote {out} ({human_bytes(report.decision.binary.size)}, upx -t passed)")
+            console.print(line(f"wrote {out} ({human_bytes(report.decision.binary.size)}, upx -t passed)"))
         else:
-            console.print(f"[dim]nothing written to {out}: no level was chosen[/]")
+            console.print(plain(f"nothing written to {out}: no level was chosen", "dim"))
 
 
 def _table(title: str) -> Table:

@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
+from goslim.cli.output import line, plain
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -123,19 +123,20 @@ def read_image_config(path: Path | None) -> dict:
 
 def render_checklist(console: Console, checklist: Checklist) -> None:
     title = f"goslim verify {checklist.image} ({checklist.platform}, {checklist.runtime or 'static only'})"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=line(title), title_justify="left")
     for col in ("check", "result", "summary", "time"):
         table.add_column(col, justify="right" if col == "time" else "left")
     for r in checklist.results:
         table.add_row(
-            r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", escape(r.summary), f"{r.seconds:.2f}s"
+            r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", plain(r.summary), f"{r.seconds:.2f}s"
         )
     console.print(table)
     for r in checklist.results:
         if r.status in (CheckStatus.FAIL, CheckStatus.WARN):
-            console.print(f"[{STYLES[r.status]}]{r.id}[/]: {escape(r.summary)}", highlight=False)
-            for line in r.evidence[:6]:
-                console.print(f"  [dim]{escape(line)}[/]", highlight=False)
+            # Summaries and evidence quote the image's config and its logs: text, never markup.
+            console.print(line((r.id, STYLES[r.status]), ": ", r.summary), highlight=False)
+            for evidence in r.evidence[:6]:
+                console.print(line("  ", (evidence, "dim")), highlight=False)
     counts = checklist.counts()
     net = checklist.seconds - checklist.deliberate_wait_seconds
     console.print(

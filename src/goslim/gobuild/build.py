@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from goslim.errors import SourceBuildError, ToolError, UserInputError
+from goslim.fsutil import atomic_path, output_dir
 from goslim.gobuild.flags import BuildOptions, plan_build
 from goslim.gobuild.models import Binary
 from goslim.gobuild.toolchain import GoToolchain, MainPackage
@@ -36,7 +36,7 @@ def build_binaries(
     names = [_output_path(out_dir, pkg, opts, multi_platform) for pkg, opts in jobs]
     if len(set(names)) != len(names):
         raise UserInputError("two main packages would write the same file name", hint="build them separately")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     workers = min(len(jobs), os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = [
@@ -48,12 +48,9 @@ def build_binaries(
 
 def build_one(toolchain: GoToolchain, pkg: MainPackage, opts: BuildOptions, dest: Path) -> Binary:
     plan = plan_build(opts)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     flags = list(plan.flags)
-    try:
+    # The output path's problems (a file in the way, read-only) are one line from atomic_path.
+    with atomic_path(dest) as tmp:
         try:
             toolchain.build(pkg.import_path, tmp, flags, plan.env)
         except ToolError as exc:
@@ -64,9 +61,6 @@ def build_one(toolchain: GoToolchain, pkg: MainPackage, opts: BuildOptions, dest
             else:
                 raise _explain_cgo(toolchain, pkg, plan.env, exc) from exc
         os.chmod(tmp, 0o755)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
     return Binary.from_file(
         dest,
         name=pkg.name,

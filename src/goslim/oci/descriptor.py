@@ -78,7 +78,12 @@ def platform_from_dict(data: dict[str, Any]) -> Platform:
 
 def canonical_json(obj: Any) -> bytes:
     """Compact JSON with sorted keys: the one serialisation goslim hashes and stores."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # A base image's config may carry a lone surrogate ("\ud800"): keep it, escaped as it came.
+        return json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
 
 
 def parse_json(data: bytes, *, what: str) -> Any:

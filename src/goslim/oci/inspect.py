@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from goslim.oci import mediatypes
+from goslim.oci.archive import read_docker_archive
 from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import ImageFormatError
@@ -49,6 +50,10 @@ def inspect_image(
 ) -> ImageSummary:
     """Summarise the image at ``location`` (registry: manifests + config only, no layers)."""
     loc = ImageLocation.parse(location)
+    if loc.kind == "docker-archive":
+        assert loc.path is not None
+        image = read_docker_archive(loc.path, verify_layers=False)  # manifest.json and config only
+        return _summary(str(loc), image.manifest_bytes, image.config_bytes)
     if loc.kind != "registry":
         image = read_image(loc, platform)
         return _summary(str(loc), image.manifest_bytes, image.config_bytes)
@@ -94,14 +99,26 @@ def _remote_summary(
 def _summary(location: str, manifest_bytes: bytes, config_bytes: bytes) -> ImageSummary:
     manifest = parse_json(manifest_bytes, what="manifest")
     config = parse_json(config_bytes, what="config")
-    descs = [Descriptor.from_dict(d, where="manifest layer") for d in manifest.get("layers") or []]
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if not isinstance(manifest, dict) or not isinstance(config, dict):
+        raise ImageFormatError(f"{location}: the manifest or the config is not a JSON object")
+    raw_layers = manifest.get("layers") or []
+    if not isinstance(raw_layers, list):
+        raise ImageFormatError(f"{location}: manifest layers is not a list")
+    descs = [Descriptor.from_dict(d, where="manifest layer") for d in raw_layers]
+    rootfs = config.get("rootfs")
+    diff_ids = (rootfs.get("diff_ids") if isinstance(rootfs, dict) else None) or []
+    if not isinstance(diff_ids, list):
+        diff_ids = []
     layers = tuple(LayerSummary(str(d.digest), str(diff_ids[i]) if i < len(diff_ids) else "", d.size,
                                 d.media_type) for i, d in enumerate(descs))
     cfg_desc = Descriptor.from_dict(manifest.get("config"), where="manifest config")
-    platform = "/".join(x for x in (config.get("os"), config.get("architecture"), config.get("variant")) if x)
+    # Strings only: a hostile config may put lists or numbers where the spec says string.
+    platform = "/".join(str(x) for x in (config.get("os"), config.get("architecture"), config.get("variant"))
+                        if x)
+    runtime = config.get("config")
+    created = config.get("created")
     size = len(manifest_bytes) + len(config_bytes) + sum(la.size for la in layers)
     return ImageSummary(location, str(Digest.of_bytes(manifest_bytes)),
                         str(manifest.get("mediaType") or mediatypes.OCI_MANIFEST), platform, size,
-                        str(cfg_desc.digest), config.get("created"), dict(config.get("config") or {}), layers)
-
+                        str(cfg_desc.digest), None if created is None else str(created),
+                        dict(runtime) if isinstance(runtime, dict) else {}, layers)

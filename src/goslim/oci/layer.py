@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Literal, Protocol
 
 import zstandard
 
@@ -68,6 +68,12 @@ class FileEntry:
         return cls(path, "symlink", 0o777, uid, gid, linkname=target)
 
 
+class BlobSource(Protocol):
+    """Where a layer blob can be opened again, e.g. a member of a docker-archive tar."""
+
+    def open(self) -> IO[bytes]: ...
+
+
 @dataclass(frozen=True)
 class Layer:
     """An immutable layer blob: compressed ``digest``/``size`` and uncompressed ``diff_id``.
@@ -83,6 +89,7 @@ class Layer:
     data: bytes | None = field(default=None, repr=False, compare=False)
     path: Path | None = field(default=None, compare=False)
     annotations: dict[str, str] = field(default_factory=dict, compare=False)
+    source: BlobSource | None = field(default=None, repr=False, compare=False)  # neither data nor path
 
     @property
     def compression(self) -> str:
@@ -95,6 +102,8 @@ class Layer:
         """The blob bytes as stored/pushed (compressed)."""
         if self.data is not None:
             return io.BytesIO(self.data)
+        if self.source is not None:
+            return self.source.open()
         if self.path is None:
             raise BlobError(f"layer {self.digest} has no content attached")
         try:
@@ -114,7 +123,8 @@ class Layer:
         """Same blob under an interchangeable media type (e.g. Docker gzip <-> OCI gzip)."""
         if mediatypes.layer_compression(media_type) != self.compression:
             raise ImageFormatError(f"media type {media_type} does not match a {self.compression} layer")
-        return Layer(media_type, self.digest, self.diff_id, self.size, self.data, self.path, self.annotations)
+        return Layer(media_type, self.digest, self.diff_id, self.size, self.data, self.path, self.annotations,
+                     self.source)
 
     @classmethod
     def from_blob(

@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt  # noqa: E402 - must follow the backend choice
 from matplotlib.figure import Figure  # noqa: E402
 
 from goslim.report.models import BaseRow, JourneyStep  # noqa: E402
+from goslim.untrusted import clean  # noqa: E402
 
 MIB = 1024 * 1024
 BLUE, GREEN, RED, GREY = "#3b6ea8", "#3a9a5b", "#c0504d", "#9a9a9a"
@@ -24,6 +25,11 @@ def _svg(fig: Figure) -> str:
     plt.close(fig)
     text = buf.getvalue()
     return text[text.index("<svg") :]  # drop the XML prolog so it can sit inside HTML
+
+
+def _label(text: str) -> str:
+    """An axis label from a binary or a flag: control characters spelled out, ``$`` not read as TeX."""
+    return clean(text, limit=80).replace("$", r"\$")
 
 
 def waterfall(steps: list[JourneyStep]) -> str:
@@ -39,7 +45,7 @@ def waterfall(steps: list[JourneyStep]) -> str:
             ax.bar(i, high - low, bottom=low, color=GREEN if size <= prev else RED)
         ax.text(i, size, f"{size:.2f}", ha="center", va="bottom", fontsize=8)
         prev = size
-    ax.set_xticks(range(len(steps)), [s.label for s in steps], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(steps)), [_label(s.label) for s in steps], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("MiB")
     ax.set_title("Size journey (green: smaller, red: larger than the step before)")
     return _svg(fig)
@@ -47,7 +53,7 @@ def waterfall(steps: list[JourneyStep]) -> str:
 
 def pull_vs_disk(rows: list[BaseRow]) -> str:
     fig, ax = plt.subplots(figsize=(8, 3.2))
-    labels = [r.base if r.upx == "off" else f"{r.base} + upx {r.upx}" for r in rows]
+    labels = [_label(r.base if r.upx == "off" else f"{r.base} + upx {r.upx}") for r in rows]
     xs = range(len(rows))
     ax.bar(
         [x - 0.2 for x in xs], [r.pull_size / MIB for r in rows], 0.4, label="pull (compressed)", color=BLUE
@@ -79,7 +85,7 @@ def upx_levels(
 
 def packages(names: list[str], sizes: list[int]) -> str:
     fig, ax = plt.subplots(figsize=(8, 0.3 * len(names) + 1))
-    ax.barh(list(reversed(names)), [s / 1024 for s in reversed(sizes)], color=BLUE)
+    ax.barh([_label(n) for n in reversed(names)], [s / 1024 for s in reversed(sizes)], color=BLUE)
     ax.set_xlabel("KiB of code")
     ax.tick_params(axis="y", labelsize=8)
     ax.set_title("Size by Go package (pclntab)")

@@ -8,21 +8,33 @@ from importlib.resources import files
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
 from goslim.fsutil import write_text_atomic
 from goslim.report.models import SlimRun
+from goslim.untrusted import DEFAULT_LIMIT, clean, markdown_cell, markdown_code, xml_text
 
 MIB = 1024 * 1024
+HTML_LIMIT = 16 * DEFAULT_LIMIT  # characters of one value in the HTML report
 
 
 def to_html(run: SlimRun) -> str:
+    """The self-contained HTML report; every value is HTML-escaped and its control characters spelled out."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(files("goslim.report") / "templates")),
-        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        autoescape=True,  # the only |safe values are goslim's own SVG charts
         undefined=jinja2.StrictUndefined,
+        finalize=_html_value,
     )
     needs = list(run.analysis.needs) if run.analysis else []
     return env.get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs)
+
+
+def _html_value(value: object) -> object:
+    # Runs before autoescaping: strings from images and binaries lose their control characters.
+    if isinstance(value, str) and not isinstance(value, markupsafe.Markup):
+        return clean(value, multiline=True, limit=HTML_LIMIT)
+    return value
 
 
 def _charts(run: SlimRun) -> dict[str, str]:
@@ -50,39 +62,41 @@ def _charts(run: SlimRun) -> dict[str, str]:
 
 
 def to_markdown(run: SlimRun) -> str:
-    """A compact summary fit for a pull-request comment."""
-    lines = [f"### goslim: `{run.package or run.module_dir}` — exit {run.exit_status}", ""]
+    """A compact summary fit for a pull-request comment (every cell escaped for Markdown)."""
+    c = markdown_cell
+    lines = [f"### goslim: {markdown_code(run.package or run.module_dir)} — exit {run.exit_status}", ""]
     lines += ["| stage | result | detail |", "|---|---|---|"]
-    lines += [f"| {s.stage} | {s.status} | {s.message} |" for s in run.stages]
+    lines += [f"| {c(s.stage)} | {c(s.status)} | {c(s.message)} |" for s in run.stages]
     if run.journey:
         first = run.journey[0].size
         lines += ["", "| size journey | bytes | vs default build |", "|---|---:|---:|"]
-        lines += [f"| {j.label} ({j.what}) | {j.size:,} | {j.size / first:.3f}x |" for j in run.journey]
+        lines += [f"| {c(j.label)} ({c(j.what)}) | {j.size:,} | {j.size / first:.3f}x |" for j in run.journey]
     if run.checklist:
         lines += ["", "| check | result | summary |", "|---|---|---|"]
-        lines += [f"| {r.title} | {r.status.value} | {r.summary} |" for r in run.checklist.results]
+        lines += [f"| {c(r.title)} | {r.status.value} | {c(r.summary)} |" for r in run.checklist.results]
     if run.claims:
         lines += ["", "| claim | verdict | measured |", "|---|---|---|"]
-        lines += [f"| {c.claim} | {c.verdict} | {c.measured} |" for c in run.claims]
+        lines += [f"| {c(cl.claim)} | {c(cl.verdict)} | {c(cl.measured)} |" for cl in run.claims]
     if run.outputs:
-        lines += ["", *[f"- {what}: `{path}`" for what, path in run.outputs.items()]]
+        lines += ["", *[f"- {c(what)}: {markdown_code(path)}" for what, path in run.outputs.items()]]
     return "\n".join(lines) + "\n"
 
 
 def to_junit(run: SlimRun) -> str:
-    """Stages and verify checks as JUnit test cases, so CI systems show them."""
+    """Stages and verify checks as JUnit test cases, so CI systems show them (only XML-legal text)."""
+    x = xml_text
     suites = ET.Element("testsuites", name="goslim")
     stages = ET.SubElement(suites, "testsuite", name="goslim.stages", tests=str(len(run.stages)))
     for s in run.stages:
         case = ET.SubElement(
-            stages, "testcase", classname="goslim.stages", name=s.stage, time=f"{s.seconds:.3f}"
+            stages, "testcase", classname="goslim.stages", name=x(s.stage), time=f"{s.seconds:.3f}"
         )
         if s.status == "failed":
-            ET.SubElement(case, "failure", message=s.message).text = s.hint or s.message
+            ET.SubElement(case, "failure", message=x(s.message)).text = x(s.hint or s.message)
         elif s.status == "skipped":
-            ET.SubElement(case, "skipped", message=s.message)
+            ET.SubElement(case, "skipped", message=x(s.message))
         elif s.status == "cancelled":
-            ET.SubElement(case, "skipped", message=f"cancelled: {s.message}")
+            ET.SubElement(case, "skipped", message=x(f"cancelled: {s.message}"))
     stages.set("failures", str(sum(s.status == "failed" for s in run.stages)))
     if run.checklist:
         checks = ET.SubElement(
@@ -90,14 +104,14 @@ def to_junit(run: SlimRun) -> str:
         )
         for r in run.checklist.results:
             case = ET.SubElement(
-                checks, "testcase", classname="goslim.verify", name=r.id, time=f"{r.seconds:.3f}"
+                checks, "testcase", classname="goslim.verify", name=x(r.id), time=f"{r.seconds:.3f}"
             )
             if r.status.value == "fail":
-                ET.SubElement(case, "failure", message=r.summary).text = "\n".join(r.evidence)
+                ET.SubElement(case, "failure", message=x(r.summary)).text = x("\n".join(r.evidence))
             elif r.status.value == "skip":
-                ET.SubElement(case, "skipped", message=r.summary)
+                ET.SubElement(case, "skipped", message=x(r.summary))
             elif r.evidence:
-                ET.SubElement(case, "system-out").text = "\n".join(r.evidence)
+                ET.SubElement(case, "system-out").text = x("\n".join(r.evidence))
         checks.set("failures", str(len(run.checklist.failed)))
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from goslim import __version__
 from goslim.scan.models import STATUS_MEANING, ScanReport, Vulnerability
+from goslim.untrusted import clean_json
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # GitHub code scanning reads a 0-10 "security-severity"; unknown is reported as medium.
@@ -46,7 +47,8 @@ def to_sarif(report: ScanReport) -> dict:
 
 
 def sarif_text(report: ScanReport) -> str:
-    return json.dumps(to_sarif(report), indent=2) + "\n"
+    """SARIF as text; module paths and notes come from the binary, so no control character stays in."""
+    return json.dumps(clean_json(to_sarif(report)), indent=2) + "\n"
 
 
 def _rule(v: Vulnerability) -> dict:

@@ -1,9 +1,13 @@
-"""A Checklist as JUnit XML (for CI test tabs) and as Markdown (for PR comments and reports)."""
+"""A Checklist as JUnit XML (for CI test tabs) and as Markdown (for PR comments and reports).
+
+Summaries and evidence quote the image (config, logs): every value goes through goslim.untrusted.
+"""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from goslim.untrusted import markdown_block, markdown_cell, markdown_code, xml_text
 from goslim.verify.models import Checklist, CheckStatus
 
 ICONS = {CheckStatus.PASS: "✅", CheckStatus.WARN: "⚠️", CheckStatus.FAIL: "❌", CheckStatus.SKIP: "⏭️"}
@@ -15,7 +19,7 @@ def to_junit(checklist: Checklist) -> str:
     suite = ET.Element(
         "testsuite",
         {
-            "name": f"goslim verify {checklist.image}",
+            "name": xml_text(f"goslim verify {checklist.image}"),
             "tests": str(len(checklist.results)),
             "failures": str(counts["fail"]),
             "errors": "0",
@@ -25,17 +29,18 @@ def to_junit(checklist: Checklist) -> str:
     )
     for r in checklist.results:
         case = ET.SubElement(
-            suite, "testcase", {"classname": "goslim.verify", "name": r.id, "time": f"{r.seconds:.3f}"}
+            suite, "testcase",
+            {"classname": "goslim.verify", "name": xml_text(r.id), "time": f"{r.seconds:.3f}"},
         )
         evidence = "\n".join(r.evidence)
         if r.status is CheckStatus.FAIL:
-            fail = ET.SubElement(case, "failure", {"message": r.summary, "type": "CheckFailed"})
-            fail.text = evidence
+            fail = ET.SubElement(case, "failure", {"message": xml_text(r.summary), "type": "CheckFailed"})
+            fail.text = xml_text(evidence)
         elif r.status is CheckStatus.SKIP:
-            ET.SubElement(case, "skipped", {"message": r.summary})
+            ET.SubElement(case, "skipped", {"message": xml_text(r.summary)})
         else:
             out = ET.SubElement(case, "system-out")
-            out.text = f"{r.status.value}: {r.summary}\n{evidence}".rstrip()
+            out.text = xml_text(f"{r.status.value}: {r.summary}\n{evidence}".rstrip())
     suites = ET.Element("testsuites")
     suites.append(suite)
     ET.indent(suites)
@@ -47,26 +52,25 @@ def to_markdown(checklist: Checklist) -> str:
     counts = checklist.counts()
     verdict = "**FAILED**" if not checklist.ok else "**passed**"
     lines = [
-        f"## goslim verify: `{checklist.image}`",
+        f"## goslim verify: {markdown_code(checklist.image)}",
         "",
         f"{verdict}: {counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, "
         f"{counts['skip']} skip"
-        f" · {checklist.platform} · {checklist.runtime or 'no container run'} · {checklist.seconds:.1f}s"
+        f" · {markdown_cell(checklist.platform)} · {markdown_cell(checklist.runtime or 'no container run')}"
+        f" · {checklist.seconds:.1f}s"
         f" ({checklist.deliberate_wait_seconds:.1f}s deliberate waits)",
         "",
         "| | check | result | time |",
         "|---|---|---|---:|",
     ]
     for r in checklist.results:
-        lines.append(f"| {ICONS[r.status]} | {r.id} | {_cell(r.summary)} | {r.seconds:.2f}s |")
+        cells = f"{markdown_cell(r.id)} | {markdown_cell(r.summary)}"
+        lines.append(f"| {ICONS[r.status]} | {cells} | {r.seconds:.2f}s |")
     failed = [r for r in checklist.results if r.status in (CheckStatus.FAIL, CheckStatus.WARN) and r.evidence]
     if failed:
         lines += ["", "### Evidence", ""]
         for r in failed:
-            lines.append(f"**{r.id}** ({r.status.value})")
-            lines += ["", "```", *r.evidence, "```", ""]
+            lines.append(f"**{markdown_cell(r.id)}** ({r.status.value})")
+            lines += ["", *markdown_block(r.evidence), ""]
     return "\n".join(lines).rstrip() + "\n"
 
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
