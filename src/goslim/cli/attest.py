@@ -54,7 +54,8 @@ def attest(
         raise UserInputError(f"{predicate}: the predicate must be a JSON object of at most 16 MiB")
     result = attest_image(image, private_key_path(key), read_password(), predicate_type_uri(type_), body)
     output.emit(result, lambda c: c.print(
-        line(("attested", "green"), f" {result.image_digest} ({result.predicate_type}) as ", result.attachment.tag),
+        line(("attested", "green"), f" {result.image_digest} ({result.predicate_type}) as ",
+             result.attachment.tag),
         highlight=False))
 
 
