@@ -15,6 +15,19 @@ NEEDED, NOT_NEEDED, CARRIED = NeedAnswer.NEEDED, NeedAnswer.NOT_NEEDED, NeedAnsw
 
 MAX_EVIDENCE = 5
 
+# Where Go's crypto/x509 looks for roots on Linux (files, then directories): the files a CA need asks for.
+CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+CA_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs")
+# Where Go's time package looks for zoneinfo on Linux.
+ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/usr/lib/locale/TZ", "/etc/zoneinfo")
+
 CA_FUNCS = (
     "crypto/x509.loadSystemRoots",
     "crypto/x509.initSystemRoots",
