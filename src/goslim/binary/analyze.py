@@ -65,17 +65,25 @@ def elf_facts(elf: ElfImage) -> ElfFacts:
 
 
 def analyze(
-    path: Path, *, top: int = 20, runner: Runner | None = None, with_functions: bool = False
+    path: Path,
+    *,
+    top: int = 20,
+    runner: Runner | None = None,
+    with_functions: bool = False,
+    unpack: bool = True,
 ) -> BinaryReport:
     """Analyze one ELF binary: facts, Go build info, size by package, run-time needs, findings.
 
     A non-Go ELF still yields a report (``is_go`` False, ELF facts filled in). A file that is not
     ELF, or a truncated/corrupt one, raises a ``BinaryInputError``. A UPX-packed file is unpacked
     to a temporary copy with `upx -d` when upx is installed. The file is mapped, never read whole
-    into memory. ``with_functions`` keeps the function table in ``report.functions`` (for scan).
+    into memory. ``with_functions`` keeps the function table in ``report.functions`` (for scan);
+    ``unpack=False`` only recognises a packed file (for a caller that refuses packed input anyway).
     """
     path = Path(path)
-    return analyze_image(read_binary(path), path, top=top, runner=runner, with_functions=with_functions)
+    return analyze_image(
+        read_binary(path), path, top=top, runner=runner, with_functions=with_functions, unpack=unpack
+    )
 
 
 def analyze_image(
@@ -85,6 +93,7 @@ def analyze_image(
     top: int = 20,
     runner: Runner | None = None,
     with_functions: bool = False,
+    unpack: bool = True,
 ) -> BinaryReport:
     """``analyze`` on the file's bytes (``path`` names it in messages and in the report)."""
     path = Path(path)
@@ -99,7 +108,7 @@ def analyze_image(
         shnum=len(original.sections),
     )
     elf, unpacked = original, False
-    if packed:
+    if packed and unpack:
         elf, unpacked = _unpacked(data, path, runner or SubprocessRunner(), notes)
         elf = elf or original
         findings.append(
