@@ -69,6 +69,8 @@ def scan_facts(
 ) -> ScanReport:
     """Same as ``scan_binary`` for an already-analyzed binary (so an image's binary is read once)."""
     notes = list(missing or []) + list(db.notes)
+    if facts.analyzed_unpacked_copy:
+        notes.append("UPX-packed: build info and symbols read from a temporary `upx -d` copy")
     info = facts.build_info
     if info is None:
         return unmatched_report(target or str(facts.path), binary_label or str(facts.path), db, notes)
