@@ -86,7 +86,7 @@ def test_docker_archive_and_image_value(go_build, tmp_path):
     archive = tmp_path / "hello.tar"
     write_docker_archive(archive, assembled.image, repo_tags=("hello:t",))
     cl = verify_image(f"docker-archive:{archive}", FAST.model_copy(update={"checks": ("starts", "static")}))
-    assert cl.ok and len(cl.results) == 8
+    assert cl.ok and len(cl.results) == 9
     by_value = verify_image(assembled, FAST.model_copy(update={"checks": ("non-root",)}))
     assert by_value.ok and by_value.image_digest == str(assembled.image.digest)
 

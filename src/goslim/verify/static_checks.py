@@ -185,6 +185,24 @@ def check_zoneinfo(ctx: StaticContext) -> CheckResult:
     return _r("zoneinfo", P, "no zoneinfo needed (only UTC and Local will work)", evidence)
 
 
+def check_users(ctx: StaticContext) -> CheckResult:
+    need = ctx.binary.needs.passwd if ctx.binary else None
+    evidence = need_evidence(ctx.binary, need)
+    if _is_file(ctx.rootfs, "/etc/passwd"):
+        return _r("users", P, "/etc/passwd present", evidence)
+    if need is None:
+        return _r("users", S, "not checked: no /etc/passwd, and the entrypoint's needs are unknown", evidence)
+    if need.needed:
+        # The image stage warns the same way: os/user copes with $USER and $HOME, so not a failure.
+        return _r(
+            "users",
+            W,
+            "the binary looks up users but the image has no /etc/passwd; user.Current needs $USER and $HOME",
+            [*evidence, "hint: use the static base, which has /etc/passwd"],
+        )
+    return _r("users", P, "no /etc/passwd, and the binary looks up no users", evidence)
+
+
 def check_setuid(ctx: StaticContext) -> CheckResult:
     found = [
         f"{_inside(ctx.rootfs, p)} ({stat.filemode(st.st_mode)})"
@@ -242,6 +260,7 @@ STATIC_CHECKS = {
     "libraries": check_libraries,
     "ca-roots": check_ca_roots,
     "zoneinfo": check_zoneinfo,
+    "users": check_users,
     "setuid": check_setuid,
     "world-writable": check_world_writable,
     "size": check_size,
