@@ -315,4 +315,11 @@ def _count_certs(rootfs: Path, path: str) -> int | None:
     host = resolve_in_rootfs(rootfs, path)
     if host is None or not host.is_file():
         return None
-    return host.read_bytes().count(b"-----BEGIN CERTIFICATE-----")
+    # Counted chunk by chunk: the bundle comes from the image and may be any size.
+    marker, count, tail = b"-----BEGIN CERTIFICATE-----", 0, b""
+    with open(host, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            data = tail + chunk  # the tail is shorter than a marker: none is counted twice
+            count += data.count(marker)
+            tail = data[-(len(marker) - 1) :]
+    return count
