@@ -145,6 +145,13 @@ def main_package(module_dir: Path, config: GoslimConfig, report: BinaryReport | 
     return mains[0]
 
 
+def build_tags(config: GoslimConfig, report: BinaryReport | None) -> tuple[str, ...]:
+    """The build tags the binary was built with (its build info), else goslim.yaml's."""
+    if report is not None and report.build_info is not None:
+        return tuple(t for t in report.build_info.settings.get("-tags", "").split(",") if t)
+    return tuple(config.build.tags)
+
+
 def relative_package(module_dir: Path, main: MainPackage) -> str:
     """``./cmd/api`` for a main package in module_dir/cmd/api, ``.`` for the module root."""
     rel = os.path.relpath(main.dir.resolve(), module_dir.resolve())
@@ -175,7 +182,7 @@ def plan_dockerfile(
     module_path, go_version = read_go_mod(module_dir)
     main = main or main_package(module_dir, config, report)
     plan = plan_build(
-        BuildOptions(profile=Profile.SLIM, tags=tuple(config.build.tags), x=dict(config.build.x))
+        BuildOptions(profile=Profile.SLIM, tags=build_tags(config, report), x=dict(config.build.x))
     )
     final_base = FinalBase.parse(base or _config_base(config.image.base))
     final_image = FINAL_IMAGES[final_base.value]
@@ -199,7 +206,7 @@ def plan_dockerfile(
         if pinned and final_image != "scratch"
         else final_image,
         upx=level,
-        tags=tuple(config.build.tags),
+        tags=build_tags(config, report),
         x=dict(config.build.x),
         ports=tuple(config.image.ports),
         env=dict(config.image.env),
