@@ -106,9 +106,9 @@ def test_cli_table_junit_markdown_and_exit_0(hello_layout, tmp_path):
         cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
-    assert "goslim verify" in res.stdout and "shutdown" in res.stdout and "16 pass" in res.stdout
+    assert "goslim verify" in res.stdout and "shutdown" in res.stdout and "17 pass" in res.stdout
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "16" and suite.get("failures") == "0"
+    assert suite is not None and suite.get("tests") == "17" and suite.get("failures") == "0"
     assert "| ✅ | readiness |" in md.read_text()
 
 
