@@ -23,7 +23,6 @@ from goslim import __version__, interrupt
 from goslim.binary import analyze
 from goslim.config import GoslimConfig
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
-from goslim.dockerfile.needs import needs_from_report
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.gobuild import BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
@@ -433,8 +432,9 @@ def _deploy_stage(
     deploy_dir = opts.out_dir / "deploy"
 
     def write() -> dict[str, str]:
+        base = assembled.base
         spec = plan_dockerfile(
-            opts.module_dir, cfg, needs=needs_from_report(analysis.needs, binary=str(analysis.path))
+            opts.module_dir, cfg, report=analysis, digests={base.name: base.digest} if base.digest else None
         )
         dockerfile = write_dockerfile(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True

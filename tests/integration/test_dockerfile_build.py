@@ -19,9 +19,11 @@ import pytest
 import yaml
 from elftools.elf.elffile import ELFFile
 
+from goslim.binary import analyze
 from goslim.config import load_config
 from goslim.dockerfile import plan_dockerfile, render_dockerfile
 from goslim.dockerfile.parser import Dockerfile, parse_dockerfile
+from goslim.gobuild import BuildOptions, GoToolchain, Profile, build_binaries
 from tests.conftest import app_dir, need_tool
 
 STAMP = '1.0.0 "$HOME" `x`'  # spaces, double quotes, $ and backticks must all survive sh and cmd/go
@@ -39,6 +41,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dockerfile, Path, P
     (module / "goslim.yaml").write_text(yaml.safe_dump(config))
     df = parse_dockerfile(render_dockerfile(plan_dockerfile(module, load_config(module), base="scratch")))
     out = root / "out"
+    run_build_stage(df, module, out, go)
+    return df, module, out
+
+
+def run_build_stage(df: Dockerfile, module: Path, out: Path, go: str) -> None:
+    """Play BuildKit for the build stage: each RUN through sh in the module, /out mapped to ``out``."""
     env = {
         **os.environ,
         "TARGETOS": "linux",
@@ -59,7 +67,29 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dockerfile, Path, P
             check=False,
         )
         assert proc.returncode == 0, f"line {run.line}: {script}\n{proc.stderr}"
-    return df, module, out
+
+
+def test_a_cmd_layout_module_builds_byte_identical_to_goslim(tmp_path: Path) -> None:
+    """The module root is a library and the program is ./cmd/greeter: the Dockerfile builds that
+    package with goslim's own flags and -X stamps, and its binary is goslim's, byte for byte."""
+    go = need_tool("go")
+    module = tmp_path / "cmd-layout"  # outside any git checkout, as a Docker context without .git is
+    shutil.copytree(app_dir("cmd-layout"), module)
+    (module / "goslim.yaml").write_text(yaml.safe_dump({"build": {"x": {"main.version": STAMP}}}))
+    config = load_config(module)
+    opts = BuildOptions(profile=Profile.SLIM, x=dict(config.build.x))
+    [built] = build_binaries(GoToolchain(module), ["./cmd/greeter"], tmp_path / "goslim-out", [opts])
+    report = analyze(built.path)
+    df = parse_dockerfile(render_dockerfile(plan_dockerfile(module, config, base="scratch", report=report)))
+    out = tmp_path / "out"
+    run_build_stage(df, module, out, go)
+    made = out / "greeter"
+    assert made.read_bytes()[:4] == b"\x7fELF"  # a program, not an `ar` archive of the library
+    assert made.read_bytes() == built.path.read_bytes()
+    printed = subprocess.run([str(made), "-version"], capture_output=True, text=True, timeout=30, check=True)
+    assert printed.stdout.strip() == f"greeter {STAMP}"
+    # Without a binary to read, the generator finds the one main package below the library root.
+    assert plan_dockerfile(module, config).package == "./cmd/greeter"
 
 
 def test_build_stage_makes_a_static_stripped_stamped_binary(built: tuple[Dockerfile, Path, Path]) -> None:

@@ -120,20 +120,24 @@ def test_cli_fail_on_json_sarif_and_valid_sboms(
     assert validate_full_spdx_document(spdx) == []
 
 
-def test_upx_packed_binary_gives_a_partial_sbom(
+def test_upx_packed_binary_is_scanned_through_an_unpacked_copy(
     old_go_binary: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     upx = need_tool("upx")
     packed = tmp_path / "packed"
     SubprocessRunner().run([upx, "-q", "-1", "-o", str(packed), str(old_go_binary)], timeout=300)
-    assert main(["scan", str(packed), "--db", str(OSV), "--sbom", "cyclonedx"]) == 0
-    out = capsys.readouterr().out
-    assert "partial:" in out and "UPX-packed" in out
+    before = packed.read_bytes()
+    assert main(["scan", str(packed), "--db", str(OSV), "--sbom", "cyclonedx", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)["report"]
+    assert report["go_version"] == "go1.21.0" and report["symbols_checked"]
+    assert any("upx -d" in n for n in report["notes"])
     cdx = json.loads((tmp_path / "packed.cdx.json").read_text())
-    assert any(p["name"] == "goslim:partial" for p in cdx["properties"])
+    purls = {c.get("purl") for c in cdx["components"]}
+    assert "pkg:golang/golang.org/x/text@v0.3.7" in purls
+    assert packed.read_bytes() == before  # the packed file itself is never touched
 
 
-def test_image_with_packed_entrypoint_uses_the_unpacked_binary(old_go_binary: Path, tmp_path: Path) -> None:
+def test_image_with_packed_entrypoint_is_read_unpacked(old_go_binary: Path, tmp_path: Path) -> None:
     upx = need_tool("upx")
     packed = tmp_path / "server"
     SubprocessRunner().run([upx, "-q", "-1", "-o", str(packed), str(old_go_binary)], timeout=300)
@@ -143,8 +147,10 @@ def test_image_with_packed_entrypoint_uses_the_unpacked_binary(old_go_binary: Pa
     )
     layout = tmp_path / "img"
     write_oci_layout(layout, image, tag="packed")
-    partial = run_scan(f"oci:{layout}:packed", db=OSV, sbom_formats=["cyclonedx"])
-    assert partial.report.vulnerabilities == [] and "UPX-packed" in partial.sboms[0].partial_reasons[0]
+    # The packed entrypoint alone is read through a `upx -d` copy: the same findings as the build's binary.
+    alone = run_scan(f"oci:{layout}:packed", db=OSV, sbom_formats=["cyclonedx"])
+    assert alone.sboms[0].partial_reasons == [] and any("upx -d" in n for n in alone.report.notes)
+    assert {v.id for v in alone.report.vulnerabilities} >= STDLIB_FLAGGED
     full = run_scan(f"oci:{layout}:packed", db=OSV, sbom_formats=["cyclonedx"], unpacked=old_go_binary)
     assert full.sboms[0].partial_reasons == []
     assert {v.id for v in full.report.vulnerabilities} >= STDLIB_FLAGGED

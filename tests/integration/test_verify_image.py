@@ -85,7 +85,7 @@ def test_docker_archive_and_image_value(go_build, tmp_path):
     archive = tmp_path / "hello.tar"
     write_docker_archive(archive, assembled.image, repo_tags=("hello:t",))
     cl = verify_image(f"docker-archive:{archive}", FAST.model_copy(update={"checks": ("starts", "static")}))
-    assert cl.ok and len(cl.results) == 8
+    assert cl.ok and len(cl.results) == 9
     by_value = verify_image(assembled, FAST.model_copy(update={"checks": ("non-root",)}))
     assert by_value.ok and by_value.image_digest == str(assembled.image.digest)
 
@@ -105,9 +105,9 @@ def test_cli_table_junit_markdown_and_exit_0(hello_layout, tmp_path):
         cwd=tmp_path,
     )
     assert res.returncode == 0, res.stderr
-    assert "goslim verify" in res.stdout and "shutdown" in res.stdout and "16 pass" in res.stdout
+    assert "goslim verify" in res.stdout and "shutdown" in res.stdout and "17 pass" in res.stdout
     suite = ET.parse(junit).getroot().find("testsuite")
-    assert suite is not None and suite.get("tests") == "16" and suite.get("failures") == "0"
+    assert suite is not None and suite.get("tests") == "17" and suite.get("failures") == "0"
     assert "| ✅ | readiness |" in md.read_text()
 
 

@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict
 
 from goslim import __version__
 from goslim.bases.models import Base, BaseFile, LibcInfo, Provision
-from goslim.bases.needs import BinaryFacts
 from goslim.bases.sources import CaSource, TzSource, load_ca_bundle, load_zoneinfo
+from goslim.binary import BinaryReport
 from goslim.platform import Platform
 
 BUILTIN_BASES = ("static", "scratch")
@@ -49,7 +49,7 @@ def scratch_base(platform: Platform) -> Base:
     return Base(name="scratch", kind="builtin", platform=platform, libc=LibcInfo(kind="none"))
 
 
-def static_base(facts: BinaryFacts, platform: Platform, options: StaticOptions | None = None) -> Base:
+def static_base(facts: BinaryReport, platform: Platform, options: StaticOptions | None = None) -> Base:
     """The distroless-static equivalent, carrying the CA bundle and zoneinfo only when needed."""
     options = options or StaticOptions()
     files: list[BaseFile] = [
@@ -63,7 +63,8 @@ def static_base(facts: BinaryFacts, platform: Platform, options: StaticOptions |
         _file("/etc/nsswitch.conf", NSSWITCH),
         _file("/etc/os-release", _os_release()),
     ]
-    passwd_reason = "; ".join(facts.passwd.evidence) if facts.passwd.needed else "always: non-root user 65532"
+    passwd = facts.needs.passwd
+    passwd_reason = "; ".join(passwd.evidence) if passwd.needed else "always: non-root user 65532"
     provisions = [
         Provision(
             item="passwd",
@@ -77,12 +78,12 @@ def static_base(facts: BinaryFacts, platform: Platform, options: StaticOptions |
         Provision(item="nsswitch", included=True, reason="hosts: files dns for the Go resolver",
                   source="goslim", paths=["/etc/nsswitch.conf"], files=1, bytes=len(NSSWITCH)),
     ]
-    ca_in = options.ca == "always" or (options.ca == "auto" and facts.ca_roots.needed)
+    ca_in = options.ca == "always" or (options.ca == "auto" and facts.needs.ca_roots.needed)
     if ca_in:
         bundle = load_ca_bundle(options.ca_source)
         files += [_dir("/etc/ssl"), _dir("/etc/ssl/certs"), BaseFile(path=CA_BUNDLE_PATH, kind="file",
                                                                       mode=0o644, data=bundle.data)]
-        reason = _why(facts.ca_roots.evidence, "the binary verifies TLS certificates")
+        reason = _why(facts.needs.ca_roots.evidence, "the binary verifies TLS certificates")
         if options.ca == "always":
             reason = "asked for (ca: always)"
         provisions.append(Provision(
@@ -90,14 +91,14 @@ def static_base(facts: BinaryFacts, platform: Platform, options: StaticOptions |
             paths=[CA_BUNDLE_PATH], files=1, bytes=len(bundle.data),
         ))
     else:
-        why = "ca: never" if options.ca == "never" else "no TLS certificate verification found in the binary"
+        why = "ca: never" if options.ca == "never" else facts.needs.ca_roots.verdict
         provisions.append(Provision(item="ca-bundle", included=False, reason=why))
-    tz_in = options.tz == "files" or (options.tz == "auto" and facts.zoneinfo.needed)
+    tz_in = options.tz == "files" or (options.tz == "auto" and facts.needs.zoneinfo.needed)
     if tz_in:
         tree = load_zoneinfo(options.tz_source)
         files += [_dir("/usr"), _dir("/usr/share"), *tree.entries]
         reason = "asked for (tz: files)" if options.tz == "files" else _why(
-            facts.zoneinfo.evidence, "the binary loads named time zones")
+            facts.needs.zoneinfo.evidence, "the binary loads named time zones")
         provisions.append(Provision(
             item="zoneinfo", included=True, reason=reason, source=tree.source, version=tree.version,
             paths=["/usr/share/zoneinfo"], files=tree.files, bytes=tree.bytes,
@@ -106,7 +107,7 @@ def static_base(facts: BinaryFacts, platform: Platform, options: StaticOptions |
         why = {
             "embed": "tz: embed, the binary carries time/tzdata (-tags timetzdata)",
             "none": "tz: none",
-        }.get(options.tz, "no time zone loading found in the binary")
+        }.get(options.tz, facts.needs.zoneinfo.verdict)
         provisions.append(Provision(item="zoneinfo", included=False, reason=why))
     provisions.append(Provision(item="os-release", included=True, reason="identifies the base to scanners",
                                 source="goslim", paths=["/etc/os-release"], files=1))

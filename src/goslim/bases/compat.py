@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 
 from goslim.bases.models import Base
-from goslim.bases.needs import BinaryFacts
+from goslim.binary import BinaryReport, ElfFacts
 from goslim.errors import UserInputError
 
 # Where dynamic loaders search for DT_NEEDED libraries on glibc and musl systems.
@@ -23,18 +23,19 @@ class IncompatibleBaseError(UserInputError):
     """The binary cannot run on the chosen base (architecture, loader or C library)."""
 
 
-def check_compatible(facts: BinaryFacts, base: Base) -> None:
+def check_compatible(report: BinaryReport, base: Base) -> None:
     """Raise ``IncompatibleBaseError`` naming the reason and the fix, or return when the pair can run."""
-    if facts.architecture and facts.architecture != base.platform.architecture:
+    facts = report.elf
+    if facts.goarch and facts.goarch != base.platform.architecture:
         raise IncompatibleBaseError(
-            f"the binary is for {facts.architecture} but base '{base.name}' is {base.platform}",
+            f"the binary is for {facts.goarch} but base '{base.name}' is {base.platform}",
             hint=f"build with --platform linux/{base.platform.architecture}, or pick a base for "
-            f"linux/{facts.architecture}",
+            f"linux/{facts.goarch}",
         )
     if facts.static:
         return
     interp = facts.interpreter or "(no interpreter)"
-    libs = ", ".join(facts.needed_libs) or "no libraries"
+    libs = ", ".join(facts.needed) or "no libraries"
     if base.is_builtin:
         raise IncompatibleBaseError(
             f"the binary is dynamically linked (interpreter {interp}, needs {libs}) and base "
@@ -53,7 +54,7 @@ def check_compatible(facts: BinaryFacts, base: Base) -> None:
             hint=f"{CGO_FIX}, or use a base with {facts.libc or 'that C library'}, "
             f"e.g. {_suggest_base(facts)}",
         )
-    missing = [lib for lib in facts.needed_libs if not _has_library(base, lib)]
+    missing = [lib for lib in facts.needed if not _has_library(base, lib)]
     if missing:
         raise IncompatibleBaseError(
             f"base '{base.name}' lacks the libraries {', '.join(missing)} that the binary needs",
@@ -67,5 +68,5 @@ def _has_library(base: Base, lib: str) -> bool:
     return any(base.contains(posixpath.join(d, lib)) for d in LIBRARY_DIRS)
 
 
-def _suggest_base(facts: BinaryFacts) -> str:
+def _suggest_base(facts: ElfFacts) -> str:
     return "--base alpine" if facts.libc == "musl" else "--base gcr.io/distroless/base-debian12"

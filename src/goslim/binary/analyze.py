@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import mmap
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ from goslim.binary.models import BinaryReport, BuildInfo, ElfFacts, Finding, GoF
 from goslim.binary.needs import LinkedFunctions, detect_needs
 from goslim.binary.packages import ModuleResolver, package_of, packages_of
 from goslim.binary.pclntab import FunctionTable, read_table
-from goslim.binary.source import BinarySource, open_elf, read_binary
+from goslim.binary.source import BinarySource, open_elf, read_binary, sha256_of, windows
 from goslim.binary.upxtool import looks_packed, unpack_copy
 from goslim.errors import ToolError
 from goslim.runner import Runner, SubprocessRunner
@@ -38,6 +37,14 @@ def read_functions(source: BinarySource) -> list[GoFunction]:
     ]
 
 
+def _functions(table: FunctionTable, packages: list[str]) -> list[GoFunction]:
+    sizes = table.sizes()
+    return [
+        GoFunction(name=name, package=pkg, size=size, entry=table.text_start + table.entry_offsets[i])
+        for i, (name, pkg, size) in enumerate(zip(table.names, packages, sizes, strict=True))
+    ]
+
+
 def elf_facts(elf: ElfImage) -> ElfFacts:
     return ElfFacts(
         elf_class=elf.elf_class,
@@ -49,6 +56,7 @@ def elf_facts(elf: ElfImage) -> ElfFacts:
         needed=elf.needed,
         libc=elf.libc,
         pie=elf.pie,
+        runpath=elf.runpath,
         stripped=elf.section(".symtab") is None,
         dwarf_bytes=elf.dwarf_bytes(),
         symtab_bytes=elf.symtab_bytes(),
@@ -56,19 +64,36 @@ def elf_facts(elf: ElfImage) -> ElfFacts:
     )
 
 
-def analyze(path: Path, *, top: int = 20, runner: Runner | None = None) -> BinaryReport:
+def analyze(
+    path: Path,
+    *,
+    top: int = 20,
+    runner: Runner | None = None,
+    with_functions: bool = False,
+    unpack: bool = True,
+) -> BinaryReport:
     """Analyze one ELF binary: facts, Go build info, size by package, run-time needs, findings.
 
     A non-Go ELF still yields a report (``is_go`` False, ELF facts filled in). A file that is not
     ELF, or a truncated/corrupt one, raises a ``BinaryInputError``. A UPX-packed file is unpacked
-    to a temporary copy with `upx -d` when upx is installed.
+    to a temporary copy with `upx -d` when upx is installed. The file is mapped, never read whole
+    into memory. ``with_functions`` keeps the function table in ``report.functions`` (for scan);
+    ``unpack=False`` only recognises a packed file (for a caller that refuses packed input anyway).
     """
     path = Path(path)
-    return analyze_image(read_binary(path), path, top=top, runner=runner)
+    return analyze_image(
+        read_binary(path), path, top=top, runner=runner, with_functions=with_functions, unpack=unpack
+    )
 
 
 def analyze_image(
-    data: bytes | mmap.mmap, path: Path | str, *, top: int = 20, runner: Runner | None = None
+    data: bytes | mmap.mmap,
+    path: Path | str,
+    *,
+    top: int = 20,
+    runner: Runner | None = None,
+    with_functions: bool = False,
+    unpack: bool = True,
 ) -> BinaryReport:
     """``analyze`` on the file's bytes (``path`` names it in messages and in the report)."""
     path = Path(path)
@@ -83,7 +108,7 @@ def analyze_image(
         shnum=len(original.sections),
     )
     elf, unpacked = original, False
-    if packed:
+    if packed and unpack:
         elf, unpacked = _unpacked(data, path, runner or SubprocessRunner(), notes)
         elf = elf or original
         findings.append(
@@ -126,7 +151,7 @@ def analyze_image(
     return BinaryReport(
         path=path,
         size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
+        sha256=sha256_of(data),
         elf=elf_facts(elf),
         build_info=info,
         packages=package_sizes(packages, sizes, ModuleResolver(info), top),
@@ -139,6 +164,7 @@ def analyze_image(
         is_go=info is not None,
         function_count=len(names),
         notes=notes,
+        functions=_functions(table, packages) if with_functions and table is not None else None,
     )
 
 
@@ -153,7 +179,9 @@ def _unpacked(
         return None, False
     with tempfile.TemporaryDirectory(prefix="goslim-upx-") as tmp:
         packed = Path(tmp) / "packed"
-        packed.write_bytes(data)  # upx reads the bytes we analyzed, even if the file changes meanwhile
+        with open(packed, "wb") as fh:  # upx reads the bytes we analyzed, even if the file changes meanwhile
+            for _off, chunk in windows(data):
+                fh.write(chunk)
         out = Path(tmp) / "unpacked"
         try:
             unpack_copy(runner, packed, out)
@@ -163,7 +191,8 @@ def _unpacked(
                 "analyzed the packed file as it is"
             )
             return None, False
-        copy = ElfImage(out.read_bytes(), where=f"{path} (upx -d copy)")
+        # The map stays valid after the temporary directory is removed.
+        copy = ElfImage(read_binary(out), where=f"{path} (upx -d copy)")
     notes.append(
         "UPX-packed: analyzed a temporary `upx -d` copy; sections and packages describe the unpacked "
         "program, size and sha256 the packed file"

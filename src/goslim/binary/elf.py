@@ -21,6 +21,7 @@ PF_X, PF_W, PF_R = 1, 2, 4
 SHT_NOBITS = 8
 SHN_XINDEX = 0xFFFF
 DT_NULL, DT_NEEDED, DT_STRTAB, DT_STRSZ, DT_FLAGS_1 = 0, 1, 5, 10, 0x6FFFFFFB
+DT_RPATH, DT_RUNPATH = 15, 29
 DF_1_PIE = 0x08000000
 
 # e_machine -> (name, GOARCH for little-endian, GOARCH for big-endian)
@@ -308,7 +309,15 @@ class ElfImage:
     @cached_property
     def needed(self) -> list[str]:
         """DT_NEEDED library names, in order."""
-        offsets = [v for t, v in self.dynamic if t == DT_NEEDED]
+        return self._dynamic_strings((DT_NEEDED,))
+
+    @cached_property
+    def runpath(self) -> list[str]:
+        """DT_RUNPATH / DT_RPATH directories, in order."""
+        return [d for entry in self._dynamic_strings((DT_RUNPATH, DT_RPATH)) for d in entry.split(":") if d]
+
+    def _dynamic_strings(self, tags: tuple[int, ...]) -> list[str]:
+        offsets = [v for t, v in self.dynamic if t in tags]
         if not offsets:
             return []
         strtab = self.section(".dynstr")

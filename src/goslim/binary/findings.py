@@ -5,10 +5,13 @@ from __future__ import annotations
 from goslim.binary import secrets
 from goslim.binary.elf import ElfImage
 from goslim.binary.models import BuildInfo, Finding
+from goslim.binary.secrets import MAX_PER_KIND
+from goslim.binary.source import windows
 
 # Sections whose bytes hold string literals and initialised variables (where secrets end up).
 SECRET_SECTIONS = (".rodata", ".noptrdata", ".data", ".go.buildinfo", ".data.rel.ro")
 MAX_PATH_EXAMPLES = 5
+SECRET_OVERLAP = 4096  # longer than any secret pattern can match
 
 
 def build_path_finding(file_names: list[str], info: BuildInfo | None) -> Finding | None:
@@ -38,13 +41,19 @@ def _root_dir(path: str) -> str:
 
 
 def secret_findings(elf: ElfImage) -> list[Finding]:
-    regions = [s for s in elf.sections if s.name in SECRET_SECTIONS and s.file_size]
+    regions = [
+        (s.offset, s.offset + s.file_size) for s in elf.sections if s.name in SECRET_SECTIONS and s.file_size
+    ]
     hits: list[secrets.SecretHit] = []
-    if regions:
-        for sec in regions:
-            hits.extend(secrets.scan(elf.section_data(sec), sec.offset))
-    else:
-        hits = secrets.scan(elf.data)
+    seen: set[tuple[str, int]] = set()
+    # Window by window (with an overlap longer than any pattern) so a large file is never all resident.
+    for start, end in regions or [(0, len(elf.data))]:
+        for offset, chunk in windows(elf.data, start, end, overlap=SECRET_OVERLAP):
+            for hit in secrets.scan(chunk, offset):
+                kept = sum(h.kind == hit.kind for h in hits)
+                if (hit.kind, hit.offset) not in seen and kept < MAX_PER_KIND:
+                    seen.add((hit.kind, hit.offset))
+                    hits.append(hit)
     by_kind: dict[str, list[secrets.SecretHit]] = {}
     for hit in hits:
         by_kind.setdefault(hit.kind, []).append(hit)

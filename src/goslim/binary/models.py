@@ -5,10 +5,11 @@ The JSON form is documented in docs/analyze-schema.md; change both together.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +58,7 @@ class ElfFacts(Frozen):
     needed: list[str] = Field(default_factory=list)  # DT_NEEDED libraries
     libc: Literal["glibc", "musl"] | None = None
     pie: bool
+    runpath: list[str] = Field(default_factory=list)  # DT_RUNPATH / DT_RPATH directories
     stripped: bool  # no .symtab
     dwarf_bytes: int  # file bytes of .debug_* / .zdebug_* sections
     symtab_bytes: int = 0  # file bytes of .symtab + .strtab
@@ -80,10 +82,32 @@ class SectionSize(Frozen):
     size: int  # file bytes
 
 
+class NeedAnswer(StrEnum):
+    """The one answer every stage reads for a need: the image stage and verify never disagree."""
+
+    NEEDED = "needed"
+    NOT_NEEDED = "not needed"
+    CARRIED = "carried"  # the code path is linked, but the binary carries its own copy of the files
+
+
 class Need(Frozen):
-    needed: bool
+    answer: NeedAnswer
     evidence: list[str] = Field(default_factory=list)  # function names (or ELF facts) that prove it
     detail: str = ""
+    carrier: str = ""  # what the binary carries instead of the image's files, when answer is CARRIED
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def needed(self) -> bool:
+        """The image must supply the files."""
+        return self.answer is NeedAnswer.NEEDED
+
+    @property
+    def verdict(self) -> str:
+        """One line both the image stage and verify print: needed, not needed, or carried."""
+        if self.answer is NeedAnswer.CARRIED:
+            return f"not needed: the binary carries its own {self.carrier}"
+        return f"{self.answer.value}: {self.detail}" if self.detail else self.answer.value
 
 
 class Needs(Frozen):
@@ -123,3 +147,5 @@ class BinaryReport(Frozen):
     is_go: bool
     function_count: int = 0
     notes: list[str] = Field(default_factory=list)
+    # The whole function table, kept only when asked for (scan's symbol evidence); not in JSON.
+    functions: list[GoFunction] | None = Field(default=None, exclude=True)

@@ -9,9 +9,24 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from goslim.binary.elf import ElfImage
-from goslim.binary.models import BuildInfo, Need, Needs
+from goslim.binary.models import BuildInfo, Need, NeedAnswer, Needs
+
+NEEDED, NOT_NEEDED, CARRIED = NeedAnswer.NEEDED, NeedAnswer.NOT_NEEDED, NeedAnswer.CARRIED
 
 MAX_EVIDENCE = 5
+
+# Where Go's crypto/x509 looks for roots on Linux (files, then directories): the files a CA need asks for.
+CA_FILES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/tls/cacert.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
+CA_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs")
+# Where Go's time package looks for zoneinfo on Linux.
+ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/usr/lib/locale/TZ", "/etc/zoneinfo")
 
 CA_FUNCS = (
     "crypto/x509.loadSystemRoots",
@@ -21,7 +36,9 @@ CA_FUNCS = (
 )
 CA_FALLBACK_PKG = "golang.org/x/crypto/x509roots/fallback"
 CA_FALLBACK_SET = "crypto/x509.SetFallbackRoots"
-ZONE_FUNCS = ("time.LoadLocation", "time.loadLocation", "time.loadTzinfo", "time.FixedZone.LoadLocation")
+# Only the exported LoadLocation: time.loadLocation/loadTzinfo are linked into every program that
+# uses time (initLocal reads $TZ through them), so they prove nothing about named zones.
+ZONE_FUNCS = ("time.LoadLocation",)
 TZDATA_PKG = "time/tzdata"
 USER_PKG = "os/user"
 RESOLVER_FUNCS = {
@@ -62,7 +79,7 @@ def detect_needs(funcs: LinkedFunctions | None, elf: ElfImage | None, info: Buil
     then nothing proves a file is unneeded, so each file need is assumed, and says so.
     """
     if funcs is None:
-        unknown = Need(needed=True, detail="unknown: no readable Go function table, so assumed needed")
+        unknown = Need(answer=NEEDED, detail="unknown: no readable Go function table, so assumed needed")
         return Needs(
             ca_roots=unknown, zoneinfo=unknown, passwd=unknown, resolver=unknown, loader=_loader(elf)
         )
@@ -78,16 +95,17 @@ def detect_needs(funcs: LinkedFunctions | None, elf: ElfImage | None, info: Buil
 def _ca_roots(funcs: LinkedFunctions) -> Need:
     evidence = funcs.matching(CA_FUNCS)
     if not evidence:
-        return Need(needed=False, detail="crypto/x509 system root loading is not linked")
+        return Need(answer=NOT_NEEDED, detail="crypto/x509 system root loading is not linked")
     fallback = funcs.in_package(CA_FALLBACK_PKG)
     if fallback:
         return Need(
-            needed=False,
+            answer=CARRIED,
             evidence=(evidence + fallback)[:MAX_EVIDENCE],
             detail=f"system roots are loaded, but {CA_FALLBACK_PKG} embeds roots used when none are found",
+            carrier="roots (x509roots/fallback)",
         )
     return Need(
-        needed=True,
+        answer=NEEDED,
         evidence=evidence[:MAX_EVIDENCE],
         detail="TLS verification reads /etc/ssl/certs/ca-certificates.crt (or SSL_CERT_FILE / SSL_CERT_DIR)",
     )
@@ -99,16 +117,17 @@ def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
     tags = (info.settings.get("-tags", "") if info else "").split(",")
     if not evidence:
         return Need(
-            needed=False, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)"
+            answer=NOT_NEEDED, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)"
         )
     if tzdata or "timetzdata" in tags:
         return Need(
-            needed=False,
-            evidence=(evidence + tzdata[:2])[:MAX_EVIDENCE],
+            answer=CARRIED,
+            evidence=(evidence + (tzdata[:2] or ["build tag timetzdata"]))[:MAX_EVIDENCE],
             detail="time/tzdata is embedded: zone lookups work without /usr/share/zoneinfo",
+            carrier="zoneinfo (time/tzdata)",
         )
     return Need(
-        needed=True,
+        answer=NEEDED,
         evidence=evidence[:MAX_EVIDENCE],
         detail="time.LoadLocation reads /usr/share/zoneinfo (or $ZONEINFO); or build with -tags timetzdata",
     )
@@ -117,10 +136,10 @@ def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
 def _passwd(funcs: LinkedFunctions) -> Need:
     evidence = funcs.in_package(USER_PKG)
     if not evidence:
-        return Need(needed=False, detail="os/user is not linked")
+        return Need(answer=NOT_NEEDED, detail="os/user is not linked")
     via_libc = any("_C_get" in n or "_Cfunc_" in n for n in evidence)
     return Need(
-        needed=True,
+        answer=NEEDED,
         evidence=([n for n in evidence if "_C" in n] + [n for n in evidence if "_C" not in n])[:MAX_EVIDENCE],
         detail="os/user looks users up through libc (NSS: /etc/nsswitch.conf, /etc/passwd, /etc/group)"
         if via_libc
@@ -131,10 +150,10 @@ def _passwd(funcs: LinkedFunctions) -> Need:
 def _resolver(funcs: LinkedFunctions) -> Need:
     evidence = funcs.matching(RESOLVER_FUNCS)
     if not evidence:
-        return Need(needed=False, detail="the net package's name resolution is not linked")
+        return Need(answer=NOT_NEEDED, detail="the net package's name resolution is not linked")
     files = sorted({RESOLVER_FUNCS[n] for n in evidence})
     return Need(
-        needed=True,
+        answer=NEEDED,
         evidence=evidence[:MAX_EVIDENCE],
         detail="name resolution reads " + ", ".join(files) + " (missing files fall back to defaults)",
     )
@@ -142,15 +161,15 @@ def _resolver(funcs: LinkedFunctions) -> Need:
 
 def _loader(elf: ElfImage | None) -> Need:
     if elf is None:
-        return Need(needed=False, detail="unknown")
+        return Need(answer=NOT_NEEDED, detail="unknown")
     interp = elf.interpreter
     needed = elf.needed
     if not interp and not needed:
-        return Need(needed=False, detail="statically linked: no dynamic loader or shared libraries")
+        return Need(answer=NOT_NEEDED, detail="statically linked: no dynamic loader or shared libraries")
     evidence = ([f"PT_INTERP {interp}"] if interp else []) + [f"DT_NEEDED {n}" for n in needed]
     libc = elf.libc or "unknown libc"
     return Need(
-        needed=True,
+        answer=NEEDED,
         evidence=evidence,
         detail=f"dynamically linked against {libc}: the image needs {interp or 'a loader'} and "
         + (", ".join(needed) if needed else "no libraries"),

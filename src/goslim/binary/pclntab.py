@@ -74,7 +74,12 @@ def find_tables(elf: ElfImage) -> Iterator[tuple[bytes, int]]:
                 and elf.data[pos + 6] in (1, 2, 4)
                 and elf.data[pos + 7] == elf.ptr_size
             ):
-                yield elf.data[pos:], elf.offset_to_va(pos) or 0
+                # Copy only to the end of the segment holding it, never the rest of the file.
+                end = next(
+                    (g.offset + g.filesz for g in elf.segments if g.offset <= pos < g.offset + g.filesz),
+                    len(elf.data),
+                )
+                yield bytes(elf.data[pos:end]), elf.offset_to_va(pos) or 0
             pos = elf.data.find(needle, pos + 1)
 
 

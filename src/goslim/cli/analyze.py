@@ -108,7 +108,7 @@ def render_report(console: Console, r: BinaryReport) -> None:
     for col in ("need", "", "why"):
         t.add_column(col)
     for name, need in r.needs:
-        mark = "[bold red]yes[/]" if need.needed else "[green]no[/]"
+        mark = {"needed": "[bold red]yes[/]", "carried": "[green]carried[/]"}.get(need.answer, "[green]no[/]")
         proof = (f" ({', '.join(need.evidence[:3])})", "dim") if need.evidence else ""
         t.add_row(plain(name), mark, line(need.detail, proof))
     console.print(t)

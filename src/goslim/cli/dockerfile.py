@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from goslim.binary import analyze
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line
 from goslim.config import load_config
-from goslim.dockerfile import GeneratedDockerfile, needs_for_binary, plan_dockerfile, write_dockerfile
+from goslim.dockerfile import GeneratedDockerfile, plan_dockerfile, write_dockerfile
 from goslim.errors import UserInputError
 from goslim.gobuild.toolchain import find_module_root
 
@@ -47,12 +48,12 @@ def dockerfile(
     if not module_dir.is_dir():
         raise UserInputError(f"{module_dir} is not a directory", hint="pass the Go module directory")
     config = load_config(module_dir)
-    needs = None
+    report = None
     if binary is not None:
         if not binary.is_file():
             raise UserInputError(f"no binary at {binary}", hint="build it first: goslim build")
-        needs = needs_for_binary(binary)
-    spec = plan_dockerfile(module_dir, config, base=base, upx=upx, needs=needs)
+        report = analyze(binary, top=0)
+    spec = plan_dockerfile(module_dir, config, base=base, upx=upx, report=report)
     out_dir = (out or module_dir).resolve()
     ignore = [config.build.out, config.report.dir]
     result = write_dockerfile(spec, module_dir, out_dir, ignore=ignore, force=force)

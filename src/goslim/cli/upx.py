@@ -11,7 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from goslim.binary import BinaryInputError, read_build_info
+from goslim.binary import BinaryReport, NotElfError, analyze
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain, signed_pct
 from goslim.config import GoslimConfig, load_config, parse_config
@@ -21,7 +21,6 @@ from goslim.gobuild.models import Binary
 from goslim.platform import Platform
 from goslim.probe import ProbeSpec
 from goslim.upx import LEVEL_FLAGS, Budget, UpxReport, evaluate, parse_levels
-from goslim.upx.inspect import inspect_file
 
 SEVERITY_STYLE = {"info": "dim", "warn": "yellow", "block": "bold red"}
 
@@ -122,18 +121,19 @@ def describe_binary(path: Path) -> Binary:
     if not path.is_file():
         raise UserInputError(f"{path}: no such file", hint="give the path of a built Go binary")
     path = path.resolve()
-    facts = inspect_file(path)
     try:
-        info = read_build_info(path)
-        go_version, package = info.go_version, info.path
-    except BinaryInputError:
-        go_version, package = "unknown", ""
+        report: BinaryReport | None = analyze(path, top=0, unpack=False)
+    except NotElfError:
+        report = None  # check_packable refuses it with the reason
+    info = report.build_info if report else None
+    go_version, package = (info.go_version, info.path) if info else ("unknown", "")
+    arch = (report.elf.goarch or report.elf.machine) if report else "unknown"
     return Binary.from_file(
         path,
         name=path.name,
         package=package,
         module_dir=path.parent,
-        platform=Platform(os="linux", architecture=facts.machine),
+        platform=Platform(os="linux", architecture=arch),
         profile="unknown",
         go_version=go_version,
         env={},

@@ -11,22 +11,18 @@ from goslim.dockerfile.generate import (
     write_dockerfile,
 )
 from goslim.dockerfile.lint import lint_file, lint_text
-from goslim.dockerfile.needs import CONSERVATIVE, RuntimeNeeds, needs_for_binary
 from goslim.dockerfile.rules import RULES
 
 __all__ = [
-    "CONSERVATIVE",
     "RULES",
     "DockerfileSpec",
     "FinalBase",
     "Finding",
     "GeneratedDockerfile",
     "LintReport",
-    "RuntimeNeeds",
     "Severity",
     "lint_file",
     "lint_text",
-    "needs_for_binary",
     "plan_dockerfile",
     "render_dockerfile",
     "render_dockerignore",

@@ -87,10 +87,16 @@ def plan_build(opts: BuildOptions) -> BuildPlan:
 
 
 def _quote_ldflag(flag: str) -> str:
-    # cmd/go splits -ldflags like a shell; quote values that hold spaces.
-    if " " in flag or "'" in flag:
-        return "'" + flag.replace("'", "'\\''") + "'"
-    return flag
+    # cmd/go splits -ldflags on whitespace; a field that holds some is wrapped in one kind of quote,
+    # with no escapes inside (cmd/internal/quoted), so a value with both kinds cannot be written.
+    if not any(c in flag for c in " \t\n\r"):
+        return flag
+    if "\n" in flag or ("'" in flag and '"' in flag):
+        raise UserInputError(
+            f"the link flag {flag!r} cannot be passed to go build",
+            hint="drop newlines, and use either single or double quotes in an -X value, not both",
+        )
+    return f'"{flag}"' if "'" in flag else f"'{flag}'"
 
 
 def parse_x_stamps(items: list[str]) -> dict[str, str]:

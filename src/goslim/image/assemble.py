@@ -15,17 +15,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from goslim import gzipstream
-from goslim.bases import (
-    Base,
-    BaseFile,
-    BinaryFacts,
-    check_compatible,
-    facts_from_report,
-    scratch_base,
-    static_base,
-)
+from goslim.bases import Base, BaseFile, check_compatible, scratch_base, static_base
 from goslim.bases.gaps import missing_needs
 from goslim.bases.remote import remote_base
+from goslim.binary import BinaryReport, NeedAnswer
 from goslim.errors import UserInputError
 from goslim.gobuild import Binary
 from goslim.image.inspect import ImageStats, image_stats
@@ -67,7 +60,8 @@ class AssembledImage(BaseModel):
     encoder: str = ""  # what compressed the layers goslim wrote: "libdeflate-12", "zlib-9 (...)", "zstd-19"
     base: Base
     binary: BinaryRef
-    needs: dict[str, bool]
+    needs: dict[str, NeedAnswer]  # the binary's answers, the same ones verify reads
+    dynamic: bool
     entrypoint: list[str]
     cmd: list[str]
     user: str
@@ -88,7 +82,7 @@ class AssembledImage(BaseModel):
 
 def resolve_base(
     spec: str,
-    facts: BinaryFacts,
+    facts: BinaryReport,
     platform: Platform,
     options: ImageOptions,
     reader: BaseReader = read_base_image,
@@ -103,7 +97,7 @@ def resolve_base(
 
 def assemble(
     binary: Binary,
-    report: Any,
+    report: BinaryReport,
     base_spec: str,
     options: ImageOptions | None = None,
     *,
@@ -111,10 +105,11 @@ def assemble(
 ) -> AssembledImage:
     """Put ``binary`` on the base named by ``base_spec``; refuse pairs that cannot run.
 
-    ``report`` is a ``goslim.binary.BinaryReport`` (or ``BinaryFacts`` in tests).
+    ``report`` is the binary's analysis (of an unpacked copy when ``binary`` is UPX-packed): the
+    needs it answers decide what the base carries, and verify reads the same answers.
     """
     options = options or ImageOptions()
-    facts = report if isinstance(report, BinaryFacts) else facts_from_report(report)
+    facts = report
     base = resolve_base(base_spec, facts, binary.platform, options, reader)
     check_compatible(facts, base)
     entry_path = posixpath.join(options.app_dir, binary.name)
@@ -181,8 +176,13 @@ def assemble(
         base=base,
         binary=BinaryRef(name=binary.name, path=str(binary.path), sha256=binary.sha256, size=binary.size,
                          image_path=entry_path),
-        needs={"ca_roots": facts.ca_roots.needed, "zoneinfo": facts.zoneinfo.needed,
-               "passwd": facts.passwd.needed, "resolver": facts.resolver.needed, "dynamic": not facts.static},
+        needs={
+            "ca_roots": facts.needs.ca_roots.answer,
+            "zoneinfo": facts.needs.zoneinfo.answer,
+            "passwd": facts.needs.passwd.answer,
+            "resolver": facts.needs.resolver.answer,
+        },
+        dynamic=not facts.elf.static,
         entrypoint=list(inner.get("Entrypoint") or []),
         cmd=list(inner.get("Cmd") or []),
         user=str(inner.get("User") or ""),

@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 from goslim.bases.models import Base
-from goslim.bases.needs import BinaryFacts
+from goslim.binary import BinaryReport
 from goslim.errors import UserInputError
 
 PREFIX = "org.opencontainers.image."
 _X_VERSION = re.compile(r"-X=?main\.version=([^\s']+)")
 
 
-def created_epoch(facts: BinaryFacts) -> int:
+def created_epoch(facts: BinaryReport) -> int:
     """SOURCE_DATE_EPOCH when set, else the commit time Go stamped (vcs.time), else 0."""
     raw = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if raw:
@@ -24,7 +24,7 @@ def created_epoch(facts: BinaryFacts) -> int:
             raise UserInputError(f"SOURCE_DATE_EPOCH='{raw}' is not a non-negative integer",
                                  hint="set it to seconds since 1970, e.g. $(git log -1 --format=%ct)")
         return int(raw)
-    vcs_time = facts.build_settings.get("vcs.time")
+    vcs_time = _settings(facts).get("vcs.time")
     if vcs_time:
         try:
             return int(datetime.fromisoformat(vcs_time.replace("Z", "+00:00")).timestamp())
@@ -33,43 +33,49 @@ def created_epoch(facts: BinaryFacts) -> int:
     return 0
 
 
-def image_version(facts: BinaryFacts, flags: list[str]) -> str | None:
+def image_version(facts: BinaryReport, flags: list[str]) -> str | None:
     """The version stamped with -X main.version=..., else the main module's version."""
     for flag in flags:
         m = _X_VERSION.search(flag)
         if m:
             return m.group(1)
-    if facts.main_version and facts.main_version != "(devel)":
-        return facts.main_version
+    version = facts.build_info.main.version if facts.build_info else ""
+    if version and version != "(devel)":
+        return version
     return None
 
 
-def source_url(module_dir: Path | None, facts: BinaryFacts) -> str | None:
+def source_url(module_dir: Path | None, facts: BinaryReport) -> str | None:
     """The origin remote of the module's git checkout, else https://<module path> for hosted paths."""
     if module_dir is not None:
         url = _git_origin(module_dir)
         if url:
             return url
-    first = facts.main_path.split("/")[0] if facts.main_path else ""
+    main_path = facts.build_info.main.path if facts.build_info else ""
+    first = main_path.split("/")[0] if main_path else ""
     if "." in first and first not in ("example.com", "example.org"):
-        return f"https://{facts.main_path}"
+        return f"https://{main_path}"
     return None
 
 
 def oci_labels(
-    facts: BinaryFacts, base: Base, *, name: str, flags: list[str], module_dir: Path | None, created: str
+    facts: BinaryReport, base: Base, *, name: str, flags: list[str], module_dir: Path | None, created: str
 ) -> dict[str, str]:
     """org.opencontainers.image.* keys; only those with a known value are set."""
     values = {
         "title": name,
         "created": created,
         "source": source_url(module_dir, facts),
-        "revision": facts.build_settings.get("vcs.revision"),
+        "revision": _settings(facts).get("vcs.revision"),
         "version": image_version(facts, flags),
         "base.name": base.name,
         "base.digest": base.digest,
     }
     return {PREFIX + k: v for k, v in values.items() if v}
+
+
+def _settings(facts: BinaryReport) -> dict[str, str]:
+    return facts.build_info.settings if facts.build_info else {}
 
 
 def _git_origin(start: Path) -> str | None:

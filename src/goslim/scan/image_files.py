@@ -1,20 +1,25 @@
 """Pull the few files the scanner needs out of an image's layers, honouring whiteouts and symlinks.
 
-Only the entrypoint binary and package-manager records are kept in memory; nothing is
-unpacked to disk except the binary, which the Go readers need as a file.
+Only package-manager records are kept in memory; the entrypoint binary is streamed to a file
+(with a size cap), never read whole into memory, and goslim.binary maps it from there.
 """
 
 from __future__ import annotations
 
 import posixpath
+import shutil
 import tarfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
 
 from goslim.errors import UserInputError
 from goslim.oci import Image
 from goslim.scan.ospkgs import APK_INSTALLED, DPKG_STATUS, DPKG_STATUS_D, OS_RELEASE
 
 MAX_RECORD_BYTES = 64 << 20
+MAX_BINARY_BYTES = 4 << 30  # an entrypoint larger than this is refused, not written out
+COPY_CHUNK = 1 << 20
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 
@@ -24,7 +29,7 @@ class ImageFiles:
     """Selected files of the flattened root filesystem."""
 
     entrypoint: str | None
-    binary: bytes | None = None
+    binary: Path | None = None  # the entrypoint's bytes, streamed to a file in the work directory
     records: dict[str, bytes] = field(default_factory=dict)  # path -> bytes for dpkg/apk/os-release
 
 
@@ -37,10 +42,14 @@ def entrypoint_path(image: Image) -> str | None:
     return posixpath.normpath(argv[0]).lstrip("/") if argv[0].startswith("/") else None
 
 
-def read_image_files(image: Image) -> ImageFiles:
-    """Flatten the layers for the entrypoint and the package records (later layers win)."""
+def read_image_files(image: Image, workdir: Path, *, max_binary: int = MAX_BINARY_BYTES) -> ImageFiles:
+    """Flatten the layers for the entrypoint and the package records (later layers win).
+
+    Each copy of the entrypoint a layer holds is streamed into ``workdir``; the one that wins is kept.
+    """
     entry = entrypoint_path(image)
-    files: dict[str, bytes] = {}
+    files: dict[str, bytes | Path] = {}
+    written: list[Path] = []
     links: dict[str, str] = {}
     for layer in image.layers:
         with layer.open_uncompressed() as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
@@ -60,24 +69,48 @@ def read_image_files(image: Image) -> ImageFiles:
                 elif member.isfile() and _wanted(name, entry, links):
                     data = tar.extractfile(member)
                     is_record = name != entry and name != _follow(entry or "", links)
-                    if data is not None and not (is_record and member.size > MAX_RECORD_BYTES):
+                    if data is None or (is_record and member.size > MAX_RECORD_BYTES):
+                        continue
+                    if is_record:
                         files[name] = data.read()
-                        links.pop(name, None)
+                    else:
+                        dest = workdir / f"entrypoint-{len(written)}"
+                        written.append(dest)
+                        _stream(data, dest, member.size, max_binary, name)
+                        files[name] = dest
+                    links.pop(name, None)
     binary_path = _follow(entry, links) if entry else None
-    out = ImageFiles(entrypoint=entry, binary=files.get(binary_path) if binary_path else None)
+    chosen = files.get(binary_path) if binary_path else None
+    out = ImageFiles(entrypoint=entry, binary=chosen if isinstance(chosen, Path) else None)
+    for dest in written:
+        if dest != out.binary:
+            dest.unlink(missing_ok=True)
     for path, data in files.items():
-        if path != binary_path:
+        if path != binary_path and isinstance(data, bytes):
             out.records[path] = data
     for name in OS_RELEASE:
         target = _follow(name, links)
-        if target in files:
-            out.records[name] = files[target]
+        record = files.get(target)
+        if isinstance(record, bytes):
+            out.records[name] = record
     if entry and out.binary is None:
         raise UserInputError(
             f"the image's entrypoint /{entry} is not a file in its layers",
             hint="scan the binary directly instead",
         )
     return out
+
+
+def _stream(src: IO[bytes], dest: Path, size: int, cap: int, name: str) -> None:
+    """Copy one tar member to ``dest`` chunk by chunk, refusing one larger than ``cap``."""
+    if size > cap:
+        raise UserInputError(
+            f"the image's entrypoint /{name} is {size} bytes, over the {cap >> 20} MiB scan limit",
+            hint="scan the binary directly instead",
+        )
+    with open(dest, "wb") as out:
+        shutil.copyfileobj(src, out, COPY_CHUNK)
+    dest.chmod(0o755)
 
 
 def _wanted(name: str, entry: str | None, links: dict[str, str]) -> bool:
@@ -98,7 +131,9 @@ def _follow(path: str, links: dict[str, str], depth: int = 0) -> str:
     return _follow(resolved, links, depth + 1)
 
 
-def _drop_under(files: dict[str, bytes], links: dict[str, str], prefix: str, exact: bool = False) -> None:
+def _drop_under(
+    files: dict[str, bytes | Path], links: dict[str, str], prefix: str, exact: bool = False
+) -> None:
     for table in (files, links):
         for key in [k for k in table if (k == prefix if exact else False) or k.startswith(prefix + "/")]:
             del table[key]

@@ -120,13 +120,19 @@ def run_scan(
 
 
 def _scan(target: ScanTarget, db_path: Path | None) -> ScanReport:
-    info = target.facts.build_info if target.facts else None
+    info = target.report.build_info if target.report else None
     modules = ["stdlib", *(d.path for d in info.deps)] if info else []
-    if target.facts is None or info is None:
+    if target.report is None or info is None:
         # Nothing to match; do not go online for an empty module list.
         db = load_vulndb(db_path) if db_path is not None else VulnDb(source="(not consulted)")
     else:
         db = open_vulndb(db_path, modules)
-    if target.facts is None:
+    if target.report is None:
         return unmatched_report(target.location, "", db, [*target.subject.partial_reasons, *db.notes])
-    return scan_facts(target.facts, db, target=target.location, binary_label=target.binary_label)
+    return scan_facts(
+        target.report,
+        db,
+        target=target.location,
+        binary_label=target.binary_label,
+        missing=target.subject.partial_reasons,
+    )

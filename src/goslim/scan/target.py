@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from goslim.binary import BinaryReport
 from goslim.errors import UserInputError
-from goslim.fsutil import write_bytes_atomic
-from goslim.gobuild.models import sha256_file
 from goslim.oci import ImageLocation, read_image
 from goslim.oci.layout import REF_NAME
 from goslim.scan.image_files import read_image_files
-from goslim.scan.inspect import BinaryFacts, inspect_binary
 from goslim.scan.models import OsPackage
 from goslim.scan.ospkgs import (
     APK_INSTALLED,
@@ -25,16 +24,17 @@ from goslim.scan.ospkgs import (
     parse_os_release,
 )
 from goslim.scan.sbom import SbomSubject
+from goslim.scan.scanner import read_binary_report
 from goslim.sign.store import ATTACHMENT_SUFFIXES
 
 
 @dataclass(frozen=True)
 class ScanTarget:
-    """A resolved scan target: the binary's facts and the SBOM subject built around them."""
+    """A resolved scan target: the binary's report and the SBOM subject built around them."""
 
     location: str
     kind: Literal["binary", "image"]
-    facts: BinaryFacts | None  # None for an image without an entrypoint binary
+    report: BinaryReport | None  # None for a file that is not ELF or an image without an entrypoint
     subject: SbomSubject
     attachable: bool  # an OCI layout or a registry can carry a .sbom tag
     beside: Path  # where SBOM files go by default
@@ -61,32 +61,31 @@ def open_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanT
 
 
 def binary_target(path: Path) -> ScanTarget:
-    facts = inspect_binary(path)
+    report, missing = read_binary_report(path, path.name)
     subject = SbomSubject(
         name=path.name,
         kind="binary",
-        sha256=sha256_file(path)[0],
-        build_info=facts.build_info,
-        partial_reasons=facts.missing,
+        sha256=report.sha256 if report else _sha256(path),
+        build_info=report.build_info if report else None,
+        partial_reasons=missing,
     )
-    return ScanTarget(str(path), "binary", facts, subject, attachable=False, beside=path.parent)
+    return ScanTarget(str(path), "binary", report, subject, attachable=False, beside=path.parent)
 
 
 def image_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanTarget:
     """The image's entrypoint binary (or ``unpacked``, when it is packed) and its base packages."""
     loc = ImageLocation.parse(text)
     image = read_image(_skip_attachments(loc))
-    files = read_image_files(image)
+    files = read_image_files(image, workdir)
     reasons: list[str] = []
-    facts = None
+    report = None
     if files.binary is not None and files.entrypoint:
-        binary = workdir / Path(files.entrypoint).name
-        write_bytes_atomic(binary, files.binary, mode=0o755)
-        facts = inspect_binary(binary)
-        if unpacked is not None and facts.build_info is None:
+        name = Path(files.entrypoint).name
+        report, missing = read_binary_report(files.binary, name)
+        if unpacked is not None and (report is None or report.build_info is None):
             # goslim packs after building: the build's own binary carries what the packed one hides.
-            facts = inspect_binary(unpacked)
-        reasons += facts.missing
+            report, missing = read_binary_report(unpacked, unpacked.name)
+        reasons += missing
     else:
         reasons.append("the image has no absolute entrypoint or command: no Go binary was read")
     packages = os_packages(files.records)
@@ -95,7 +94,7 @@ def image_target(text: str, workdir: Path, unpacked: Path | None = None) -> Scan
         name=text,
         kind="image",
         sha256=image.digest.hex,
-        build_info=facts.build_info if facts else None,
+        build_info=report.build_info if report else None,
         os_packages=packages,
         partial_reasons=reasons,
     )
@@ -103,12 +102,20 @@ def image_target(text: str, workdir: Path, unpacked: Path | None = None) -> Scan
     return ScanTarget(
         text,
         "image",
-        facts,
+        report,
         subject,
         attachable=loc.kind in ("oci", "registry"),
         beside=beside,
         binary_label=label,
     )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def os_packages(records: dict[str, bytes]) -> list[OsPackage]:

@@ -7,6 +7,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from goslim.binary import BinaryReport, NotElfError, analyze
 from goslim.errors import ToolError, UserInputError
 from goslim.gobuild.models import Binary, sha256_file
 from goslim.launch import Sandbox, env_size, run_to_exit, start_until_ready, write_exec_denial_supported
@@ -14,7 +15,6 @@ from goslim.probe import ProbeSpec
 from goslim.runner import Runner
 from goslim.sizes import percent_change
 from goslim.upx.errors import UpxRefusedError
-from goslim.upx.inspect import ElfFacts, inspect_file
 from goslim.upx.levels import check_policy, level_flags
 from goslim.upx.measure import (
     SIZE_METHOD,
@@ -38,7 +38,7 @@ DEFAULT_REPETITIONS = 5
 LARGE_ENV_COUNT = 1000
 
 
-def check_packable(binary: Binary) -> ElfFacts:
+def check_packable(binary: Binary, runner: Runner | None = None) -> BinaryReport:
     """Refuse, before UPX runs, what goslim will not pack; the file is never touched."""
     path = binary.path
     if not path.is_file():
@@ -46,19 +46,20 @@ def check_packable(binary: Binary) -> ElfFacts:
     digest, _ = sha256_file(path)
     if digest != binary.sha256:
         raise UserInputError(f"{path} changed since it was described", hint="rebuild it or describe it again")
-    facts = inspect_file(path)
-    if not facts.is_elf:
+    try:
+        facts = analyze(path, top=0, runner=runner, unpack=False)
+    except NotElfError:
         raise UpxRefusedError(
             f"{path.name}: not an ELF executable, so not a Go binary UPX should pack; the input is unchanged",
             hint="give goslim a Linux Go binary",
-        )
+        ) from None
     if facts.upx_packed:
         raise UpxRefusedError(
             f"{path.name}: already packed by UPX; the input is unchanged",
             hint="give goslim the unpacked build (or `upx -d` a copy of this one)",
         )
-    if facts.is_pie or facts.has_interp:
-        shape = "a PIE" if facts.is_pie else "a dynamically linked"
+    if facts.elf.pie or facts.elf.interpreter:
+        shape = "a PIE" if facts.elf.pie else "a dynamically linked"
         raise UpxRefusedError(
             f"{path.name}: {shape} binary; goslim packs only static non-PIE ones; the input is unchanged",
             hint="build with CGO_ENABLED=0 and without -buildmode=pie (goslim build --profile slim)",
@@ -72,7 +73,7 @@ def pack(binary: Binary, level: str, out_path: Path, *, runner: Runner | None = 
     The input binary is never modified: UPX writes a new file beside ``out_path``.
     """
     level_flags(level)
-    check_packable(binary)
+    check_packable(binary, runner)
     upx = Upx(runner)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.{os.getpid()}.upx-tmp")
@@ -115,7 +116,7 @@ def evaluate(
     step = progress or (lambda _text: None)
     for level in levels:
         level_flags(level)
-    facts = check_packable(binary)
+    facts = check_packable(binary, runner)
     upx = Upx(runner)
     version = upx.version()
     out_dir = work_dir or Path(tempfile.mkdtemp(prefix="goslim-upx-"))

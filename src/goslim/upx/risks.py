@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goslim.binary import BinaryInputError, read_build_info
-from goslim.upx.inspect import ElfFacts
+from goslim.binary import BinaryInputError, BinaryReport, read_build_info
 from goslim.upx.models import LevelRow, Risk
 
 SELINUX_ENFORCE = Path("/sys/fs/selinux/enforce")
@@ -29,7 +28,7 @@ def scanner_view(path: Path) -> tuple[bool, str]:
 
 
 def assess_risks(
-    facts: ElfFacts, rows: list[LevelRow], *, env_count: int, env_bytes: int, selinux: str
+    facts: BinaryReport, rows: list[LevelRow], *, env_count: int, env_bytes: int, selinux: str
 ) -> list[Risk]:
     """The risks of shipping the packed levels in ``rows`` (baseline first)."""
     baseline, packed = rows[0], [r for r in rows if r.packed]
@@ -116,15 +115,16 @@ def _memory(baseline: LevelRow, packed: list[LevelRow]) -> Risk:
     )
 
 
-def _shape(facts: ElfFacts) -> Risk:
-    linking = "dynamically linked" if facts.has_interp else "statically linked"
-    kind = "PIE" if facts.is_pie else "non-PIE (ET_EXEC)"
+def _shape(report: BinaryReport) -> Risk:
+    facts = report.elf
+    linking = "dynamically linked" if facts.interpreter else "statically linked"
+    kind = "PIE" if facts.pie else "non-PIE (ET_EXEC)"
     return Risk(
         name="pie",
-        severity="block" if facts.is_pie or facts.has_interp else "info",
+        severity="block" if facts.pie or facts.interpreter else "info",
         summary=(
             "goslim packs only static non-PIE Go binaries: UPX fails on Go PIE (upx#18895) "
             "and on dynamically linked Go binaries (upx#825)"
         ),
-        evidence=[f"{facts.machine} ELF{facts.bits}, {kind}, {linking}"],
+        evidence=[f"{facts.goarch or facts.machine} ELF{facts.elf_class}, {kind}, {linking}"],
     )

@@ -22,6 +22,7 @@ CHECKS: dict[str, str] = {
     "libraries": "loader and libraries present",
     "ca-roots": "CA roots present when needed",
     "zoneinfo": "zoneinfo present or embedded when needed",
+    "users": "/etc/passwd present when users are looked up",
     "setuid": "no setuid/setgid files",
     "world-writable": "nothing world-writable but /tmp",
     "size": "image and binary size budgets",
@@ -40,7 +41,16 @@ GROUPS: dict[str, tuple[str, ...]] = {
         "read-only-root",
         "limits",
     ),
-    "static": ("no-shell", "libraries", "ca-roots", "zoneinfo", "setuid", "world-writable", "size"),
+    "static": (
+        "no-shell",
+        "libraries",
+        "ca-roots",
+        "zoneinfo",
+        "users",
+        "setuid",
+        "world-writable",
+        "size",
+    ),
 }
 
 RUNTIME_CHECKS = frozenset(GROUPS["runtime"])

@@ -1,5 +1,7 @@
 """Checks of the image's files that need no container: shell, libraries, CA roots, zoneinfo, modes, sizes.
 
+What the entrypoint needs comes from its ``BinaryReport`` (goslim.binary, the one reader of binary
+facts; a packed binary through an unpacked copy), so verify and the image stage read the same answer.
 Where a container ran, its logs back up the verdict (an "unknown time zone" line proves the need).
 """
 
@@ -11,7 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from goslim.verify.binfacts import BinaryFacts
+from goslim.binary import BinaryReport, Need, NeedAnswer
+from goslim.binary.needs import CA_DIRS, CA_FILES, ZONEINFO_DIRS
 from goslim.verify.catalog import check_result as _r
 from goslim.verify.logs import LogFacts
 from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
@@ -33,18 +36,6 @@ LIB_TRIPLETS = (
     "s390x-linux-gnu",
     "riscv64-linux-gnu",
 )
-# Where Go's crypto/x509 looks for roots on Linux (files, then directories).
-CA_FILES = (
-    "/etc/ssl/certs/ca-certificates.crt",
-    "/etc/pki/tls/certs/ca-bundle.crt",
-    "/etc/ssl/ca-bundle.pem",
-    "/etc/pki/tls/cacert.pem",
-    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-    "/etc/ssl/cert.pem",
-)
-CA_DIRS = ("/etc/ssl/certs", "/etc/pki/tls/certs")
-# Where Go's time package looks for zoneinfo on Linux.
-ZONEINFO_DIRS = ("/usr/share/zoneinfo", "/usr/share/lib/zoneinfo", "/usr/lib/locale/TZ", "/etc/zoneinfo")
 WRITABLE_OK = ("/tmp",)
 MAX_LISTED = 10
 
@@ -55,7 +46,8 @@ class StaticContext:
 
     rootfs: Path
     process: ContainerProcess
-    binary: BinaryFacts
+    binary: BinaryReport | None  # None when the entrypoint is not an ELF binary (a script)
+    binary_size: int  # bytes of the entrypoint file as it sits in the image
     options: VerifyOptions
     image_size: int  # compressed image size, or the rootfs size when unknown
     image_size_kind: str  # "compressed layers" or "unpacked rootfs"
@@ -85,9 +77,9 @@ def check_no_shell(ctx: StaticContext) -> CheckResult:
 
 
 def check_libraries(ctx: StaticContext) -> CheckResult:
-    b = ctx.binary
-    if not b.is_elf:
+    if ctx.binary is None:
         return _r("libraries", S, f"{ctx.process.executable} is not an ELF binary")
+    b = ctx.binary.elf
     if b.interpreter is None:
         return _r(
             "libraries",
@@ -117,8 +109,21 @@ def check_libraries(ctx: StaticContext) -> CheckResult:
     return _r("libraries", P, f"dynamic binary; loader and {len(b.needed)} libraries present", evidence)
 
 
+def need_evidence(report: BinaryReport | None, need: Need | None) -> list[str]:
+    """The binary's answer for a need, as the image stage printed it, and what proves it."""
+    if report is None or need is None:
+        return ["binary: not an ELF binary, its needs are unknown"]
+    lines = [f"binary: {need.verdict}"]
+    if need.evidence:
+        lines.append("linked: " + ", ".join(need.evidence[:3]))
+    if report.analyzed_unpacked_copy:
+        lines.append("UPX-packed: read from a `upx -d` copy of the entrypoint")
+    return lines
+
+
 def check_ca_roots(ctx: StaticContext) -> CheckResult:
-    need = ctx.binary.roots
+    need = ctx.binary.needs.ca_roots if ctx.binary else None
+    why = need_evidence(ctx.binary, need)
     log_lines = ctx.logs.roots_lines if ctx.logs else ()
     env = ctx.process.env_map
     found = [f for f in (env.get("SSL_CERT_FILE", ""), *CA_FILES) if f and _is_file(ctx.rootfs, f)]
@@ -134,54 +139,68 @@ def check_ca_roots(ctx: StaticContext) -> CheckResult:
             "ca-roots",
             P,
             f"CA roots at {found[0]}" + (f" ({certs} certificates)" if certs else ""),
-            [f"binary needs roots: {need}"],
+            why,
             path=found[0],
             certificates=certs,
         )
-    evidence = [
-        f"binary needs roots: {need}",
-        f"looked for {', '.join(CA_FILES[:2])}, ...",
-        *(f"log: {line}" for line in log_lines),
-    ]
-    if need == "yes" or log_lines:
+    evidence = [*why, f"looked for {', '.join(CA_FILES[:2])}, ...", *(f"log: {line}" for line in log_lines)]
+    if (need is not None and need.answer is NeedAnswer.NEEDED) or log_lines:
         return _r(
             "ca-roots",
             F,
             "the binary loads the system CA roots but the image has none",
             [*evidence, "hint: add /etc/ssl/certs/ca-certificates.crt (the static base has it)"],
         )
-    if need == "maybe":
-        return _r("ca-roots", W, "no CA roots; outgoing TLS to public hosts would fail", evidence)
-    return _r("ca-roots", P, "no CA roots, and the binary has no TLS client code", evidence)
+    if need is None:
+        return _r("ca-roots", S, "not checked: no CA roots, and the entrypoint's needs are unknown", evidence)
+    if need.answer is NeedAnswer.CARRIED:
+        return _r("ca-roots", P, f"no CA roots in the image; {need.verdict}", evidence)
+    return _r("ca-roots", P, "no CA roots, and the binary does not load system roots", evidence)
 
 
 def check_zoneinfo(ctx: StaticContext) -> CheckResult:
-    b = ctx.binary
+    need = ctx.binary.needs.zoneinfo if ctx.binary else None
+    why = need_evidence(ctx.binary, need)
     log_lines = ctx.logs.zone_lines if ctx.logs else ()
-    if b.embeds_tzdata:
-        return _r("zoneinfo", P, "zoneinfo embedded in the binary (time/tzdata)", ["time/tzdata linked"])
     zoneinfo_env = ctx.process.env_map.get("ZONEINFO")
     found = [
         d
         for d in ((zoneinfo_env,) if zoneinfo_env else ()) + ZONEINFO_DIRS
         if _is_file(ctx.rootfs, d) or _nonempty_dir(ctx.rootfs, d)
     ]
-    zones = ", ".join(b.zone_names[:3])
     if found:
-        return _r("zoneinfo", P, f"zoneinfo at {found[0]}", [f"zones named in the binary: {zones or 'none'}"])
-    evidence = [f"zones named in the binary: {zones or 'none'}", *(f"log: {line}" for line in log_lines)]
-    if b.zoneinfo == "yes" or log_lines:
+        return _r("zoneinfo", P, f"zoneinfo at {found[0]}", why)
+    evidence = [*why, *(f"log: {line}" for line in log_lines)]
+    if (need is not None and need.answer is NeedAnswer.NEEDED) or log_lines:
         return _r(
             "zoneinfo",
             F,
-            "needs zoneinfo" + (f" ({zones})" if zones else "") + " but the image has none",
+            "the binary loads named time zones but the image has no zoneinfo",
             [*evidence, "hint: add /usr/share/zoneinfo or build with -tags timetzdata"],
         )
-    if b.zoneinfo == "maybe":
+    if need is None:
+        return _r("zoneinfo", S, "not checked: no zoneinfo, and the entrypoint's needs are unknown", evidence)
+    if need.answer is NeedAnswer.CARRIED:
+        return _r("zoneinfo", P, f"no zoneinfo in the image; {need.verdict}", evidence)
+    return _r("zoneinfo", P, "no zoneinfo needed (only UTC and Local will work)", evidence)
+
+
+def check_users(ctx: StaticContext) -> CheckResult:
+    need = ctx.binary.needs.passwd if ctx.binary else None
+    evidence = need_evidence(ctx.binary, need)
+    if _is_file(ctx.rootfs, "/etc/passwd"):
+        return _r("users", P, "/etc/passwd present", evidence)
+    if need is None:
+        return _r("users", S, "not checked: no /etc/passwd, and the entrypoint's needs are unknown", evidence)
+    if need.needed:
+        # The image stage warns the same way: os/user copes with $USER and $HOME, so not a failure.
         return _r(
-            "zoneinfo", P, "no zoneinfo; no zone names in the binary (only UTC and Local will work)", evidence
+            "users",
+            W,
+            "the binary looks up users but the image has no /etc/passwd; user.Current needs $USER and $HOME",
+            [*evidence, "hint: use the static base, which has /etc/passwd"],
         )
-    return _r("zoneinfo", P, "no zoneinfo needed", evidence)
+    return _r("users", P, "no /etc/passwd, and the binary looks up no users", evidence)
 
 
 def check_setuid(ctx: StaticContext) -> CheckResult:
@@ -218,7 +237,7 @@ def check_world_writable(ctx: StaticContext) -> CheckResult:
 def check_size(ctx: StaticContext) -> CheckResult:
     opts = ctx.options
     mib = 2**20
-    img, binary = ctx.image_size, ctx.binary.size
+    img, binary = ctx.image_size, ctx.binary_size
     evidence = [
         f"image ({ctx.image_size_kind}): {img / mib:.2f} MiB"
         + (f", budget {opts.max_image_mb:g} MiB" if opts.max_image_mb is not None else ", no budget"),
@@ -241,6 +260,7 @@ STATIC_CHECKS = {
     "libraries": check_libraries,
     "ca-roots": check_ca_roots,
     "zoneinfo": check_zoneinfo,
+    "users": check_users,
     "setuid": check_setuid,
     "world-writable": check_world_writable,
     "size": check_size,
@@ -295,4 +315,11 @@ def _count_certs(rootfs: Path, path: str) -> int | None:
     host = resolve_in_rootfs(rootfs, path)
     if host is None or not host.is_file():
         return None
-    return host.read_bytes().count(b"-----BEGIN CERTIFICATE-----")
+    # Counted chunk by chunk: the bundle comes from the image and may be any size.
+    marker, count, tail = b"-----BEGIN CERTIFICATE-----", 0, b""
+    with open(host, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            data = tail + chunk  # the tail is shorter than a marker: none is counted twice
+            count += data.count(marker)
+            tail = data[-(len(marker) - 1) :]
+    return count

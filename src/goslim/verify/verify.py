@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from goslim.binary import BinaryInputError, BinaryReport, NotElfError, analyze
 from goslim.errors import UserInputError
 from goslim.verify import catalog, runtime_checks
-from goslim.verify.binfacts import BinaryFacts, binary_facts
 from goslim.verify.models import Checklist, CheckResult, CheckStatus, Observed, VerifyOptions
 from goslim.verify.observe import RunObservation, observe
 from goslim.verify.process import ContainerProcess, container_process
@@ -46,8 +46,13 @@ def verify_rootfs(
     label: str | None = None,
     runtime: OciRuntime | None = None,
     progress: Progress | None = None,
+    unpacked_bytes: int | None = None,
 ) -> Checklist:
-    """Run the selected checks on an unpacked image: ``rootfs`` plus its OCI image config."""
+    """Run the selected checks on an unpacked image: ``rootfs`` plus its OCI image config.
+
+    ``unpacked_bytes``: what unpacking wrote, counted by the unpacker; the size check uses it when
+    the compressed size is not given (instead of walking the rootfs again).
+    """
     options = options or VerifyOptions()
     progress = progress or (lambda _s: None)
     start = time.monotonic()
@@ -58,21 +63,22 @@ def verify_rootfs(
     process = container_process(rootfs, image_config, options.extra_env)
     exe_host = resolve_in_rootfs(rootfs, process.executable)
     assert exe_host is not None  # container_process found it
-    facts = binary_facts(exe_host)
-    arch = _check_architecture(image_config, facts, needs_run=bool(set(selected) & catalog.RUNTIME_CHECKS))
+    report = entrypoint_report(exe_host, process.executable)
+    interpreter = report.elf.interpreter if report else None
+    arch = _check_architecture(image_config, report, needs_run=bool(set(selected) & catalog.RUNTIME_CHECKS))
 
     results: dict[str, CheckResult] = {}
     obs: RunObservation | None = None
     runtime_name = ""
     if (
         set(selected) & catalog.RUNTIME_CHECKS
-        and facts.interpreter
-        and not exists_in_rootfs(rootfs, facts.interpreter)
+        and interpreter
+        and not exists_in_rootfs(rootfs, interpreter)
     ):
         # Exec would fail with a bare ENOENT; say why instead, and let `libraries` give the detail.
         results.update(
             _cannot_run(
-                f"cannot start: its ELF interpreter {facts.interpreter} is not in the image", selected
+                f"cannot start: its ELF interpreter {interpreter} is not in the image", selected
             )
         )
     elif set(selected) & catalog.RUNTIME_CHECKS:
@@ -83,16 +89,20 @@ def verify_rootfs(
 
     progress("static checks")
     static_start = time.monotonic()
-    size_known = options.image_size_bytes is not None
+    if options.image_size_bytes is not None:
+        image_size, size_kind = options.image_size_bytes, "compressed layers"
+    elif unpacked_bytes is not None:
+        image_size, size_kind = unpacked_bytes, "unpacked bytes"
+    else:
+        image_size, size_kind = (rootfs_size(rootfs) if "size" in selected else 0), "unpacked rootfs"
     ctx = StaticContext(
         rootfs=rootfs,
         process=process,
-        binary=facts,
+        binary=report,
+        binary_size=exe_host.stat().st_size,
         options=options,
-        image_size=options.image_size_bytes
-        if size_known
-        else (rootfs_size(rootfs) if "size" in selected else 0),
-        image_size_kind="compressed layers" if size_known else "unpacked rootfs",
+        image_size=image_size,
+        image_size_kind=size_kind,
         logs=obs.logs if obs else None,
     )
     for check_id, fn in STATIC_CHECKS.items():
@@ -146,13 +156,29 @@ def _cannot_run(reason: str, selected: tuple[str, ...]) -> dict[str, CheckResult
     return out
 
 
-def _check_architecture(image_config: Mapping[str, Any], facts: BinaryFacts, *, needs_run: bool) -> str:
+def entrypoint_report(host_path: Path, inside: str) -> BinaryReport | None:
+    """goslim.binary's analysis of the entrypoint (packed: through a `upx -d` copy); None for a script."""
+    try:
+        return analyze(host_path, top=0)
+    except NotElfError:
+        return None
+    except BinaryInputError as exc:
+        raise UserInputError(
+            f"the image's entrypoint {inside} is not a readable binary: {exc.message}",
+            hint="rebuild the image from an intact binary",
+        ) from None
+
+
+def _check_architecture(
+    image_config: Mapping[str, Any], report: BinaryReport | None, *, needs_run: bool
+) -> str:
     """The image's architecture; bad input when a container must run and it is not this machine's."""
     declared = image_config.get("architecture") if "config" in image_config else None
-    arch = str(declared or facts.architecture or host_architecture())
+    binary_arch = (report.elf.goarch or report.elf.machine) if report else None
+    arch = str(declared or binary_arch or host_architecture())
     here = host_architecture()
     if needs_run:
-        for what, value in (("image", declared), ("entrypoint binary", facts.architecture)):
+        for what, value in (("image", declared), ("entrypoint binary", binary_arch)):
             if value and value != here:
                 raise UserInputError(
                     f"the {what} is for linux/{value} but this machine is linux/{here}",

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from tests.reports import make_report
+
 from goslim.bases.builtin import CA_BUNDLE_PATH, StaticOptions, scratch_base, static_base
-from goslim.bases.needs import BinaryFacts, Need
 from goslim.bases.sources import load_ca_bundle, load_zoneinfo
+from goslim.binary import BinaryReport
 from goslim.platform import Platform
 
 AMD64 = Platform(os="linux", architecture="amd64")
 
 
-def facts(ca: bool = False, tz: bool = False) -> BinaryFacts:
-    return BinaryFacts(
-        architecture="amd64",
-        ca_roots=Need(needed=ca, evidence=["crypto/x509.SystemCertPool"] if ca else []),
-        zoneinfo=Need(needed=tz, evidence=["time.LoadLocation"] if tz else []),
-    )
+def facts(ca: bool = False, tz: bool = False) -> BinaryReport:
+    return make_report(ca=ca, tz=tz)
 
 
 def by_path(base):

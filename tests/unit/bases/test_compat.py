@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from tests.reports import make_report
 
 from goslim.bases.builtin import scratch_base, static_base
 from goslim.bases.compat import IncompatibleBaseError, check_compatible
 from goslim.bases.models import Base, LibcInfo
-from goslim.bases.needs import BinaryFacts
 from goslim.platform import Platform
 
 AMD64 = Platform(os="linux", architecture="amd64")
@@ -15,8 +15,8 @@ ARM64 = Platform(os="linux", architecture="arm64")
 GLIBC_LOADER = "/lib64/ld-linux-x86-64.so.2"
 MUSL_LOADER = "/lib/ld-musl-x86_64.so.1"
 
-STATIC = BinaryFacts(architecture="amd64")
-GLIBC = BinaryFacts(architecture="amd64", static=False, interpreter=GLIBC_LOADER,
+STATIC = make_report("amd64")
+GLIBC = make_report("amd64", static=False, interpreter=GLIBC_LOADER,
                     needed_libs=["libc.so.6"], libc="glibc")
 
 

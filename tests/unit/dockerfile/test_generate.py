@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from goslim.binary import NeedAnswer
 from goslim.config import GoslimConfig, parse_config
-from goslim.dockerfile import (
-    CONSERVATIVE,
-    FinalBase,
-    RuntimeNeeds,
-    lint_text,
-    plan_dockerfile,
-    render_dockerfile,
-    write_dockerfile,
-)
-from goslim.dockerfile.generate import binary_name_for, read_go_mod
-from goslim.dockerfile.needs import needs_from_report
+from goslim.dockerfile import FinalBase, lint_text, render_dockerfile, write_dockerfile
+from goslim.dockerfile import plan_dockerfile as _plan_dockerfile
+from goslim.dockerfile.generate import read_go_mod, relative_package
 from goslim.dockerfile.parser import parse_dockerfile
 from goslim.errors import UserInputError
+from goslim.gobuild.toolchain import MainPackage
+from tests.reports import make_report
 
 CONFIG = """
 build:
@@ -48,6 +42,12 @@ def _config(text: str = CONFIG) -> GoslimConfig:
     return parse_config(text, where="goslim.yaml")
 
 
+def plan_dockerfile(module: Path, config: GoslimConfig, **kw):
+    """The planner with the main package stated (as `go list` would find it), so no Go is needed."""
+    main = kw.pop("main", MainPackage("example.com/team/api/v2", module, "api"))
+    return _plan_dockerfile(module, config, main=main, **kw)
+
+
 def test_go_mod_gives_module_path_and_builder_version(module: Path) -> None:
     assert read_go_mod(module) == ("example.com/team/api/v2", "1.23")
     (module / "go.mod").write_text("module example.com/x\ngo 1.22\ntoolchain go1.24.2\n")
@@ -59,16 +59,13 @@ def test_missing_go_mod_is_a_user_error(tmp_path: Path) -> None:
         read_go_mod(tmp_path)
 
 
-@pytest.mark.parametrize(
-    ("module_path", "package", "name"),
-    [
-        ("example.com/api/v2", ".", "api"),
-        ("example.com/api", "./cmd/server", "server"),
-        ("hello", ".", "hello"),
-    ],
-)
-def test_binary_name_follows_go_build(module_path: str, package: str, name: str) -> None:
-    assert binary_name_for(module_path, package) == name
+def test_the_main_package_is_built_by_its_path_in_the_module(module: Path) -> None:
+    (module / "cmd" / "server").mkdir(parents=True)
+    main = MainPackage("example.com/team/api/v2/cmd/server", module / "cmd" / "server", "server")
+    assert relative_package(module, main) == "./cmd/server"
+    spec = plan_dockerfile(module, _config(), main=main)
+    assert (spec.package, spec.binary_name) == ("./cmd/server", "server")
+    assert "-o /out/server ./cmd/server" in render_dockerfile(spec)
 
 
 def test_rendered_dockerfile_carries_the_config(module: Path) -> None:
@@ -78,9 +75,9 @@ def test_rendered_dockerfile_carries_the_config(module: Path) -> None:
     assert "ARG GO_VERSION=1.23" in text
     assert "CGO_ENABLED=0" in text and " -trimpath" in text
     assert "-tags=netgo,osusergo" in text
-    # The -X value is escaped for the shell's double quotes and quoted for cmd/go's ldflags splitting.
-    assert "-X 'main.banner=hello \\$USER \\\"quoted\\\"'" in text
-    assert "-X main.version=1.2.3" in text
+    # goslim's own -ldflags (goslim.gobuild.flags), quoted for cmd/go and then single-quoted for sh.
+    banner = """'"'"'-X=main.banner=hello $USER "quoted"'"'"'"""
+    assert f"-ldflags='-s -w -buildid= {banner} -X=main.version=1.2.3'" in text
     assert 'ENTRYPOINT ["/api"]' in text and 'CMD ["-serve"]' in text
     assert "EXPOSE 8080\nEXPOSE 9090" in text
     assert 'ENV LOG_LEVEL="info"' in text
@@ -112,17 +109,25 @@ def test_every_variant_passes_goslims_own_lint(module: Path, base: str, upx: str
 
 
 def test_scratch_copies_only_what_the_binary_needs(module: Path) -> None:
-    def files(needs: RuntimeNeeds) -> str:
-        return render_dockerfile(plan_dockerfile(module, _config(), base="scratch", needs=needs))
+    def files(report=None) -> str:
+        return render_dockerfile(plan_dockerfile(module, _config(), base="scratch", report=report))
 
-    everything = files(CONSERVATIVE)
+    everything = files()
     assert "ca-certificates.crt /etc/ssl/certs/ca-certificates.crt" in everything
     assert "ENV ZONEINFO=/usr/local/share/zoneinfo.zip" in everything
     assert "/out/etc/passwd /out/etc/group /etc/" in everything
     assert "assumed, no binary analyzed" in everything
-    nothing = files(RuntimeNeeds(ca_roots=False, zoneinfo=False, passwd=False, source="binary"))
+    nothing = files(make_report(ca=NeedAnswer.CARRIED, tz=NeedAnswer.CARRIED))
     assert "ca-certificates" not in nothing and "ZONEINFO" not in nothing and "passwd" not in nothing
     assert "measured on the built binary): none" in nothing
+
+
+def test_a_known_digest_pins_the_final_image(module: Path) -> None:
+    digest = "sha256:" + "a" * 64
+    spec = plan_dockerfile(
+        module, _config(), base="static", digests={"gcr.io/distroless/static-debian12:nonroot": digest}
+    )
+    assert f"FROM gcr.io/distroless/static-debian12@{digest}" in render_dockerfile(spec)
 
 
 def test_distroless_static_brings_its_own_files_and_alpine_lacks_zoneinfo(module: Path) -> None:
@@ -152,8 +157,6 @@ def test_upx_policy_from_config_and_auto_means_no_stage(module: Path) -> None:
 def test_bad_base_and_package_patterns_are_user_errors(module: Path) -> None:
     with pytest.raises(UserInputError, match="cannot use base"):
         plan_dockerfile(module, _config(), base="ubuntu")
-    with pytest.raises(UserInputError, match="pattern"):
-        plan_dockerfile(module, _config("build: {packages: ['./cmd/...']}"))
     # goslim.yaml may name any image as base; the generator falls back to distroless static.
     assert plan_dockerfile(module, _config("image: {base: 'debian:12'}")).base is FinalBase.STATIC
 
@@ -211,24 +214,13 @@ def test_out_dir_that_is_a_file_is_a_user_error(module: Path, tmp_path: Path) ->
         write_dockerfile(plan_dockerfile(module, _config()), module, blocker / "sub", ignore=[])
 
 
-def test_needs_from_an_analyzer_report() -> None:
-    need = lambda on: SimpleNamespace(needed=on)  # noqa: E731
-    report = SimpleNamespace(
-        ca_roots=need(True), zoneinfo=need(False), passwd=need(False), resolver=need(True), loader=need(False)
-    )
-    needs = needs_from_report(report, binary="dist/api")
-    assert (needs.ca_roots, needs.zoneinfo, needs.passwd, needs.dynamic) == (True, False, False, False)
-    assert needs.source == "binary"
-    # An item the analyzer does not report is kept, so the image does not break.
-    assert needs_from_report(SimpleNamespace(), binary="x").zoneinfo is True
-
-
 def test_x_stamp_quoting_for_cmd_go_and_the_shell(module: Path) -> None:
     def rendered(value: str) -> str:
         config = GoslimConfig.model_validate({"build": {"x": {"main.v": value}}})
         return render_dockerfile(plan_dockerfile(module, config))
 
-    assert '-X \\"main.v=it\'s\\"' in rendered("it's")
-    assert "-X main.v=a\\$b" in rendered("a$b")
-    with pytest.raises(UserInputError, match="cannot be written"):
-        rendered("both ' and \"")
+    assert """-ldflags='-s -w -buildid= -X=main.v=it'"'"'s'""" in rendered("it's")
+    assert "-ldflags='-s -w -buildid= -X=main.v=a$b'" in rendered("a$b")
+    with pytest.raises(UserInputError, match="cannot be passed to go build"):
+        rendered("both ' and \" with a space")
+

@@ -7,8 +7,10 @@ import json
 import tarfile
 
 import pytest
+from tests.reports import make_report
 
-from goslim.bases import BinaryFacts, IncompatibleBaseError, Need
+from goslim.bases import IncompatibleBaseError
+from goslim.binary import BinaryReport
 from goslim.gobuild import Binary
 from goslim.image import EntrypointCollisionError, ImageOptions, assemble
 from goslim.oci import FileEntry, Image, build_layer, new_config
@@ -27,8 +29,8 @@ def binary(tmp_path) -> Binary:
     )
 
 
-def facts(ca=False, tz=False, **kw) -> BinaryFacts:
-    return BinaryFacts(architecture="amd64", ca_roots=Need(needed=ca), zoneinfo=Need(needed=tz), **kw)
+def facts(ca=False, tz=False, **kw) -> BinaryReport:
+    return make_report("amd64", ca=ca, tz=tz, **kw)
 
 
 def layer_names(image: Image, index: int) -> dict[str, tarfile.TarInfo]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
+from tests.reports import make_report
 
-from goslim.bases import BinaryFacts
 from goslim.config import ImageConfig
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
@@ -15,10 +15,10 @@ from goslim.image.tzchoice import compare_tz
 
 
 def test_created_prefers_source_date_epoch_then_vcs_time(monkeypatch) -> None:
-    facts = BinaryFacts(architecture="amd64", build_settings={"vcs.time": "2024-05-01T12:00:00Z"})
+    facts = make_report("amd64", settings={"vcs.time": "2024-05-01T12:00:00Z"})
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
     assert created_epoch(facts) == 1714564800
-    assert created_epoch(BinaryFacts(architecture="amd64")) == 0
+    assert created_epoch(make_report("amd64")) == 0
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "42")
     assert created_epoch(facts) == 42
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "yesterday")
@@ -27,10 +27,10 @@ def test_created_prefers_source_date_epoch_then_vcs_time(monkeypatch) -> None:
 
 
 def test_version_from_x_stamp_or_module() -> None:
-    facts = BinaryFacts(architecture="amd64", main_version="v1.4.0")
+    facts = make_report("amd64", main_version="v1.4.0")
     assert image_version(facts, ["-trimpath", "-ldflags=-s -w -X=main.version=2.0.1"]) == "2.0.1"
     assert image_version(facts, []) == "v1.4.0"
-    assert image_version(BinaryFacts(architecture="amd64", main_version="(devel)"), []) is None
+    assert image_version(make_report("amd64", main_version="(devel)"), []) is None
 
 
 def test_source_from_git_origin_without_credentials(tmp_path) -> None:
@@ -38,14 +38,14 @@ def test_source_from_git_origin_without_credentials(tmp_path) -> None:
     (tmp_path / ".git" / "config").write_text(
         '[remote "origin"]\n\turl = https://user:token@github.com/acme/svc.git\n')
     (tmp_path / "cmd").mkdir()
-    facts = BinaryFacts(architecture="amd64", main_path="github.com/acme/svc")
+    facts = make_report("amd64", main_path="github.com/acme/svc")
     assert source_url(tmp_path / "cmd", facts) == "https://github.com/acme/svc.git"
 
 
 def test_source_from_module_path_when_no_checkout(tmp_path) -> None:
-    hosted = BinaryFacts(architecture="amd64", main_path="github.com/acme/svc")
+    hosted = make_report("amd64", main_path="github.com/acme/svc")
     assert source_url(None, hosted) == "https://github.com/acme/svc"
-    assert source_url(None, BinaryFacts(architecture="amd64", main_path="example.com/svc")) is None
+    assert source_url(None, make_report("amd64", main_path="example.com/svc")) is None
 
 
 def test_options_from_config_and_flags() -> None:

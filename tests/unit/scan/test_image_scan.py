@@ -15,9 +15,11 @@ from goslim.scan.models import ScanReport, Vulnerability
 from goslim.scan.sarif import to_sarif
 from goslim.scan.target import os_packages
 from goslim.sign.store import OciLayoutStore, parse_layout_location
+from tests.unit.upx.elfdata import tiny_elf
 
 OSV_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "osv"
-UPX_LIKE = b"\x7fELF" + b"\0" * 200 + b"UPX!" + b"\0" * 64 + b"$Info: This file is packed with the UPX"
+# UPX's l_info magic right after the program headers (offset 64 + 56 + 4) of a tiny static ELF.
+UPX_LIKE = tiny_elf()[:124] + b"UPX!" + tiny_elf()[128:]
 
 
 def make_image(entrypoint: str | None = "/app/server", binary: bytes = b"\x7fELF not really go") -> Image:
@@ -48,9 +50,10 @@ def make_image(entrypoint: str | None = "/app/server", binary: bytes = b"\x7fELF
     return Image.build(config, [base, top])
 
 
-def test_layers_are_flattened_with_whiteouts_and_symlinks() -> None:
-    files = read_image_files(make_image())
-    assert files.entrypoint == "app/server" and files.binary == b"\x7fELF not really go"
+def test_layers_are_flattened_with_whiteouts_and_symlinks(tmp_path: Path) -> None:
+    files = read_image_files(make_image(), tmp_path)
+    assert files.entrypoint == "app/server" and files.binary is not None
+    assert files.binary.read_bytes() == b"\x7fELF not really go"
     assert "var/lib/dpkg/status.d/gone" not in files.records
     pkgs = os_packages(files.records)
     assert [(p.name, p.distro) for p in pkgs] == [("base-files", "debian"), ("tzdata", "debian")]

@@ -21,7 +21,7 @@ def make(tmp_path, name, data):
         (b"#!/bin/sh\n" + b"echo hello\n" * 5000, "not an ELF executable"),
         (tiny_elf(elf_type=ET_DYN), "a PIE binary"),
         (tiny_elf(interp=True), "dynamically linked"),
-        (tiny_elf()[:120] + b"UPX!" + tiny_elf()[124:], "already packed"),
+        (tiny_elf()[:124] + b"UPX!" + tiny_elf()[128:], "already packed"),
     ],
 )
 def test_refused_before_upx_runs_and_left_unchanged(tmp_path, data, words):
@@ -40,7 +40,7 @@ def test_a_file_changed_since_it_was_described_is_refused(tmp_path):
 
 
 def test_static_exec_passes(tiny_binary):
-    assert check_packable(tiny_binary).machine == "amd64"
+    assert check_packable(tiny_binary).elf.goarch == "amd64"
 
 
 def test_apply_policy_off_ships_the_input_untouched(tiny_binary):

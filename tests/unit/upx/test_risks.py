@@ -1,9 +1,8 @@
 from pathlib import Path
 
 from goslim.upx import LevelRow, Memory
-from goslim.upx.inspect import inspect_bytes
 from goslim.upx.risks import assess_risks, selinux_state
-from tests.unit.upx.elfdata import tiny_elf
+from tests.reports import make_report
 
 
 def row(level: str, **fields) -> LevelRow:
@@ -36,7 +35,7 @@ def test_each_risk_carries_evidence_from_the_rows():
     risks = {
         r.name: r
         for r in assess_risks(
-            inspect_bytes(tiny_elf()), ROWS, env_count=1000, env_bytes=40000, selinux="not enabled"
+            make_report("amd64"), ROWS, env_count=1000, env_bytes=40000, selinux="not enabled"
         )
     }
     assert risks["scanners"].severity == "warn"
@@ -49,7 +48,7 @@ def test_each_risk_carries_evidence_from_the_rows():
 
 
 def test_no_packed_rows_no_risks():
-    assert assess_risks(inspect_bytes(tiny_elf()), ROWS[:1], env_count=0, env_bytes=0, selinux="x") == []
+    assert assess_risks(make_report("amd64"), ROWS[:1], env_count=0, env_bytes=0, selinux="x") == []
 
 
 def test_selinux_state(tmp_path):

@@ -7,18 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from goslim.binary import BinaryReport, NeedAnswer
 from goslim.probe import ProbeResult, ProbeSpec, WaitResult
 from goslim.verify import runtime_checks as rc
-from goslim.verify.binfacts import BinaryFacts
 from goslim.verify.cgroups import LimitUsage
 from goslim.verify.logs import analyze_logs
 from goslim.verify.models import CheckStatus, VerifyOptions
 from goslim.verify.observe import RunObservation
 from goslim.verify.process import container_process
 from goslim.verify.static_checks import STATIC_CHECKS, StaticContext, rootfs_size
+from tests.reports import make_report
 
 OPTS = VerifyOptions(alive_seconds=1, grace_seconds=2)
-GO_STATIC = BinaryFacts(True, "amd64", None, (), (), True, "yes", "yes", ("Europe/Berlin",), False, 1000)
+GO_STATIC = make_report("amd64", ca=True, tz=True)
 
 
 def test_logs_structured_and_read_only_paths():
@@ -135,10 +136,10 @@ def image_root(tmp_path: Path) -> Path:
     return root
 
 
-def _ctx(root: Path, facts: BinaryFacts = GO_STATIC, **opts: object) -> StaticContext:
+def _ctx(root: Path, facts: BinaryReport | None = GO_STATIC, **opts: object) -> StaticContext:
     proc = container_process(root, {"Entrypoint": ["/app/svc"], "User": "65532"})
     return StaticContext(
-        root, proc, facts, OPTS.model_copy(update=opts), rootfs_size(root), "unpacked rootfs", None
+        root, proc, facts, 1000, OPTS.model_copy(update=opts), rootfs_size(root), "unpacked rootfs", None
     )
 
 
@@ -152,7 +153,7 @@ def test_static_checks_on_a_bare_rootfs(image_root: Path):
     assert run("libraries", ctx).status is CheckStatus.PASS
     assert run("ca-roots", ctx).status is CheckStatus.FAIL  # the binary calls SystemCertPool
     zone = run("zoneinfo", ctx)
-    assert zone.status is CheckStatus.FAIL and "Europe/Berlin" in zone.summary
+    assert zone.status is CheckStatus.FAIL and "binary: needed" in zone.evidence[0]
     assert run("setuid", ctx).status is CheckStatus.PASS
     assert run("world-writable", ctx).status is CheckStatus.PASS
 
@@ -179,16 +180,33 @@ def test_roots_and_zoneinfo_present_or_embedded(image_root: Path):
     certs = image_root / "etc" / "ssl" / "certs"
     certs.mkdir(parents=True)
     (certs / "ca-certificates.crt").write_text("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")
-    embedded = BinaryFacts(True, "amd64", None, (), (), True, "maybe", "yes", (), True, 1000)
+    embedded = make_report("amd64", ca=True, tz=NeedAnswer.CARRIED)
     ctx = _ctx(image_root, facts=embedded)
     roots = run("ca-roots", ctx)
     assert roots.status is CheckStatus.PASS and roots.measured["certificates"] == 1
-    assert "embedded" in run("zoneinfo", ctx).summary
+    zone = run("zoneinfo", ctx)
+    assert zone.status is CheckStatus.PASS
+    assert "not needed: the binary carries its own zoneinfo (time/tzdata)" in zone.summary
+
+
+def test_carried_roots_pass_without_a_bundle_with_the_image_stages_words(image_root: Path):
+    carried = make_report("amd64", ca=NeedAnswer.CARRIED)
+    roots = run("ca-roots", _ctx(image_root, facts=carried))
+    assert roots.status is CheckStatus.PASS
+    verdict = carried.needs.ca_roots.verdict
+    assert verdict == "not needed: the binary carries its own roots (x509roots/fallback)"
+    assert verdict in roots.summary and f"binary: {verdict}" in roots.evidence
+
+
+def test_a_script_entrypoint_has_unknown_needs(image_root: Path):
+    ctx = _ctx(image_root, facts=None)
+    assert run("libraries", ctx).status is CheckStatus.SKIP
+    assert run("ca-roots", ctx).status is CheckStatus.SKIP
 
 
 def test_dynamic_binary_needs_loader_and_libs(image_root: Path):
-    dyn = BinaryFacts(
-        True, "amd64", "/lib64/ld-linux-x86-64.so.2", ("libc.so.6",), (), False, "no", "no", (), False, 1000
+    dyn = make_report(
+        "amd64", static=False, interpreter="/lib64/ld-linux-x86-64.so.2", needed_libs=["libc.so.6"]
     )
     r = run("libraries", _ctx(image_root, facts=dyn))
     assert r.status is CheckStatus.FAIL and "ld-linux-x86-64.so.2" in r.summary and "libc.so.6" in r.summary
