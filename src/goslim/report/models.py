@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from goslim.binary import BinaryReport
 from goslim.gobuild import Ablation, Binary
+from goslim.models import Frozen
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class StageOutcome(Frozen):
