@@ -13,9 +13,22 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.binary import BinaryReport, analyze
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import Output, human_bytes
 from goslim.config import GoslimConfig, load_config
+from goslim.contract import RunContract
+from goslim.contract_resolve import ContractFlags, resolve_contract
 from goslim.errors import UserInputError
 from goslim.gobuild import Binary, BuildOptions, GoToolchain, Profile, build_binaries
 from goslim.gobuild.toolchain import find_module_root
@@ -35,6 +48,7 @@ class ImageResult(BaseModel):
 
     location: str
     assembled: AssembledImage
+    contract: RunContract
     tz: TzChoice | None = None
 
 
@@ -47,9 +61,20 @@ class Service:
     module_dir: Path | None
     config: GoslimConfig
 
+    def contract(self, flags: ContractFlags) -> RunContract:
+        """The run contract of this service from the flags and goslim.yaml (before any image exists)."""
+        package = self.config.build.packages[0] if self.module_dir is not None else "."
+        return resolve_contract(
+            flags,
+            self.config.service,
+            package=package,
+            main_package=self.binary.package or self.binary.name,
+            user=self.config.image.user,
+        )
+
 
 def register(app: typer.Typer) -> None:
-    app.command("image")(image)
+    app.command("image", cls=ContractCommand)(image)
 
 
 TargetArg = Annotated[str | None, typer.Argument(help="Go module directory or a built binary. Default: '.'")]
@@ -75,6 +100,13 @@ def image(
     user: UserOpt = None,
     app_dir: AppDirOpt = None,
     platform: PlatformOpt = None,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -88,9 +120,13 @@ def image(
         ImageLocation.parse(to)  # a bad destination fails before any build
     if base not in (None, "static", "scratch"):
         ImageLocation.parse(base)
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
     service = load_service(target, output, platform=platform, embed_tz=tz == "embed")
     cfg = service.config.image
-    options = ImageOptions.from_config(cfg, user=user, compression=compression, tz=tz, app_dir=app_dir)
+    contract = service.contract(flags)
+    options = ImageOptions.from_config(
+        cfg, contract, user=user, compression=compression, tz=tz, app_dir=app_dir
+    )
     base_spec = base or cfg.base
     with output.progress(f"assembling on {base_spec}"):
         assembled = assemble(service.binary, service.report, base_spec, options)
@@ -103,8 +139,8 @@ def image(
     location = to or cfg.to or fallback
     with output.progress(f"writing {location}"):
         written = write_image(location, assembled.image, tag=tag or cfg.tag or version or "latest",
-                              name=service.binary.name)
-    result = ImageResult(location=written, assembled=assembled, tz=tz_choice)
+                              name=contract.name)
+    result = ImageResult(location=written, assembled=assembled, contract=contract, tz=tz_choice)
     output.emit(result, lambda c: render_image(c, result))
 
 

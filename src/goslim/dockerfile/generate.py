@@ -12,6 +12,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goslim import __version__
 from goslim.config import GoslimConfig
+from goslim.contract import RunContract
+from goslim.contract_resolve import ContractFlags, resolve_contract
 from goslim.dockerfile.needs import CONSERVATIVE, RuntimeNeeds
 from goslim.errors import UserInputError
 from goslim.fsutil import write_text_atomic
@@ -123,8 +125,11 @@ def plan_dockerfile(
     base: str | None = None,
     upx: str | None = None,
     needs: RuntimeNeeds | None = None,
+    contract: RunContract | None = None,
 ) -> DockerfileSpec:
-    """Decide the Dockerfile from go.mod, goslim.yaml (build, image, upx) and the flags."""
+    """Decide the Dockerfile from go.mod, goslim.yaml (build, image, upx), the flags and the run
+    ``contract`` (its args, env and ports; by default resolved from goslim.yaml alone)."""
+    contract = contract or resolve_contract(ContractFlags(), config.service)
     module_path, go_version = read_go_mod(module_dir)
     packages = config.build.packages or ["."]
     package = packages[0]
@@ -149,9 +154,9 @@ def plan_dockerfile(
         upx=level,
         tags=tuple(config.build.tags),
         x=dict(config.build.x),
-        ports=tuple(config.image.ports),
-        env=dict(config.image.env),
-        args=tuple(config.image.args),
+        ports=contract.ports,
+        env=dict(contract.env),
+        args=contract.args,
         labels=dict(config.image.labels),
         user=config.image.user,
         workdir=config.image.workdir,

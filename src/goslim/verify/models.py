@@ -138,5 +138,7 @@ class VerifyOptions(BaseModel):
     memory_mb: int = 512
     pids: int = 256
     extra_env: dict[str, str] = Field(default_factory=dict)  # added to the image's Env for the run
+    args: tuple[str, ...] | None = None  # replaces the image's Cmd for the run; None: the image's own
+    writable: tuple[str, ...] = ()  # in-image paths mounted as tmpfs (the service writes there)
     start_timeout_seconds: float = 30.0  # runtime create/start
     image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)

@@ -80,7 +80,9 @@ def observe(
     obs = RunObservation(stop_signal=process.stop_signal)
     try:
         with _sigterm_as_interrupt():
-            spec = runtime_spec(process, rootfs, memory_mb=options.memory_mb, pids=options.pids)
+            spec = runtime_spec(
+                process, rootfs, memory_mb=options.memory_mb, pids=options.pids, writable=options.writable
+            )
             (bundle / "config.json").write_text(json.dumps(spec, indent=1))
             progress("starting the container")
             container = runtime.start(runtime.new_id(), bundle, timeout=options.start_timeout_seconds)

@@ -34,9 +34,18 @@ TMP_SIZE = "64m"
 
 
 def runtime_spec(
-    process: ContainerProcess, rootfs: Path, *, memory_mb: int, pids: int, cgroups_path: str | None = None
+    process: ContainerProcess,
+    rootfs: Path,
+    *,
+    memory_mb: int,
+    pids: int,
+    cgroups_path: str | None = None,
+    writable: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """config.json for ``process`` on ``rootfs`` (an absolute path, mounted read-only)."""
+    """config.json for ``process`` on ``rootfs`` (an absolute path, mounted read-only).
+
+    ``writable``: the run contract's writable paths, each a tmpfs as an emptyDir would be.
+    """
     linux: dict[str, Any] = {
         "namespaces": [{"type": ns} for ns in NAMESPACES],
         "resources": {
@@ -66,8 +75,17 @@ def runtime_spec(
         },
         "root": {"path": str(rootfs.resolve()), "readonly": True},
         "hostname": HOSTNAME,
-        "mounts": _mounts(),
+        "mounts": _mounts() + [_writable_mount(path) for path in writable if path != "/tmp"],
         "linux": linux,
+    }
+
+
+def _writable_mount(path: str) -> dict[str, Any]:
+    return {
+        "destination": path,
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"],
     }
 
 
