@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from goslim.binary import BinaryReport
+from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
+from goslim.image.assemble import AssembledImage
 from goslim.models import Frozen
+from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
 
@@ -21,6 +24,7 @@ class StageOutcome(Frozen):
     seconds: float = 0.0
     message: str = ""
     hint: str | None = None
+    policy: str | None = None  # a policy the stage's result broke (the run exits 1), e.g. scan --fail-on
 
 
 class Claim(Frozen):
@@ -66,11 +70,12 @@ class SlimRun(Frozen):
     binary: Binary | None = None
     analysis: BinaryReport | None = None
     upx: UpxReport | None = None
-    image: dict[str, Any] | None = None  # AssembledImage as JSON
+    contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
+    image: AssembledImage | None = None
     image_location: str | None = None
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
-    scan: dict[str, Any] | None = None  # ScanReport as JSON
+    scan: ScanReport | None = None
     sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
     signature: str | None = None
     claims: list[Claim] = Field(default_factory=list)
