@@ -10,13 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import click
 import typer
 from typer.core import TyperCommand
 
 from goslim.contract_resolve import ContractFlags, parse_flags
-
-PROGRAM_ARGS = "goslim.program_args"
 
 NameOpt = Annotated[
     str | None,
@@ -80,12 +77,15 @@ WritableOpt = Annotated[
 class ContractCommand(TyperCommand):
     """A command whose arguments after ``--`` are the program's, kept apart from goslim's."""
 
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        after: list[str] = []
         if "--" in args:
             cut = args.index("--")
-            ctx.meta[PROGRAM_ARGS] = tuple(args[cut + 1 :])
-            args = args[:cut]
-        return super().parse_args(ctx, args)
+            args, after = args[:cut], args[cut + 1 :]
+        rest = super().parse_args(ctx, args)
+        if after:  # the program's arguments follow any --arg values
+            ctx.params["arg"] = [*(ctx.params.get("arg") or []), *after]
+        return rest
 
 
 def contract_flags(
@@ -97,12 +97,10 @@ def contract_flags(
     readiness: str | None,
     writable: list[str] | None,
 ) -> ContractFlags:
-    """The run-contract flags of the running command, with the arguments after ``--`` appended."""
-    ctx = click.get_current_context(silent=True)
-    after = tuple(ctx.meta.get(PROGRAM_ARGS, ())) if ctx is not None else ()
+    """The run-contract flags of a command (``arg`` already holds what followed ``--``)."""
     return parse_flags(
         name=name,
-        args=(*(arg or ()), *after),
+        args=tuple(arg or ()),
         env=tuple(env or ()),
         ports=tuple(port or ()),
         health=health,
