@@ -67,7 +67,7 @@ def compare(
     if compression not in (None, "gzip", "zstd"):
         raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
-    service = load_service(target, output, embed_tz=tz == "embed")
+    service = load_service(target, output.progress, embed_tz=tz == "embed")
     cfg = service.config
     contract = service.contract(flags)
     options = ImageOptions.from_config(cfg.image, contract, compression=compression, tz=tz, app_dir=app_dir)

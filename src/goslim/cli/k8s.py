@@ -3,12 +3,10 @@ the run contract and what verify observed."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
 from goslim.cli.contract_options import (
@@ -28,8 +26,8 @@ from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, GoslimError, UserInputError
 from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
+from goslim.k8s.verified import read_verified
 from goslim.oci import read_image
-from goslim.verify.models import Checklist, Observed
 
 
 def register(app: typer.Typer) -> None:
@@ -147,30 +145,6 @@ def k8s(
             "the service needed SIGKILL to stop: Kubernetes will kill it the same way at every rollout",
             hint="handle SIGTERM and verify again, or pass --allow-slow-stop",
         )
-
-
-def read_verified(path: Path) -> tuple[Observed | None, str | None]:
-    """(what verify observed, the main package) from report.json or `goslim verify --json` output."""
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise UserInputError(
-            f"--verified {path} does not exist", hint="pass goslim slim's report.json"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise UserInputError(f"--verified {path} is not readable JSON: {exc}") from exc
-    try:
-        if isinstance(data, dict) and "goslim_version" in data:  # report.json: the parts k8s reads
-            checklist = data.get("checklist")
-            observed = Checklist.model_validate(checklist).observed if checklist else None
-            package = data.get("package")
-            return observed, package if isinstance(package, str) and package else None
-        return Checklist.model_validate(data).observed, None
-    except ValidationError as exc:
-        raise UserInputError(
-            f"--verified {path} is neither a goslim report.json nor goslim verify --json output",
-            hint="pass the report.json goslim slim wrote",
-        ) from exc
 
 
 def _local_image_config(image: str) -> dict | None:

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from goslim.cli.build import resolve_targets
@@ -248,5 +249,9 @@ def render_summary(console: Console, run: SlimRun) -> None:
         for c in run.claims:
             table.add_row(c.claim, c.verdict, c.measured)
         console.print(table)
+    if run.contract:
+        console.print("[bold]run contract[/] (where each value came from)")
+        for line in run.contract.describe():
+            console.print(f"  {escape(line)}", highlight=False)
     for what, path in run.outputs.items():
         console.print(f"[bold]{what}[/]: {path}", highlight=False)
