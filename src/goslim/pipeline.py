@@ -253,6 +253,8 @@ def _upx_stage(
             start_probe(contract),
             auto_levels=tuple(opts.config.upx.levels),
             work_dir=opts.out_dir / "upx",
+            env=contract.env,
+            args=contract.args,
         )
         if report is not None:
             stages.note("upx", report.decision.reason)  # shown with the stage's line

@@ -12,7 +12,15 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.binary import BinaryInputError, read_build_info
-from goslim.cli.contract_options import HealthOpt, PortOpt, ReadinessOpt, contract_flags
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    PortOpt,
+    ReadinessOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, signed_pct
 from goslim.config import GoslimConfig, load_config, parse_config
@@ -29,7 +37,7 @@ SEVERITY_STYLE = {"info": "dim", "warn": "yellow", "block": "bold red"}
 
 
 def register(app: typer.Typer) -> None:
-    app.command("upx")(upx)
+    app.command("upx", cls=ContractCommand)(upx)
 
 
 def upx(
@@ -41,6 +49,8 @@ def upx(
             f"or one or more of: {', '.join(LEVEL_FLAGS)} (comma-separated)."
         ),
     ] = "auto",
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
     port: PortOpt = None,
     health: HealthOpt = None,
     readiness: ReadinessOpt = None,
@@ -77,7 +87,9 @@ def upx(
             if v is not None
         }
     )
-    probe = _probe(contract_flags(None, None, None, port, health, readiness, None), settings)
+    flags = contract_flags(None, arg, env, port, health, readiness, None)
+    contract = resolve_contract(flags, settings.service)
+    probe = _probe(flags, settings)
     if out is not None and out.is_dir():
         raise UserInputError(f"--out {out} is a directory", hint="give a file path, e.g. dist/app.upx")
     target = describe_binary(binary)
@@ -89,6 +101,8 @@ def upx(
             budget,
             policy=policy,
             work_dir=Path(work),
+            env=contract.env,
+            args=contract.args,
             repetitions=repetitions,
             progress=step,
         )
