@@ -55,6 +55,11 @@ class RunContract(BaseModel):
         """Where ``field``'s value came from ("default" when nothing set it)."""
         return self.sources.get(field, "default")
 
+    def given(self, field: str) -> bool:
+        """Did the user give ``field`` (flag or goslim.yaml)? Values from the image config are already
+        in the image, so runs and manifests need not repeat them."""
+        return self.source(field) in ("flag", "goslim.yaml")
+
     def describe(self) -> list[str]:
         """One line per fact, with its source, for reports and notes."""
         lines = [f"name {self.name} ({self.source('name')})"]

@@ -155,8 +155,9 @@ def plan_dockerfile(
         tags=tuple(config.build.tags),
         x=dict(config.build.x),
         ports=contract.ports,
-        env=dict(contract.env),
-        args=contract.args,
+        # Only what was given: Env and Cmd read back from goslim's image are the base's, not the service's.
+        env=dict(contract.env) if contract.given("env") else {},
+        args=contract.args if contract.given("args") else (),
         labels=dict(config.image.labels),
         user=config.image.user,
         workdir=config.image.workdir,

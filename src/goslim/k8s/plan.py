@@ -65,8 +65,9 @@ def plan_k8s(
             needed_kill=bool(observed and observed.needed_kill),
             startup_seconds=startup,
             stable_image=f"{stable_pin.repository}@{stable_pin.digest}" if stable_pin else None,
-            env=dict(contract.env),
-            args=list(contract.args),
+            # The image already carries its own Cmd and Env: the manifest repeats only what was given.
+            env=dict(contract.env) if contract.given("env") else {},
+            args=list(contract.args) if contract.given("args") else [],
             user=_uid(contract.user),
             **fields,
         )

@@ -8,9 +8,6 @@ from goslim.errors import UserInputError
 from goslim.verify.catalog import select as select_checks
 from goslim.verify.models import ProbeSettings, VerifyOptions
 
-# Contract values verify passes to the container itself; image-config values are already in the image.
-GIVEN = ("flag", "goslim.yaml")
-
 
 def options_from_config(
     config: VerifyConfig,
@@ -36,8 +33,8 @@ def options_from_config(
             "port": contract.probe_port,
             "health": live.path if live is not None and live.kind == "http" else None,
             "readiness": ready.path if ready is not None and ready.kind == "http" else None,
-            "extra_env": dict(contract.env) if contract.source("env") in GIVEN else {},
-            "args": contract.args if contract.source("args") in GIVEN else None,
+            "extra_env": dict(contract.env) if contract.given("env") else {},
+            "args": contract.args if contract.given("args") else None,
             "writable": contract.writable,
         }
     return VerifyOptions(
