@@ -73,6 +73,34 @@ def parse_flags(
     )
 
 
+def given_flags(contract: RunContract, flags: ContractFlags) -> ContractFlags:
+    """``flags`` over what a recorded ``contract`` says was given (flag or goslim.yaml), so a later
+    command (goslim k8s --verified report.json) keeps what the run was told, and may still change it."""
+    earlier = ContractFlags(
+        name=contract.name if contract.given("name") else None,
+        args=contract.args if contract.given("args") else (),
+        env=dict(contract.env) if contract.given("env") else {},
+        ports=contract.ports if contract.given("ports") else (),
+        health=_given_path(contract, "liveness"),
+        readiness=_given_path(contract, "readiness"),
+        writable=contract.writable if contract.given("writable") else (),
+    )
+    return ContractFlags(
+        name=flags.name or earlier.name,
+        args=flags.args or earlier.args,
+        env={**earlier.env, **flags.env},
+        ports=flags.ports or earlier.ports,
+        health=flags.health or earlier.health,
+        readiness=flags.readiness or earlier.readiness,
+        writable=flags.writable or earlier.writable,
+    )
+
+
+def _given_path(contract: RunContract, field: str) -> str | None:
+    probe = contract.liveness if field == "liveness" else contract.readiness
+    return probe.path if probe is not None and probe.kind == "http" and contract.given(field) else None
+
+
 def parse_env(pairs: list[str] | tuple[str, ...], *, flag: str) -> dict[str, str]:
     """KEY=VALUE pairs as a mapping; a later pair wins."""
     out: dict[str, str] = {}

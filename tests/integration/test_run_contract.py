@@ -116,3 +116,13 @@ def test_after_double_dash_is_the_programs_not_a_package(tmp_path: Path, capsys)
     code = main(["dockerfile", str(module), "--port", "8080", "--", "-port", "8080"])
     assert code == 0, capsys.readouterr().err
     assert 'CMD ["-port", "8080"]' in (module / "Dockerfile").read_text()
+
+
+def test_k8s_from_the_report_keeps_the_contract(slimmed: tuple[int, Path], tmp_path: Path) -> None:
+    """`goslim k8s IMAGE --verified report.json` writes what the pipeline wrote: the contract the run
+    was given travels in report.json."""
+    _, out = slimmed
+    produced = tmp_path / "k8s.yaml"
+    image = f"oci:{out / 'image'}:latest"
+    assert main(["k8s", image, "--verified", str(out / "report.json"), "--out", str(produced)]) == 0
+    assert produced.read_text() == (out / "deploy" / "k8s.yaml").read_text()

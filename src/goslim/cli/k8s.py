@@ -22,11 +22,11 @@ from goslim.cli.contract_options import (
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.config import load_config
-from goslim.contract_resolve import resolve_contract
+from goslim.contract_resolve import given_flags, resolve_contract
 from goslim.errors import CheckFailedError, GoslimError, UserInputError
 from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
-from goslim.k8s.verified import read_verified
+from goslim.k8s.verified import Verified, read_verified
 from goslim.oci import read_image
 
 
@@ -88,12 +88,15 @@ def k8s(
     output = make_output(json_out)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
     config = load_config(module or Path.cwd())
-    observed, main_package = read_verified(verified) if verified else (None, None)
+    found = read_verified(verified) if verified else Verified()
+    observed = found.observed
+    if found.contract is not None:
+        flags = given_flags(found.contract, flags)  # what the verified run was told, unless changed here
     image_config = _local_image_config(image)
     contract = resolve_contract(
         flags,
         config.service,
-        main_package=main_package or _repository_name(image, repository),
+        main_package=found.package or _repository_name(image, repository),
         image_config=image_config,
         observed=observed,
         user=config.image.user,

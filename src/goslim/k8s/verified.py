@@ -5,14 +5,26 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
+from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.verify.models import Checklist, Observed
 
 
-def read_verified(path: Path) -> tuple[Observed | None, str | None]:
-    """(what verify observed, the main package) from report.json or `goslim verify --json` output."""
+class Verified(BaseModel):
+    """What a verified run left for the manifests."""
+
+    model_config = ConfigDict(frozen=True)
+
+    observed: Observed | None = None
+    package: str | None = None  # the main package's import path (report.json only)
+    contract: RunContract | None = None  # the run contract the run resolved (report.json only)
+
+
+def read_verified(path: Path) -> Verified:
+    """What verify observed (and, from report.json, the main package and the run contract) from
+    goslim slim's report.json or `goslim verify --json` output."""
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError as exc:
@@ -26,8 +38,13 @@ def read_verified(path: Path) -> tuple[Observed | None, str | None]:
             checklist = data.get("checklist")
             observed = Checklist.model_validate(checklist).observed if checklist else None
             package = data.get("package")
-            return observed, package if isinstance(package, str) and package else None
-        return Checklist.model_validate(data).observed, None
+            contract = data.get("contract")
+            return Verified(
+                observed=observed,
+                package=package if isinstance(package, str) and package else None,
+                contract=RunContract.model_validate(contract) if contract else None,
+            )
+        return Verified(observed=Checklist.model_validate(data).observed)
     except ValidationError as exc:
         raise UserInputError(
             f"--verified {path} is neither a goslim report.json nor goslim verify --json output",
