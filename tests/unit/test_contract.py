@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from goslim.config import ServiceConfig
-from goslim.contract_resolve import name_from_package, parse_flags, resolve_contract, start_probe
+from goslim.contract_resolve import given_flags, name_from_package, parse_flags, resolve_contract, start_probe
 from goslim.errors import UserInputError
 from goslim.verify.models import Listener, Observed
 
@@ -95,3 +95,16 @@ def test_name_from_the_main_package() -> None:
 def test_bad_flags_are_one_line(kwargs: dict, message: str) -> None:
     with pytest.raises(UserInputError, match=message.replace("(", r"\(")):
         parse_flags(**kwargs)
+
+
+def test_a_recorded_contract_keeps_what_was_given() -> None:
+    recorded = resolve_contract(
+        parse_flags(args=["serve"], ports=[9090], health="/-/healthy", writable=["/cache"]),
+        ServiceConfig(env={"A": "1"}),
+        image_config=IMAGE_CONFIG,
+    )
+    again = resolve_contract(given_flags(recorded, parse_flags(ports=[9191])), ServiceConfig())
+    assert again.args == ("serve",) and again.env == {"A": "1"} and again.writable == ("/cache",)
+    assert again.ports == (9191,)  # a flag given now still wins
+    assert again.liveness is not None and again.liveness.path == "/-/healthy"
+    assert again.name == "app"  # the image config's name was not given, so it is not carried
