@@ -482,6 +482,8 @@ def _deploy_stage(
         manifests = build_manifests(k8s_input)
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
         slow_stop = manifests.slow_stop
+        if slow_stop:
+            stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
     files = stages.run("deploy files", write) or {}
