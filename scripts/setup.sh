@@ -27,9 +27,14 @@ install_system_packages() {
   if ! apt-cache policy upx-ucl 2>/dev/null | grep -q 'Candidate: [0-9]'; then
     codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
     if [ -n "$codename" ]; then
-      say "adding ${codename}-backports for upx-ucl"
-      echo "deb http://deb.debian.org/debian ${codename}-backports main" | $SUDO tee /etc/apt/sources.list.d/goslim-backports.list >/dev/null
-      $SUDO apt-get update -qq
+      # The machine's own mirror, from its configured sources: no address is written here.
+      if line=$(python3 scripts/apt_backports.py "$codename"); then
+        say "adding ${codename}-backports for upx-ucl: $line"
+        echo "$line" | $SUDO tee /etc/apt/sources.list.d/goslim-backports.list >/dev/null
+        $SUDO apt-get update -qq
+      else
+        say "no configured apt source serves $codename; cannot add ${codename}-backports for upx-ucl"
+      fi
     fi
   fi
   # shellcheck disable=SC2086
@@ -69,9 +74,12 @@ ensure_cosign() {
   local dir=${GOSLIM_TOOLS_DIR:-$HOME/.cache/goslim-tools}
   [ "${GOSLIM_COSIGN:-0}" = "1" ] || return 0
   if [ -x "$dir/cosign" ] || command -v cosign >/dev/null 2>&1; then say "cosign present"; return; fi
-  say "building cosign v2.6.5 into $dir (several minutes)"
+  say "building cosign v2.6.5 into $dir (several minutes, once per machine)"
   mkdir -p "$dir"
-  GOBIN="$dir" "$(command -v go || echo "$VENV/bin/go")" install github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+  local start=$SECONDS
+  GOBIN="$dir" GOFLAGS=-trimpath "$(command -v go || echo "$VENV/bin/go")" install -ldflags "-s -w" \
+    github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5
+  say "cosign built in $((SECONDS - start)) s"
 }
 
 install_system_packages

@@ -69,6 +69,13 @@ class ToolError(GoslimError):
         self.stderr_tail = stderr_tail
 
 
+class SourceBuildError(ToolError):
+    """The compiler ran and refused the module for a reason of its own (a compile error, cgo under
+    CGO_ENABLED=0): the input is the problem, not the tool, so it is bad input."""
+
+    exit_status = ExitStatus.BAD_INPUT
+
+
 class CheckFailedError(GoslimError):
     """A check or policy failed; the result was still produced and rendered."""
 

@@ -30,7 +30,7 @@ from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.dockerfile.needs import needs_from_report
-from goslim.errors import ExitStatus, GoslimError, UserInputError
+from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
@@ -98,6 +98,7 @@ class StageRecorder:
                     seconds=time.monotonic() - start,
                     message=exc.one_line(),
                     hint=exc.hint,
+                    evidence=_evidence(exc),
                 )
             )
             self.first_error = self.first_error or exc
@@ -125,6 +126,13 @@ class StageRecorder:
             )
         self.outcomes.append(outcome)
         self._on_stage(outcome)
+
+
+def _evidence(exc: GoslimError, lines: int = 8) -> tuple[str, ...]:
+    """The last lines of a failed tool's stderr (the compiler's own diagnostics), for the terminal."""
+    if not isinstance(exc, ToolError) or not exc.stderr_tail:
+        return ()
+    return tuple(line for line in exc.stderr_tail.splitlines() if line.strip())[-lines:]
 
 
 def check_writable(out_dir: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 
 from goslim.cli.app import main
-from goslim.errors import ToolError, UserInputError
+from goslim.errors import ExitStatus, SourceBuildError, ToolError, UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from tests.conftest import EXAMPLE_DIR, GO_FIXTURES, need_tool
 
@@ -89,7 +89,7 @@ def test_compile_error_shows_compiler_lines_and_leaves_nothing(tmp_path: Path, c
     out = tmp_path / "out"
     code = main(["build", str(_copy_fixture("compile-error", tmp_path)), "--out", str(out)])
     err = capsys.readouterr().err
-    assert code == 3
+    assert code == 2  # the module is the problem, not the tool
     assert "go build" in err and "failed" in err
     assert "main.go:5" in err  # the compiler's own line
     assert not out.exists() or list(out.iterdir()) == []
@@ -103,8 +103,9 @@ def test_no_main_package(tmp_path: Path) -> None:
 
 def test_cgo_package_with_cgo_disabled_says_so(tmp_path: Path) -> None:
     need_tool("go")
-    with pytest.raises(ToolError) as err:
+    with pytest.raises(SourceBuildError) as err:
         build_binaries(GoToolchain(GO_FIXTURES / "cgo-required"), ["."], tmp_path, [BuildOptions()])
+    assert err.value.exit_status == ExitStatus.BAD_INPUT
     assert "needs cgo" in err.value.message
     assert "example.com/cgo-required/native" in err.value.message
     assert "--profile default" in (err.value.hint or "")

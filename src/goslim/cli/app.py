@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from goslim import __version__
 from goslim.cli import analyze as analyze_cmd
+from goslim.cli import attest as attest_cmd
 from goslim.cli import build as build_cmd
 from goslim.cli import ci as ci_cmd
 from goslim.cli import compare as compare_cmd
@@ -65,6 +66,7 @@ compare_cmd.register(app)
 analyze_cmd.register(app)
 scan_cmd.register(app)
 sign_cmd.register(app)
+attest_cmd.register(app)
 upx_cmd.register(app)
 verify_cmd.register(app)
 

@@ -117,7 +117,8 @@ def image(
 
 def render_image(console: Console, result: ImageResult) -> None:
     a = result.assembled
-    console.print(f"[bold]{a.binary.name}[/] on [bold]{a.base.name}[/] ({a.platform}, {a.compression} layers)"
+    console.print(f"[bold]{a.binary.name}[/] on [bold]{a.base.name}[/] ({a.platform}, {a.compression} layers"
+                  f"{' by ' + a.encoder if a.encoder else ''})"
                   f" → {result.location}", highlight=False)
     console.print(f"digest {a.digest}", highlight=False)
     if a.base.digest:

@@ -161,6 +161,10 @@ def slim(
         output.note(
             f"[{style}]{outcome.status:>7}[/] {who}{outcome.stage} [dim]{outcome.seconds:.1f}s[/]{detail}"
         )
+        for line in outcome.evidence:
+            output.note(f"          [dim]{escape(line)}[/]")
+        if outcome.status == "failed" and outcome.hint:
+            output.note(f"          [cyan]hint:[/] {escape(outcome.hint)}")
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from goslim.errors import ToolError, UserInputError
+from goslim.errors import SourceBuildError, ToolError, UserInputError
 from goslim.gobuild.flags import BuildOptions, plan_build
 from goslim.gobuild.models import Binary
 from goslim.gobuild.toolchain import GoToolchain, MainPackage
@@ -87,7 +87,7 @@ def _explain_cgo(toolchain: GoToolchain, pkg: MainPackage, env: dict[str, str], 
     cgo = toolchain.cgo_packages(pkg.import_path)
     if not cgo:
         return exc
-    return ToolError(
+    return SourceBuildError(
         f'{pkg.import_path} needs cgo (import "C" in {", ".join(cgo[:3])}), which CGO_ENABLED=0 excludes',
         tool="go",
         returncode=exc.returncode,

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from goslim.errors import ToolError, ToolMissingError, UserInputError
+from goslim.errors import SourceBuildError, ToolError, ToolMissingError, UserInputError
 from goslim.runner import INSTALL_HINTS, ProcessResult, Runner, SubprocessRunner
 
 BUILD_TIMEOUT_S = 900
+# "./main.go:5:2: undefined: x", "main.go:5: syntax error", "no Go files in DIR"
+_COMPILER_DIAGNOSTIC = re.compile(
+    r"\.go:\d+(?::\d+)?: |no Go files in |build constraints exclude all Go files"
+)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,9 @@ class GoToolchain:
         try:
             return self.run(["build", *flags, "-o", str(output), package], env=env)
         except ToolError as exc:
-            raise ToolError(
+            # Diagnostics that point into the source mean the module itself does not build.
+            kind = SourceBuildError if _COMPILER_DIAGNOSTIC.search(exc.stderr_tail) else ToolError
+            raise kind(
                 f"go build {package} failed",
                 tool="go",
                 returncode=exc.returncode,

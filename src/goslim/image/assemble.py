@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goslim import gzipstream
 from goslim.bases import (
     Base,
     BaseFile,
@@ -33,6 +34,7 @@ from goslim.image.metadata import created_epoch, oci_labels
 from goslim.image.options import ImageOptions
 from goslim.oci import FileEntry, Image, build_layer, history_entry, mediatypes, new_config
 from goslim.oci.image import rfc3339
+from goslim.oci.layer import DEFAULT_LEVELS
 from goslim.platform import Platform
 
 DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,6 +64,7 @@ class AssembledImage(BaseModel):
     digest: str
     platform: str
     compression: str
+    encoder: str = ""  # what compressed the layers goslim wrote: "libdeflate-12", "zlib-9 (...)", "zstd-19"
     base: Base
     binary: BinaryRef
     needs: dict[str, bool]
@@ -174,6 +177,7 @@ def assemble(
         digest=str(image.digest),
         platform=str(image.platform),
         compression=options.compression,
+        encoder=gzipstream.backend() if options.compression == "gzip" else f"zstd-{DEFAULT_LEVELS['zstd']}",
         base=base,
         binary=BinaryRef(name=binary.name, path=str(binary.path), sha256=binary.sha256, size=binary.size,
                          image_path=entry_path),

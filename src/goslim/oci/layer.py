@@ -13,7 +13,6 @@ import io
 import os
 import posixpath
 import shutil
-import struct
 import tarfile
 import tempfile
 import zlib
@@ -25,6 +24,7 @@ from typing import IO, Literal
 import zstandard
 
 from goslim.errors import UserInputError
+from goslim.gzipstream import LIBDEFLATE_LEVEL, GzipWriter
 from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor
 from goslim.oci.digest import Digest
@@ -33,7 +33,8 @@ from goslim.oci.errors import BlobError, ImageFormatError
 Compression = Literal["gzip", "zstd", "none"]
 EntryKind = Literal["file", "dir", "symlink"]
 
-DEFAULT_LEVELS = {"gzip": 9, "zstd": 19, "none": 0}
+# gzip goes through goslim.gzipstream (libdeflate 12, or zlib 9 without the binding) whatever the level.
+DEFAULT_LEVELS = {"gzip": LIBDEFLATE_LEVEL, "zstd": 19, "none": 0}
 _COPY_CHUNK = 1 << 20
 
 
@@ -186,8 +187,8 @@ def build_layer(
         out: IO[bytes] = os.fdopen(fd, "wb")
     else:
         name, out = "", io.BytesIO()
+    sink = _HashingSink(out, compression, level)
     try:
-        sink = _HashingSink(out, compression, level)
         # 1 MiB copies: fewer, larger writes through the hashing/compressing sink.
         with tarfile.open(fileobj=sink, mode="w", format=tarfile.PAX_FORMAT,  # type: ignore[call-overload]
                           copybufsize=_COPY_CHUNK) as tar:
@@ -205,6 +206,7 @@ def build_layer(
         os.replace(name, final)
         return Layer(media_type, sink.digest, sink.diff_id, sink.size, path=final)
     except BaseException:
+        sink.abort()
         out.close()
         if name:
             Path(name).unlink(missing_ok=True)
@@ -301,12 +303,8 @@ class _HashingSink(io.RawIOBase):
         self._raw_size = 0
         self._size = 0
         self._compression = compression
-        self._crc = 0
         if compression == "gzip":
-            self._zlib = zlib.compressobj(level, zlib.DEFLATED, -15)
-            xfl = 2 if level == 9 else 4 if level == 1 else 0
-            # Fixed gzip header: no name, mtime 0, OS 255 (unknown) -> same bytes on every machine.
-            self._emit(b"\x1f\x8b\x08\x00" + b"\x00\x00\x00\x00" + bytes([xfl, 255]))
+            self._gzip = GzipWriter(self._emit)  # deterministic: fixed header, fixed member size
         elif compression == "zstd":
             self._zstd = zstandard.ZstdCompressor(level=level).compressobj()
 
@@ -321,8 +319,7 @@ class _HashingSink(io.RawIOBase):
         self._raw_hash.update(data)
         self._raw_size += len(data)
         if self._compression == "gzip":
-            self._crc = zlib.crc32(data, self._crc)
-            self._emit(self._zlib.compress(data))
+            self._gzip.write(data)
         elif self._compression == "zstd":
             self._emit(self._zstd.compress(data))
         else:
@@ -333,10 +330,13 @@ class _HashingSink(io.RawIOBase):
         # tarfile closes its fileobj only if it opened it; keep ours open until finish().
         pass
 
+    def abort(self) -> None:
+        if self._compression == "gzip":
+            self._gzip.abort()
+
     def finish(self) -> None:
         if self._compression == "gzip":
-            self._emit(self._zlib.flush())
-            self._emit(struct.pack("<II", self._crc & 0xFFFFFFFF, self._raw_size & 0xFFFFFFFF))
+            self._gzip.finish()
         elif self._compression == "zstd":
             self._emit(self._zstd.flush())
 

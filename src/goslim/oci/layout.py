@@ -276,6 +276,11 @@ def _select(root: Path, tag: str | None) -> Descriptor:
                          hint=f"tags there: {', '.join(tags) or 'none'}")
 
 
+def load_index(root: Path) -> dict[str, Any]:
+    """index.json of the layout at ``root`` as a dict (checked to be an index)."""
+    return _load_index_json(Path(root))
+
+
 def _load_index_json(root: Path) -> dict[str, Any]:
     path = root / "index.json"
     try:

@@ -76,7 +76,8 @@ def upx_claim(upx: UpxReport | None) -> Claim:
 
 def pprof_claim(stack: StackEvidence | None, stripped: bool | None) -> Claim:
     claim = "a stripped binary cannot be symbolised by pprof"
-    if stack is None or not stack.ran:
+    if stack is None or not stack.ran or not stack.dumped:
+        # Judged only on a goroutine dump: anything else the binary printed is no evidence.
         return Claim(claim=claim, measured=stack.detail if stack else "not run", verdict="not measured")
     what = "stripped (no .symtab, no DWARF)" if stripped else "not stripped"
     if stack.symbolised:
@@ -92,8 +93,16 @@ def pprof_claim(stack: StackEvidence | None, stripped: bool | None) -> Claim:
 def base_claim(rows: list[BaseRow]) -> Claim:
     claim = "alpine is the smallest practical base"
     starting = [r for r in rows if r.upx == "off" and r.starts is not False]
-    if not starting:
+    if not rows:
         return Claim(claim=claim, measured="no base compared", verdict="not measured")
+    if not starting:
+        compared = sorted({r.base for r in rows})
+        return Claim(
+            claim=claim,
+            measured=f"none of the {len(compared)} bases compared started ({', '.join(compared)})",
+            verdict="not measured",
+            evidence=[f"{r.base}: {r.detail}" for r in rows if r.detail],
+        )
     smallest = min(starting, key=lambda r: r.pull_size)
     evidence = [
         f"{r.base}: pull {r.pull_size:,} B, disk {r.disk_size:,} B, starts: {r.starts}" for r in starting

@@ -24,6 +24,7 @@ class StageOutcome(Frozen):
     seconds: float = 0.0
     message: str = ""
     hint: str | None = None
+    evidence: tuple[str, ...] = ()  # the lines that explain a failure (the compiler's own, a tool's stderr)
     policy: str | None = None  # a policy the stage's result broke (the run exits 1), e.g. scan --fail-on
 
 

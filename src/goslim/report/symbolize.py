@@ -15,6 +15,8 @@ from pathlib import Path
 
 from goslim.launch import LaunchError, Sandbox, can_use_private_network, run_then_signal
 
+# The runtime's dump starts each goroutine with "goroutine 1 [running]:" (or [select], ...).
+_DUMP = re.compile(r"^goroutine \d+ \[", re.MULTILINE)
 # A symbolised frame: "main.run(...)" followed by "\t/path/file.go:123 +0x1f".
 _FRAME = re.compile(r"^(?P<func>[\w./*()\[\]-]+)\(.*\)\n\s+(?P<file>\S+\.go):(?P<line>\d+)", re.MULTILINE)
 
@@ -25,6 +27,7 @@ class StackEvidence:
     symbolised: bool
     frames: list[str]  # "func at file:line", first few
     detail: str
+    dumped: bool = False  # the runtime printed a goroutine dump at all (else nothing can be judged)
 
 
 def goroutine_dump(binary: Path, env: dict[str, str] | None = None, wait_s: float = 1.0) -> StackEvidence:
@@ -40,12 +43,20 @@ def goroutine_dump(binary: Path, env: dict[str, str] | None = None, wait_s: floa
         )
     except LaunchError as exc:
         return StackEvidence(False, False, [], exc.one_line())
-    text = run.stderr
+    return parse_dump(run.stderr)
+
+
+def parse_dump(text: str) -> StackEvidence:
+    """What a SIGQUIT dump on stderr shows: symbolised frames, an unsymbolised dump, or no dump."""
+    last = text.strip().splitlines()[-1] if text.strip() else "nothing on stderr"
+    if not _DUMP.search(text):
+        # Exited before the signal, or printed something else: no evidence either way.
+        return StackEvidence(True, False, [], f"no goroutine dump was printed (last line: {last})")
     frames = [f"{m['func']} at {Path(m['file']).name}:{m['line']}" for m in _FRAME.finditer(text)]
     # The user's own frames first: they are the ones a reader of the report recognises.
     frames.sort(key=lambda f: not f.startswith("main."))
     if not frames:
-        return StackEvidence(
-            True, False, [], text.strip().splitlines()[-1] if text.strip() else "no trace printed"
-        )
-    return StackEvidence(True, True, frames[:6], f"{len(frames)} symbolised frames in the SIGQUIT dump")
+        return StackEvidence(True, False, [], "the goroutine dump has no function names or files",
+                             dumped=True)
+    return StackEvidence(True, True, frames[:6], f"{len(frames)} symbolised frames in the SIGQUIT dump",
+                         dumped=True)

@@ -7,6 +7,7 @@ layers are the payloads, with an empty-image config, in the image's own reposito
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
@@ -74,14 +75,23 @@ def existing_layers(store: ImageStore, tag: str) -> list[dict]:
 
 
 def attach(
-    store: ImageStore, image_digest: str, suffix: str, layers: list[ArtifactLayer], *, append: bool
+    store: ImageStore,
+    image_digest: str,
+    suffix: str,
+    layers: list[ArtifactLayer],
+    *,
+    append: bool,
+    drop: Callable[[dict], bool] | None = None,
 ) -> Attachment:
-    """Store ``layers`` under ``sha256-<hex><suffix>``; with ``append``, keep the layers already there.
+    """Store ``layers`` under ``sha256-<hex><suffix>``; with ``append``, keep the layers already there
+    except those ``drop`` selects (an attestation of the same type is replaced, not piled up).
 
     A layer identical to one already attached (same digest and annotations) is not added twice.
     """
     tag = attachment_tag(image_digest, suffix)
     descriptors = existing_layers(store, tag) if append else []
+    if drop is not None:
+        descriptors = [d for d in descriptors if not drop(d)]
     for layer in layers:
         store.put_blob(layer.payload, layer.media_type)
         desc = layer.descriptor()

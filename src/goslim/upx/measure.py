@@ -1,7 +1,7 @@
 """Measurements of one binary and its packed variants, all taken in the same run.
 
-Sizes: the binary as a one-file layer tar, compressed as a registry would (gzip -9,
-zstd -19). Start-up: exec to exit of a version flag when the binary has one, else
+Sizes: the binary as a one-file layer tar, compressed as goslim writes layers (gzip
+through goslim.gzipstream, zstd -19). Start-up: exec to exit of a version flag when the binary has one, else
 exec to ready. Memory: RssAnon/RssFile at ready. Runs are interleaved across
 variants (baseline, level, level, baseline, ...) so load on the machine hits all alike,
 and the median is kept.
@@ -23,7 +23,9 @@ from goslim.sizes import gzip_size, zstd_size
 from goslim.upx.models import Memory
 
 LAYER_MEMBER = "app"
-SIZE_METHOD = "one-file layer tar (the binary as /app, mode 0755, mtime 0), gzip -9 and zstd -19"
+SIZE_METHOD = (
+    "one-file layer tar (the binary as /app, mode 0755, mtime 0), gzip as goslim writes layers, zstd -19"
+)
 VERSION_FLAGS = ("--version", "-version")
 VERSION_TIMEOUT_S = 3.0
 MAX_VERSION_OUTPUT = 4096

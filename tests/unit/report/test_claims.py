@@ -1,7 +1,7 @@
 from goslim.gobuild import Ablation, AblationRow
 from goslim.report.claims import base_claim, cgo_claim, no_inline_claim, pprof_claim, strip_claim
 from goslim.report.models import BaseRow
-from goslim.report.symbolize import StackEvidence
+from goslim.report.symbolize import StackEvidence, parse_dump
 
 
 def row(name: str, size: int, base: int = 1000) -> AblationRow:
@@ -55,7 +55,8 @@ def test_missing_inputs_are_not_measured() -> None:
 
 
 def test_pprof_claim_refuted_by_a_symbolised_dump() -> None:
-    stack = StackEvidence(ran=True, symbolised=True, frames=["main.run at main.go:12"], detail="1 frame")
+    stack = StackEvidence(ran=True, symbolised=True, frames=["main.run at main.go:12"], detail="1 frame",
+                          dumped=True)
     claim = pprof_claim(stack, stripped=True)
     assert claim.verdict == "does not hold"
     assert claim.evidence == ["main.run at main.go:12"]
@@ -73,3 +74,44 @@ def test_base_claim_needs_alpine_to_judge() -> None:
     claim = base_claim(rows)
     assert claim.verdict == "does not hold"
     assert "static" in claim.measured
+
+
+DUMP = """SIGQUIT: quit
+PC=0x46e1a1 m=0 sigcode=0
+
+goroutine 1 [select]:
+main.run(0xc000010000)
+\t/src/main.go:42 +0x1f
+main.main()
+\t/src/main.go:12 +0x25
+"""
+
+
+def test_pprof_claim_is_not_judged_from_an_unrelated_line() -> None:
+    # A service that exits at once with a warning printed no dump: no evidence either way.
+    stack = parse_dump(
+        'level=warn msg="no config file, using defaults"\nlisten tcp :80: bind: permission denied\n'
+    )
+    assert not stack.dumped
+    claim = pprof_claim(stack, stripped=True)
+    assert claim.verdict == "not measured"
+    assert "no goroutine dump" in claim.measured and "permission denied" in claim.measured
+
+
+def test_pprof_claim_from_a_real_dump() -> None:
+    stack = parse_dump(DUMP)
+    assert stack.dumped and stack.symbolised
+    assert stack.frames[0] == "main.run at main.go:42"
+    assert pprof_claim(stack, stripped=True).verdict == "does not hold"
+    unsymbolised = parse_dump("goroutine 1 [running]:\n?()\n\t?:0 +0x0\n")
+    assert unsymbolised.dumped and not unsymbolised.symbolised
+    assert pprof_claim(unsymbolised, stripped=True).verdict == "holds"
+
+
+def test_base_claim_after_a_comparison_where_nothing_started() -> None:
+    rows = [BaseRow(base="static", pull_size=3000, disk_size=9000, layers=2, files=10, starts=False,
+                    detail="exited after 0.2s with exit code 1")]
+    claim = base_claim(rows)
+    assert claim.verdict == "not measured"
+    assert "no base compared" not in claim.measured
+    assert "none of the 1 bases compared started" in claim.measured
