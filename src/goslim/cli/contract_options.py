@@ -8,7 +8,7 @@ taken for goslim's or for a package path.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperCommand
@@ -76,6 +76,10 @@ WritableOpt = Annotated[
 
 class ContractCommand(TyperCommand):
     """A command whose arguments after ``--`` are the program's, kept apart from goslim's."""
+
+    def format_usage(self, ctx: typer.Context, formatter: Any) -> None:
+        super().format_usage(ctx, formatter)
+        formatter.write_text("Arguments after -- are the program's own: goslim slim . --port 9090 -- serve")
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         after: list[str] = []

@@ -60,7 +60,9 @@ def container_process(
     cmd = tuple(cfg.get("Cmd") or ()) if args is None else args
     args = tuple(cfg.get("Entrypoint") or ()) + cmd
     if not args:
-        raise UserInputError("the image has no Entrypoint or Cmd", hint="set service.args (--arg) or an entrypoint")
+        raise UserInputError(
+            "the image has no Entrypoint or Cmd", hint="set service.args (--arg) or an entrypoint"
+        )
     env = _merge_env(list(cfg.get("Env") or ()), extra_env or {})
     env_map = dict(e.split("=", 1) for e in env if "=" in e)
     executable = find_executable(rootfs, args[0], env_map.get("PATH"))
