@@ -38,15 +38,24 @@ class ImageConfig(Section):
     to: str | None = None
     user: str = "65532:65532"
     workdir: str = "/"
-    ports: list[int] = Field(default_factory=list)
-    env: dict[str, str] = Field(default_factory=dict)
-    args: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
     tz: Literal["auto", "files", "embed", "none"] = "auto"
     compression: Literal["gzip", "zstd"] = "gzip"
     app_dir: str = "/app"  # the binary goes to <app_dir>/<name> (ko uses /ko-app)
     ca_source: Literal["auto", "system", "certifi"] = "auto"
     tz_source: Literal["auto", "system", "tzdata"] = "auto"
+
+
+class ServiceConfig(Section):
+    """The run contract as goslim.yaml writes it; the same facts as the run-contract flags."""
+
+    name: str | None = None  # --name
+    args: list[str] = Field(default_factory=list)  # --arg / after --
+    env: dict[str, str] = Field(default_factory=dict)  # --env KEY=VALUE
+    ports: list[int] = Field(default_factory=list)  # --port; the first is the probe port
+    health: str | None = None  # --health: liveness HTTP path
+    readiness: str | None = None  # --readiness: readiness HTTP path
+    writable: list[str] = Field(default_factory=list)  # --writable: in-image paths that must be writable
 
 
 class UpxConfig(Section):
@@ -67,9 +76,6 @@ class ProbeConfig(Section):
 
 class VerifyConfig(Section):
     runtime: Literal["runc", "crun"] = "runc"
-    port: int | None = None
-    health: str | None = None
-    readiness: str | None = None
     startup: ProbeConfig | None = None
     liveness: ProbeConfig | None = None
     alive_seconds: float = 5.0
@@ -100,6 +106,7 @@ class ReportConfig(Section):
 
 class GoslimConfig(Section):
     build: BuildConfig = Field(default_factory=BuildConfig)
+    service: ServiceConfig = Field(default_factory=ServiceConfig)
     image: ImageConfig = Field(default_factory=ImageConfig)
     upx: UpxConfig = Field(default_factory=UpxConfig)
     verify: VerifyConfig = Field(default_factory=VerifyConfig)
@@ -127,10 +134,61 @@ def parse_config(text: str, *, where: str) -> GoslimConfig:
         return GoslimConfig()
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping of sections", where=where)
+    data = _migrate_service_keys(data, where)
     try:
         return GoslimConfig.model_validate(data)
     except ValidationError as exc:
         raise _config_error(exc, where) from exc
+
+
+# Keys that described the service before it had its own section: old key -> service key.
+MOVED_TO_SERVICE = {
+    ("image", "args"): "args",
+    ("image", "env"): "env",
+    ("image", "ports"): "ports",
+    ("verify", "port"): "ports",
+    ("verify", "health"): "health",
+    ("verify", "readiness"): "readiness",
+}
+
+
+def _migrate_service_keys(data: dict, where: str) -> dict:
+    """Read the older image.args/env/ports and verify.port/health/readiness as service keys.
+
+    Each fact has one key: a file that sets both the old and the new key is refused, naming both.
+    """
+    data = dict(data)
+    service = data.get("service")
+    service = dict(service) if isinstance(service, dict) else service
+    moved: dict[str, object] = {}
+    for (section, key), target in MOVED_TO_SERVICE.items():
+        block = data.get(section)
+        if not isinstance(block, dict) or key not in block:
+            continue
+        block = dict(block)
+        value = block.pop(key)
+        data[section] = block
+        if isinstance(service, dict) and target in service:
+            raise ConfigError(
+                f"'{section}.{key}' and 'service.{target}' both set the service's {target}",
+                where=where,
+                hint=f"keep only service.{target} ({section}.{key} is its older name)",
+            )
+        if target == "ports":
+            # verify.port is the probe port: it goes first, image.ports follow.
+            value = [value] if key == "port" and value is not None else value
+            earlier = moved.get("ports", [])
+            if not isinstance(value, list) or not isinstance(earlier, list):
+                raise ConfigError(
+                    f"invalid value for '{section}.{key}': expected a list of ports", where=where
+                )
+            value = [*value, *earlier] if key == "port" else [*earlier, *value]
+            value = list(dict.fromkeys(value))
+        if value is not None:
+            moved[target] = value
+    if moved:
+        data["service"] = {**(service if isinstance(service, dict) else {}), **moved}
+    return data
 
 
 def _config_error(exc: ValidationError, where: str) -> ConfigError:

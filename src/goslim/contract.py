@@ -22,11 +22,12 @@ class Probe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kind: Literal["http", "tcp"]
-    port: int = Field(ge=1, le=65535)
+    port: int | None = Field(default=None, ge=1, le=65535)  # None: the service's probe port, once known
     path: str | None = None  # set for http, None for tcp
 
     def describe(self) -> str:
-        return f"GET :{self.port}{self.path}" if self.kind == "http" else f"TCP :{self.port}"
+        where = f":{self.port}" if self.port is not None else ""
+        return f"GET {where}{self.path}" if self.kind == "http" else f"TCP {where or '(port not known)'}"
 
 
 class RunContract(BaseModel):
@@ -44,3 +45,33 @@ class RunContract(BaseModel):
     writable: tuple[str, ...] = ()  # in-image paths that must be writable (emptyDir in k8s)
     user: str = "65532:65532"
     sources: dict[str, Source] = Field(default_factory=dict)  # field name -> where its value came from
+
+    @property
+    def probe_port(self) -> int | None:
+        """The port probes go to: the first of ``ports``; None until given or discovered."""
+        return self.ports[0] if self.ports else None
+
+    def source(self, field: str) -> Source:
+        """Where ``field``'s value came from ("default" when nothing set it)."""
+        return self.sources.get(field, "default")
+
+    def given(self, field: str) -> bool:
+        """Did the user give ``field`` (flag or goslim.yaml)? Values from the image config are already
+        in the image, so runs and manifests need not repeat them."""
+        return self.source(field) in ("flag", "goslim.yaml")
+
+    def describe(self) -> list[str]:
+        """One line per fact, with its source, for reports and notes."""
+        lines = [f"name {self.name} ({self.source('name')})"]
+        if self.args:
+            lines.append(f"args {' '.join(self.args)} ({self.source('args')})")
+        if self.env:
+            lines.append(f"env {', '.join(sorted(self.env))} ({self.source('env')})")
+        if self.ports:
+            lines.append(f"ports {', '.join(map(str, self.ports))} ({self.source('ports')})")
+        for what, probe in (("liveness", self.liveness), ("readiness", self.readiness)):
+            if probe is not None:
+                lines.append(f"{what} {probe.describe()} ({self.source(what)})")
+        if self.writable:
+            lines.append(f"writable {', '.join(self.writable)} ({self.source('writable')})")
+        return lines

@@ -1,8 +1,12 @@
 """The main job, `goslim slim`: every stage in order, each result kept even when a later one fails.
 
-Data flows one way: build → analyze → upx → image → verify → scan → sign → report.
-A stage that fails is recorded with its one-line reason; stages that need its output
-are skipped with the reason; the report always renders what was learned.
+Data flows one way, each stage taking and returning typed models (docs/architecture.md):
+build (Binary) → analyze (BinaryReport) → upx (Binary, UpxReport) → image (AssembledImage) →
+compare (BaseRow) → verify (Checklist, with Observed) → scan (ScanReport) → sign → deploy files → report.
+The run contract (RunContract) is resolved once before the image and once more after verify, from
+the flags, goslim.yaml, the image config and what verify observed; every stage reads it.
+A stage that fails is recorded with its one-line reason; stages that need its output are skipped
+with the reason; the report always renders what was learned.
 """
 
 from __future__ import annotations
@@ -17,30 +21,33 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from goslim import __version__, interrupt
-from goslim.binary import analyze
+from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
+from goslim.contract import RunContract
+from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.gobuild import BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
-from goslim.image import ImageOptions, assemble
+from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
+from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
-from goslim.oci import ImageLocation, RegistryClient, push, write_image
+from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
 from goslim.platform import Platform
-from goslim.probe import ProbeSpec
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
 from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
 from goslim.scan import run_scan
 from goslim.scan.errors import VulnDbError
+from goslim.scan.models import ScanReport
+from goslim.scan.run import ScanOutcome
 from goslim.sign import sign_image
 from goslim.sign.password import read_password
-from goslim.upx import Budget, apply_policy
-from goslim.verify import verify_image
+from goslim.upx import Budget, UpxReport, apply_policy
+from goslim.verify import Checklist, verify_image
 from goslim.verify.options import options_from_config
 
 T = TypeVar("T")
@@ -54,8 +61,10 @@ class SlimOptions:
     module_dir: Path
     config: GoslimConfig
     out_dir: Path
-    package: str = "."
+    package: str = "."  # the main package's import path (or pattern) to build
+    package_dir: str = "."  # the same, relative to the module: ./cmd/NAME
     platform: Platform = field(default_factory=lambda: Platform(os="linux", architecture="amd64"))
+    flags: ContractFlags = field(default_factory=ContractFlags)  # the run-contract flags
     ablation: bool = True
     compare: bool = True
     upx_policy: str = "off"
@@ -64,6 +73,7 @@ class SlimOptions:
     db: Path | None = None
     key: Path | None = None
     key_password: bytes | None = None
+    allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
 
 
 class StageRecorder:
@@ -76,7 +86,6 @@ class StageRecorder:
     def __init__(self, on_stage: Callable[[StageOutcome], None] | None = None) -> None:
         self.outcomes: list[StageOutcome] = []
         self.first_error: GoslimError | None = None
-        self.policy_failed = False  # a policy (scan --fail-on) failed although the stage ran
         self.interrupted_by: int | None = None  # the signal that cancelled a stage
         self._pending: dict[str, list[str]] = {}
         self._on_stage = on_stage or (lambda _o: None)
@@ -185,17 +194,43 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     if not opts.ablation:
         stages.skip("ablation", "--no-ablation")
 
+    # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
+    given = resolve_contract(
+        opts.flags,
+        cfg.service,
+        package=opts.package_dir,
+        main_package=binary.package if binary else opts.package,
+        user=cfg.image.user,
+    )
     analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
-    upx_report, shipped = _upx_stage(stages, opts, binary)
-    assembled, location = _image_stage(stages, opts, shipped, analysis)
-    bases = _compare_stage(stages, opts, binary, shipped, analysis) if opts.compare and assembled else []
-    checklist = _verify_stage(stages, opts, location, assembled)
-    scan, sbom = _scan_stage(stages, opts, binary, shipped, location)
+    upx_report, shipped = _upx_stage(stages, opts, binary, given)
+    assembled, location = _image_stage(stages, opts, shipped, analysis, given)
+    bases = (
+        _compare_stage(stages, opts, binary, shipped, analysis, given)
+        if opts.compare and binary and assembled
+        else []
+    )
+    checklist = _verify_stage(stages, opts, location, assembled, given)
+    # The contract with what the image says and what verify found: every output below reads it.
+    contract = resolve_contract(
+        opts.flags,
+        cfg.service,
+        package=opts.package_dir,
+        main_package=binary.package if binary else opts.package,
+        image_config=assembled.image.config if assembled else None,
+        observed=checklist.observed if checklist else None,
+        user=cfg.image.user,
+    )
+    scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     signature = _sign_stage(stages, opts, location)
-    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist)
+    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
-    stack = stages.run("claims", lambda: goroutine_dump(binary.path)) if analysis and analysis.is_go else None
+    stack = (
+        stages.run("claims", lambda: goroutine_dump(binary.path))
+        if binary and analysis and analysis.is_go
+        else None
+    )
     claims = evaluate_claims(ablation, upx_report, bases, stack, analysis.elf.stripped if analysis else None)
     exit_status = _exit_status(stages, checklist)
     run = SlimRun(
@@ -208,11 +243,12 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         binary=binary,
         analysis=analysis,
         upx=upx_report,
-        image=assembled.model_dump(mode="json") if assembled else None,
+        contract=contract,
+        image=assembled,
         image_location=location,
         bases=bases,
         checklist=checklist,
-        scan=scan.model_dump(mode="json") if scan else None,
+        scan=scan,
         sbom=sbom,
         signature=signature,
         claims=claims,
@@ -228,31 +264,28 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     return run
 
 
-def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[Any, Any]:
+def _upx_stage(
+    stages: StageRecorder, opts: SlimOptions, binary: Binary | None, contract: RunContract
+) -> tuple[UpxReport | None, Binary | None]:
+    """(the UPX report, the binary to ship): the built one unless a packed one was chosen."""
     if binary is None:
         return None, None
     if opts.upx_policy == "off":
         stages.skip("upx", "policy off (use --upx auto to measure and decide)")
         return None, binary
 
-    verify_cfg = opts.config.verify
-    probe = (
-        ProbeSpec(
-            kind="http", port=verify_cfg.port, path=verify_cfg.readiness or verify_cfg.health or "/healthz"
-        )
-        if verify_cfg.port
-        else None
-    )
     budget = Budget.from_config(opts.config.upx, opts.config.image.compression)
 
-    def decide() -> tuple[Any, Any]:
+    def decide() -> tuple[Binary, UpxReport | None]:
         shipped, report = apply_policy(
             binary,
             opts.upx_policy,
             budget,
-            probe,
+            start_probe(contract),
             auto_levels=tuple(opts.config.upx.levels),
             work_dir=opts.out_dir / "upx",
+            env=contract.env,
+            args=contract.args,
         )
         if report is not None:
             stages.note("upx", report.decision.reason)  # shown with the stage's line
@@ -266,16 +299,20 @@ def _upx_stage(stages: StageRecorder, opts: SlimOptions, binary: Any) -> tuple[A
 
 
 def _image_stage(
-    stages: StageRecorder, opts: SlimOptions, binary: Any, analysis: Any
-) -> tuple[Any, str | None]:
+    stages: StageRecorder,
+    opts: SlimOptions,
+    binary: Binary | None,
+    analysis: BinaryReport | None,
+    contract: RunContract,
+) -> tuple[AssembledImage | None, str | None]:
     if binary is None or analysis is None:
         stages.skip("image", "needs a built and analyzed binary")
         return None, None
 
-    image_opts = ImageOptions.from_config(opts.config.image)
+    image_opts = ImageOptions.from_config(opts.config.image, contract)
     location = f"oci:{opts.out_dir / 'image'}:{IMAGE_TAG}"
 
-    def build_and_write() -> Any:
+    def build_and_write() -> AssembledImage:
         assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
         write_image(location, assembled.image)
         if opts.to:
@@ -286,7 +323,7 @@ def _image_stage(
     return assembled, (location if assembled else None)
 
 
-def _publish(stages: StageRecorder, image: Any, to: str, mount_from: tuple[str, ...]) -> None:
+def _publish(stages: StageRecorder, image: Image, to: str, mount_from: tuple[str, ...]) -> None:
     """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
     destination = ImageLocation.parse(to)
     if destination.reference is None:
@@ -299,16 +336,19 @@ def _publish(stages: StageRecorder, image: Any, to: str, mount_from: tuple[str, 
 
 
 def _compare_stage(
-    stages: StageRecorder, opts: SlimOptions, binary: Any, shipped: Any, analysis: Any
+    stages: StageRecorder,
+    opts: SlimOptions,
+    binary: Binary,
+    shipped: Binary | None,
+    analysis: BinaryReport | None,
+    contract: RunContract,
 ) -> list[BaseRow]:
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
 
     cfg = opts.config
-    probe = ProbeSpec(
-        "http",
-        cfg.verify.port or (cfg.image.ports or [8080])[0],
-        cfg.verify.readiness or cfg.verify.health or "/healthz",
-    )
+    probe = start_probe(contract)
+    if probe is None:
+        stages.note("compare", "start not checked: no port known (pass --port)")
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
@@ -324,8 +364,8 @@ def _compare_stage(
         result = compare_bases(
             variants,
             bases,
-            ImageOptions.from_config(cfg.image),
-            start_checker=lambda image: check_starts(image, probe),
+            ImageOptions.from_config(cfg.image, contract),
+            start_checker=(lambda image: check_starts(image, probe)) if probe is not None else None,
         )
         return [
             BaseRow(
@@ -344,20 +384,31 @@ def _compare_stage(
     return stages.run("compare", compare) or []
 
 
-def _verify_stage(stages: StageRecorder, opts: SlimOptions, location: str | None, assembled: Any) -> Any:
-    if location is None:
+def _verify_stage(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    location: str | None,
+    assembled: AssembledImage | None,
+    contract: RunContract,
+) -> Checklist | None:
+    if location is None or assembled is None:
         stages.skip("verify", "needs an image")
         return None
 
-    options = options_from_config(opts.config.verify).model_copy(
+    options = options_from_config(opts.config.verify, contract).model_copy(
         update={"image_size_bytes": assembled.stats.pull_size}
     )
     return stages.run("verify", lambda: verify_image(location, options))
 
 
 def _scan_stage(
-    stages: StageRecorder, opts: SlimOptions, binary: Any, shipped: Any, location: str | None
-) -> tuple[Any, dict[str, str]]:
+    stages: StageRecorder,
+    opts: SlimOptions,
+    binary: Binary | None,
+    shipped: Binary | None,
+    location: str | None,
+    contract: RunContract,
+) -> tuple[ScanReport | None, dict[str, str]]:
     if binary is None or location is None:
         stages.skip("scan", "needs an image")
         return None, {}
@@ -366,7 +417,7 @@ def _scan_stage(
     # The SBOM comes from the unpacked binary: a packed Go binary hides its build info.
     unpacked = binary.path if shipped is not None and shipped.path != binary.path else None
 
-    def scan(db_path: Path | None) -> Any:
+    def scan(db_path: Path | None) -> ScanOutcome:
         return run_scan(
             location,
             db=db_path,
@@ -374,9 +425,10 @@ def _scan_stage(
             out_dir=opts.out_dir / "sbom",
             fail_on=opts.config.scan.fail_on,
             unpacked=unpacked,
+            name=contract.name,
         )
 
-    def scan_offline_if_needed() -> Any:
+    def scan_offline_if_needed() -> ScanOutcome:
         try:
             outcome = scan(db)
         except VulnDbError as exc:
@@ -387,14 +439,26 @@ def _scan_stage(
             with tempfile.TemporaryDirectory(prefix="goslim-emptydb-") as empty:
                 outcome = scan(Path(empty))
         if outcome.policy_failures:
-            stages.policy_failed = True
-            stages.note("scan", f"--fail-on {outcome.fail_on}: {', '.join(outcome.policy_failures)}")
+            stages.note("scan", _fail_on_text(outcome))
         return outcome
 
     outcome = stages.run("scan", scan_offline_if_needed)
     if outcome is None:
         return None, {}
+    if outcome.policy_failures:
+        _broke_policy(stages, "scan", _fail_on_text(outcome))
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
+
+
+def _fail_on_text(outcome: ScanOutcome) -> str:
+    return f"--fail-on {outcome.fail_on}: {', '.join(outcome.policy_failures)}"
+
+
+def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
+    """Mark a recorded stage as having broken a policy: it ran, and the run exits 1 because of it."""
+    for i, outcome in enumerate(stages.outcomes):
+        if outcome.stage == stage:
+            stages.outcomes[i] = outcome.model_copy(update={"policy": policy})
 
 
 def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) -> str | None:
@@ -417,42 +481,48 @@ def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) 
 def _deploy_stage(
     stages: StageRecorder,
     opts: SlimOptions,
-    analysis: Any,
-    assembled: Any,
+    analysis: BinaryReport | None,
+    assembled: AssembledImage | None,
     location: str | None,
-    checklist: Any,
+    checklist: Checklist | None,
+    contract: RunContract,
 ) -> dict[str, str]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
-    whose probes and grace period come from what verify measured."""
-    if analysis is None or location is None:
+    from the run contract and what verify observed (ports, probes, grace period)."""
+    if analysis is None or location is None or assembled is None:
         stages.skip("deploy files", "needs an image")
         return {}
     cfg = opts.config
-    digest = assembled.digest
     deploy_dir = opts.out_dir / "deploy"
+    observed = checklist.observed if checklist else None
+    slow_stop = False
 
     def write() -> dict[str, str]:
+        nonlocal slow_stop
         base = assembled.base
         spec = plan_dockerfile(
-            opts.module_dir, cfg, report=analysis, digests={base.name: base.digest} if base.digest else None
+            opts.module_dir,
+            cfg,
+            report=analysis,
+            digests={base.name: base.digest} if base.digest else None,
+            contract=contract,
         )
         dockerfile = write_dockerfile(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
-        measured = _measured(checklist)
-        k8s_input, _notes = plan_k8s(
-            _pinned_reference(opts.to, digest) or location,
-            port=cfg.verify.port or (cfg.image.ports or [8080])[0],
-            health=cfg.verify.health,
-            readiness=cfg.verify.readiness,
-            shutdown_seconds=measured.get("shutdown_s"),
-            startup_seconds=measured.get("seconds_to_start"),
-        )
+        pinned = _pinned_reference(opts.to, assembled.digest)
+        k8s_input, _notes = plan_k8s(pinned or location, contract, observed=observed)
         manifests = build_manifests(k8s_input)
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
+        slow_stop = manifests.slow_stop
+        if slow_stop:
+            stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
-    return stages.run("deploy files", write) or {}
+    files = stages.run("deploy files", write) or {}
+    if slow_stop and not opts.allow_slow_stop:
+        _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
+    return files
 
 
 def _pinned_reference(to: str | None, digest: str) -> str | None:
@@ -466,32 +536,20 @@ def _pinned_reference(to: str | None, digest: str) -> str | None:
     return f"{repo}@{digest}"
 
 
-def _measured(checklist: Any) -> dict[str, float]:
-    """Verify's measured shutdown and start-up times, when it ran and measured them."""
-    figures: dict[str, float] = {}
-    if checklist is None:
-        return figures
-    for check_id, key in (("shutdown", "shutdown_s"), ("startup", "seconds_to_start")):
-        try:
-            value = checklist.result(check_id).measured.get(key)
-        except KeyError:
-            continue
-        if isinstance(value, int | float):
-            figures[key] = float(value)
-    return figures
-
-
-def _exit_status(stages: StageRecorder, checklist: Any) -> ExitStatus:
+def _exit_status(stages: StageRecorder, checklist: Checklist | None) -> ExitStatus:
     if stages.interrupted_by is not None:
         return interrupt.exit_status(stages.interrupted_by)
     if stages.first_error is not None:
         return stages.first_error.exit_status
-    if (checklist is not None and not checklist.ok) or stages.policy_failed:
+    broke_policy = any(o.policy for o in stages.outcomes)
+    if (checklist is not None and not checklist.ok) or broke_policy:
         return ExitStatus.CHECK_FAILED
     return ExitStatus.OK
 
 
-def _journey(ablation: Any, binary: Any, shipped: Any, assembled: Any) -> list[JourneyStep]:
+def _journey(
+    ablation: Ablation | None, binary: Binary | None, shipped: Binary | None, assembled: AssembledImage | None
+) -> list[JourneyStep]:
     steps: list[JourneyStep] = []
     if ablation is not None:
         steps.append(JourneyStep(label="default go build", size=ablation.rows[0].size, what="file"))

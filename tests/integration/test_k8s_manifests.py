@@ -63,6 +63,8 @@ def test_manifests_from_a_layout_validate_strictly(
         f"oci:{path}:v2",
         "--repository",
         "registry.example.com/team/hello-api",
+        "--port",
+        "8080",
         "--health",
         "/healthz",
         "--readiness",
@@ -95,7 +97,7 @@ def test_stdout_yaml_and_json_modes(layout: tuple[Path, str]) -> None:
     assert f"image: r.example.com/app@{digest}" in plain.stdout
     assert "terminationGracePeriodSeconds: 30" in plain.stdout
     assert "not measured" in plain.stderr  # notes go to stderr, never into the YAML
-    as_json = _goslim("k8s", f"r.example.com/app@{digest}", "--json")
+    as_json = _goslim("k8s", f"r.example.com/app@{digest}", "--port", "8080", "--json")
     assert as_json.returncode == 0, as_json.stderr
     data = json.loads(as_json.stdout)
     assert data["input"]["digest"] == digest and len(data["objects"]) == 3
@@ -115,6 +117,49 @@ def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str) -> None
     assert proc.returncode == 2
     assert message in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_verified_run_gives_ports_probes_and_a_slow_stop_fails(
+    layout: tuple[Path, str], tmp_path: Path
+) -> None:
+    """What verify observed (here a `goslim verify --json` document) decides ports, probes and grace;
+    a service that needed SIGKILL gets a comment in the YAML and exit 1 unless --allow-slow-stop."""
+    path, digest = layout
+    observed = {
+        "listening": [{"proto": "tcp", "port": 9100}],
+        "port": 9100,
+        "liveness": "/healthz",
+        "readiness": "/readyz",
+        "shutdown_seconds": 30.0,
+        "needed_kill": True,
+    }
+    checklist = {
+        "image": "x",
+        "runtime": "runc",
+        "platform": "linux/amd64",
+        "results": [],
+        "seconds": 1.0,
+        "observed": observed,
+    }
+    verified = tmp_path / "verify.json"
+    verified.write_text(json.dumps(checklist))
+    out = tmp_path / "k8s.yaml"
+    args = ["k8s", f"oci:{path}:v2", "--verified", str(verified), "--name", "exporter", "--out", str(out)]
+    failed = _goslim(*args)
+    assert failed.returncode == 1, failed.stderr
+    assert "SIGKILL" in failed.stderr and "--allow-slow-stop" in failed.stderr
+    text = out.read_text()
+    assert "# shutdown: verify sent the stop signal" in text  # the YAML itself says so
+    assert "# image: REGISTRY/exporter is a placeholder" in text
+    documents = [d for d in yaml.safe_load_all(text) if d]
+    assert documents[0]["metadata"]["name"] == "exporter"
+    container = documents[0]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"REGISTRY/exporter@{digest}"
+    assert container["ports"][0]["containerPort"] == 9100
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert documents[0]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 35
+    allowed = _goslim(*args, "--allow-slow-stop")
+    assert allowed.returncode == 0, allowed.stderr
 
 
 def test_layout_with_two_tags_needs_one_named(layout: tuple[Path, str]) -> None:

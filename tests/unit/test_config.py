@@ -19,7 +19,29 @@ def test_valid_file(tmp_path: Path) -> None:
     cfg = load_config(tmp_path)
     assert cfg.build.profile == "default"
     assert cfg.build.tags == ["netgo"]
-    assert cfg.image.ports == [8080]
+    assert cfg.service.ports == [8080]  # image.ports is the older name of service.ports
+
+
+def test_service_section_and_the_older_keys() -> None:
+    cfg = parse_config(
+        "service:\n  name: api\n  args: [serve]\n  env: {A: b}\n  ports: [9090]\n  health: /-/healthy\n"
+        "  readiness: /ready\n  writable: [/var/cache/api]\n",
+        where="goslim.yaml",
+    )
+    assert (cfg.service.name, cfg.service.args, cfg.service.ports) == ("api", ["serve"], [9090])
+    assert cfg.service.writable == ["/var/cache/api"]
+    old = parse_config(
+        "image:\n  ports: [8080, 9090]\n  args: [-v]\nverify:\n  port: 9090\n  health: /h\n", where="g"
+    )
+    # verify.port was the probe port: it comes first.
+    assert (old.service.ports, old.service.args, old.service.health) == ([9090, 8080], ["-v"], "/h")
+
+
+def test_one_fact_set_twice_is_refused() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_config("service:\n  ports: [9090]\nverify:\n  port: 8080\n", where="goslim.yaml")
+    assert "'verify.port' and 'service.ports' both set" in err.value.one_line()
+    assert "keep only service.ports" in (err.value.hint or "")
 
 
 def test_unknown_top_level_key_names_key_and_file() -> None:

@@ -11,14 +11,25 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.binary import analyze
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.image import AppDirOpt, CompressionOpt, TargetArg, TzOpt, load_service
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain
+from goslim.contract_resolve import start_probe
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
 from goslim.image.compare import Comparison, Variant, compare_bases
 from goslim.image.startcheck import check_starts
-from goslim.probe import ProbeSpec
 from goslim.runner import SubprocessRunner
 from goslim.upx import pack
 
@@ -26,13 +37,11 @@ BaseListOpt = Annotated[list[str] | None, typer.Option(
     "--base", help="A base to compare (repeatable): REF, oci:PATH, docker-archive:PATH. static and scratch "
     "are always included.")]
 RunOpt = Annotated[bool, typer.Option("--run/--no-run", help="Start each image with runc and probe it.")]
-PortOpt = Annotated[int | None, typer.Option(help="Port to probe (default: verify.port, image.ports, 8080).")]
-HealthOpt = Annotated[str | None, typer.Option(help="HTTP path to probe (default: verify.health, /healthz).")]
 UpxOpt = Annotated[str | None, typer.Option(help="Also compare the binary packed at this UPX level.")]
 
 
 def register(app: typer.Typer) -> None:
-    app.command("compare")(compare)
+    app.command("compare", cls=ContractCommand)(compare)
 
 
 def compare(
@@ -42,9 +51,14 @@ def compare(
     tz: TzOpt = None,
     app_dir: AppDirOpt = None,
     run: RunOpt = True,
+    upx: UpxOpt = None,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
     port: PortOpt = None,
     health: HealthOpt = None,
-    upx: UpxOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -52,9 +66,11 @@ def compare(
     output = make_output(json_out)
     if compression not in (None, "gzip", "zstd"):
         raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
-    service = load_service(target, output, embed_tz=tz == "embed")
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
+    service = load_service(target, output.progress, embed_tz=tz == "embed")
     cfg = service.config
-    options = ImageOptions.from_config(cfg.image, compression=compression, tz=tz, app_dir=app_dir)
+    contract = service.contract(flags)
+    options = ImageOptions.from_config(cfg.image, contract, compression=compression, tz=tz, app_dir=app_dir)
     bases = _dedupe([*(base or []), "static", "scratch"])
     variants = [Variant(label="slim", binary=service.binary, report=service.report)]
     with tempfile.TemporaryDirectory(prefix="goslim-compare-") as tmp:
@@ -64,10 +80,11 @@ def compare(
         if run:
             runner = SubprocessRunner()
             missing = [t for t in ("runc", "umoci") if runner.which(t) is None]
-            probe = ProbeSpec("http", port or cfg.verify.port or (cfg.image.ports or [8080])[0],
-                              health or cfg.verify.health or "/healthz")
+            probe = start_probe(contract)
             if missing:
                 how = f"skipped: {' and '.join(missing)} not installed"
+            elif probe is None:
+                how = "not checked: no port known (pass --port, or let goslim verify discover it)"
             else:
                 how = f"runc, {probe.describe()} answered, then exit code after SIGTERM"
 

@@ -9,16 +9,28 @@ import typer
 from rich.console import Console
 
 from goslim.binary import analyze
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line
 from goslim.config import load_config
+from goslim.contract_resolve import resolve_contract
 from goslim.dockerfile import GeneratedDockerfile, plan_dockerfile, write_dockerfile
 from goslim.errors import UserInputError
 from goslim.gobuild.toolchain import find_module_root
 
 
 def register(app: typer.Typer) -> None:
-    app.command("dockerfile")(dockerfile)
+    app.command("dockerfile", cls=ContractCommand)(dockerfile)
 
 
 def dockerfile(
@@ -39,11 +51,19 @@ def dockerfile(
     force: Annotated[
         bool, typer.Option("--force", help="Replace a Dockerfile goslim did not write.")
     ] = False,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Write a Dockerfile (BuildKit cache mounts, slim flags, nonroot, exec ENTRYPOINT) and .dockerignore."""
     output = make_output(json_out)
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
     module_dir = (module or find_module_root(Path.cwd())).resolve()
     if not module_dir.is_dir():
         raise UserInputError(f"{module_dir} is not a directory", hint="pass the Go module directory")
@@ -53,7 +73,9 @@ def dockerfile(
         if not binary.is_file():
             raise UserInputError(f"no binary at {binary}", hint="build it first: goslim build")
         report = analyze(binary, top=0)
-    spec = plan_dockerfile(module_dir, config, base=base, upx=upx, report=report)
+    package = config.build.packages[0] if config.build.packages else "."
+    contract = resolve_contract(flags, config.service, package=package, user=config.image.user)
+    spec = plan_dockerfile(module_dir, config, base=base, upx=upx, report=report, contract=contract)
     out_dir = (out or module_dir).resolve()
     ignore = [config.build.out, config.report.dir]
     result = write_dockerfile(spec, module_dir, out_dir, ignore=ignore, force=force)

@@ -1,4 +1,5 @@
-"""`goslim k8s IMAGE`: Deployment (+ canary) and Service YAML for an image pinned by digest."""
+"""`goslim k8s IMAGE`: Deployment (+ canary) and Service YAML for an image pinned by digest, made from
+the run contract and what verify observed."""
 
 from __future__ import annotations
 
@@ -8,31 +9,53 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line
 from goslim.config import load_config
+from goslim.contract_resolve import given_flags, resolve_contract
+from goslim.errors import CheckFailedError, GoslimError, UserInputError
 from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
+from goslim.k8s.verified import Verified, read_verified
+from goslim.oci import read_image
 
 
 def register(app: typer.Typer) -> None:
-    app.command("k8s")(k8s)
+    app.command("k8s", cls=ContractCommand)(k8s)
 
 
 def k8s(
     image: Annotated[
         str, typer.Argument(help="REPO@sha256:<digest>, or oci:PATH[:TAG] (its digest is read).")
     ],
-    port: Annotated[
-        int | None, typer.Option(help="Container port (goslim.yaml: verify.port / image.ports).")
+    verified: Annotated[
+        Path | None,
+        typer.Option(
+            help="report.json of goslim slim, or goslim verify --json output: ports, probes and times "
+            "verify observed."
+        ),
     ] = None,
-    health: Annotated[str | None, typer.Option(help="HTTP path for startup and liveness probes.")] = None,
-    readiness: Annotated[str | None, typer.Option(help="HTTP path for the readiness probe.")] = None,
-    tcp: Annotated[bool, typer.Option("--tcp", help="TCP probes instead of HTTP.")] = False,
     shutdown_seconds: Annotated[
-        float | None, typer.Option(help="Measured SIGTERM-to-exit time (goslim verify prints it).")
+        float | None, typer.Option(help="Stop-signal-to-exit time, instead of the one in --verified.")
     ] = None,
-    startup_seconds: Annotated[float | None, typer.Option(help="Measured start-to-ready time.")] = None,
+    startup_seconds: Annotated[
+        float | None, typer.Option(help="Start-to-ready time, instead of the one in --verified.")
+    ] = None,
+    allow_slow_stop: Annotated[
+        bool,
+        typer.Option("--allow-slow-stop", help="Exit 0 even though the service needed SIGKILL to stop."),
+    ] = False,
     grace: Annotated[
         int | None, typer.Option(help="terminationGracePeriodSeconds (overrides the computed one).")
     ] = None,
@@ -46,28 +69,49 @@ def k8s(
         str | None, typer.Option(help="With --canary: the REPO@sha256 the stable track runs.")
     ] = None,
     replicas: Annotated[int, typer.Option(help="Total replicas (split between stable and canary).")] = 2,
-    name: Annotated[str | None, typer.Option(help="Object name (default: from the repository).")] = None,
     repository: Annotated[
-        str | None, typer.Option(help="Registry repository for an oci: layout's image.")
+        str | None, typer.Option(help="Registry repository the oci: layout's image is pushed to.")
     ] = None,
     namespace: Annotated[str | None, typer.Option(help="metadata.namespace.")] = None,
     module: Annotated[Path | None, typer.Option(help="Module whose goslim.yaml gives defaults.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the YAML here instead of stdout.")] = None,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Kubernetes manifests with proven probes, a measured grace period and a locked-down securityContext."""
     output = make_output(json_out)
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
     config = load_config(module or Path.cwd())
-    verify = config.verify
+    found = read_verified(verified) if verified else Verified()
+    observed = found.observed
+    if found.contract is not None:
+        flags = given_flags(found.contract, flags)  # what the verified run was told, unless changed here
+    image_config = _local_image_config(image)
+    contract = resolve_contract(
+        flags,
+        config.service,
+        main_package=found.package or _repository_name(image, repository),
+        image_config=image_config,
+        observed=observed,
+        user=config.image.user,
+    )
+    if contract.liveness is not None and contract.probe_port is None:
+        raise UserInputError(
+            "--health needs a port for the probes",
+            hint="pass --port PORT, or --verified report.json from a run that saw the service listen",
+        )
     spec, notes = plan_k8s(
         image,
+        contract,
+        observed=observed,
         repository=repository,
-        name=name,
-        port=port or verify.port or (config.image.ports[0] if config.image.ports else 8080),
-        health=health or verify.health,
-        readiness=readiness or verify.readiness,
-        tcp=tcp,
         shutdown_seconds=shutdown_seconds,
         startup_seconds=startup_seconds,
         stable=stable,
@@ -76,8 +120,6 @@ def k8s(
         canary_percent=canary,
         replicas=replicas,
         namespace=namespace,
-        env=dict(config.image.env),
-        args=list(config.image.args),
     )
     manifests = build_manifests(spec)
     notes += manifests.notes
@@ -87,6 +129,7 @@ def k8s(
         output.emit(
             {
                 "input": spec,
+                "contract": contract,
                 "out": str(out) if out else None,
                 "notes": notes,
                 "replicas": manifests.replicas,
@@ -94,13 +137,39 @@ def k8s(
             },
             lambda c: None,
         )
-        return
-    if out is None:
+    elif out is None:
         typer.echo(manifests.yaml, nl=False)
     else:
         output.emit(manifests, lambda c: render(c, out, manifests))
-    for note in notes:
-        output.note(line(("note:", "yellow"), " ", note))
+    if not json_out:
+        for note in notes:
+            output.note(line(("note:", "yellow"), " ", note))
+    if manifests.slow_stop and not allow_slow_stop:
+        raise CheckFailedError(
+            "the service needed SIGKILL to stop: Kubernetes will kill it the same way at every rollout",
+            hint="handle SIGTERM and verify again, or pass --allow-slow-stop",
+        )
+
+
+def _local_image_config(image: str) -> dict | None:
+    """The image config of a local image (oci:, docker-archive:); registry images are not fetched."""
+    if not image.startswith(("oci:", "docker-archive:")):
+        return None
+    try:
+        return dict(read_image(image).config)
+    except GoslimError:  # plan_k8s reports a bad layout with its own clear line
+        return None
+
+
+def _repository_name(image: str, repository: str | None) -> str | None:
+    """A name from --repository or the image reference's repository, for when nothing names the service."""
+    if repository:
+        return repository
+    if image.startswith(("oci:", "docker-archive:")):
+        return None  # a layout directory is not the service's name
+    repo = image.split("@", 1)[0]
+    head, _, last = repo.rpartition("/")
+    return f"{head}/{last.split(':', 1)[0]}" if head else last.split(":", 1)[0]
 
 
 def render(console: Console, out: Path, manifests: Manifests) -> None:

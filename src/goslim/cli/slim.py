@@ -12,6 +12,17 @@ from rich.table import Table
 
 from goslim import interrupt
 from goslim.cli.build import resolve_targets
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain
 from goslim.config import load_config
@@ -35,7 +46,7 @@ STATUS_STYLE = {
 
 
 def register(app: typer.Typer) -> None:
-    app.command("slim")(slim)
+    app.command("slim", cls=ContractCommand)(slim)
 
 
 def slim(
@@ -71,11 +82,23 @@ def slim(
         bool, typer.Option("--no-ablation", help="Skip the per-technique size ablation.")
     ] = False,
     no_compare: Annotated[bool, typer.Option("--no-compare", help="Skip the comparison of bases.")] = False,
+    allow_slow_stop: Annotated[
+        bool,
+        typer.Option("--allow-slow-stop", help="Pass even though the service needed SIGKILL to stop."),
+    ] = False,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Build the smallest image that provably works, and write a report of how it got there."""
     output = make_output(json_out)
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
     module_dir, patterns = resolve_targets(targets or [])
     config = load_config(module_dir)
     if base:
@@ -88,7 +111,13 @@ def slim(
     check_writable(out_root)
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
     names = {m.import_path: m.name for m in mains}
+    dirs = {m.import_path: _relative(m.dir, module_dir) for m in mains}
     several = len(mains) > 1
+    if several and flags.name:
+        raise UserInputError(
+            f"--name {flags.name} would name all {len(mains)} services the same",
+            hint="run goslim slim on one main package to name it",
+        )
     clashes = sorted({n for n in names.values() if list(names.values()).count(n) > 1})
     if clashes:
         raise UserInputError(
@@ -102,7 +131,10 @@ def slim(
             config=config,
             out_dir=out_root / names[package] if several else out_root,
             package=package,
+            package_dir=dirs[package],
             platform=the_platform,
+            flags=flags,
+            allow_slow_stop=allow_slow_stop,
             ablation=not no_ablation,
             compare=not no_compare,
             upx_policy=upx or config.upx.policy,
@@ -160,8 +192,17 @@ def _what_failed(run: SlimRun) -> str:
     failed = [s.stage for s in run.failed_stages]
     if run.checklist is not None and not run.checklist.ok:
         failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
-    policy = [s.message for s in run.stages if s.stage == "scan" and "--fail-on" in s.message]
+    policy = [f"{s.stage}: {s.policy}" for s in run.stages if s.policy]
     return ", ".join(failed + policy) or "policy"
+
+
+def _relative(package_dir: Path, module_dir: Path) -> str:
+    """./cmd/NAME for a main package inside the module, '.' for the module root."""
+    try:
+        rel = package_dir.resolve().relative_to(module_dir.resolve())
+    except ValueError:
+        return str(package_dir)
+    return "." if str(rel) == "." else f"./{rel}"
 
 
 def render_services(console: Console, runs: list[SlimRun]) -> None:
@@ -215,5 +256,9 @@ def render_summary(console: Console, run: SlimRun) -> None:
         for c in run.claims:
             table.add_row(plain(c.claim), plain(c.verdict), plain(c.measured))
         console.print(table)
+    if run.contract:
+        console.print("[bold]run contract[/] (where each value came from)")
+        for described in run.contract.describe():
+            console.print(line("  ", described), highlight=False)
     for what, path in run.outputs.items():
         console.print(line((what, "bold"), ": ", path), highlight=False)

@@ -12,9 +12,19 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.binary import BinaryReport, NotElfError, analyze
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    PortOpt,
+    ReadinessOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain, signed_pct
 from goslim.config import GoslimConfig, load_config, parse_config
+from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import copy_atomic
 from goslim.gobuild.models import Binary
@@ -26,7 +36,7 @@ SEVERITY_STYLE = {"info": "dim", "warn": "yellow", "block": "bold red"}
 
 
 def register(app: typer.Typer) -> None:
-    app.command("upx")(upx)
+    app.command("upx", cls=ContractCommand)(upx)
 
 
 def upx(
@@ -38,12 +48,11 @@ def upx(
             f"or one or more of: {', '.join(LEVEL_FLAGS)} (comma-separated)."
         ),
     ] = "auto",
-    port: Annotated[
-        int | None, typer.Option(help="Port the binary listens on (also passed as PORT).")
-    ] = None,
-    health: Annotated[
-        str | None, typer.Option(help="HTTP path of its ready probe (default: a TCP probe on --port).")
-    ] = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write the chosen packed binary here.")] = None,
     repetitions: Annotated[int, typer.Option("--reps", min=1, max=50, help="Launches per variant.")] = 5,
     max_startup_ms: Annotated[
@@ -77,7 +86,9 @@ def upx(
             if v is not None
         }
     )
-    probe = _probe(port, health, settings)
+    flags = contract_flags(None, arg, env, port, health, readiness, None)
+    contract = resolve_contract(flags, settings.service)
+    probe = _probe(flags, settings)
     if out is not None and out.is_dir():
         raise UserInputError(f"--out {out} is a directory", hint="give a file path, e.g. dist/app.upx")
     target = describe_binary(binary)
@@ -89,6 +100,8 @@ def upx(
             budget,
             policy=policy,
             work_dir=Path(work),
+            env=contract.env,
+            args=contract.args,
             repetitions=repetitions,
             progress=step,
         )
@@ -153,15 +166,12 @@ def _compression(name: str) -> Literal["gzip", "zstd"]:
     return "zstd" if name == "zstd" else "gzip"
 
 
-def _probe(port: int | None, health: str | None, settings: GoslimConfig) -> ProbeSpec | None:
-    """--port/--health, else goslim.yaml verify.port with its readiness (or health) path."""
-    port = port if port is not None else settings.verify.port
-    if port is None:
-        if health is not None:
-            raise UserInputError("--health needs --port", hint="give the port the binary listens on")
-        return None
-    path = health or settings.verify.readiness or settings.verify.health
-    return ProbeSpec(kind="http", port=port, path=path) if path else ProbeSpec(kind="tcp", port=port)
+def _probe(flags: ContractFlags, settings: GoslimConfig) -> ProbeSpec | None:
+    """The run contract's ready probe (flags, then goslim.yaml's service section)."""
+    probe = start_probe(resolve_contract(flags, settings.service))
+    if probe is None and (flags.health or flags.readiness):
+        raise UserInputError("--health needs --port", hint="give the port the binary listens on")
+    return probe
 
 
 def render(console: Console, report: UpxReport, out: Path | None) -> None:

@@ -10,9 +10,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from goslim.cli.contract_options import (
+    ArgOpt,
+    ContractCommand,
+    EnvOpt,
+    HealthOpt,
+    NameOpt,
+    PortOpt,
+    ReadinessOpt,
+    WritableOpt,
+    contract_flags,
+)
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line, plain
 from goslim.config import load_config
+from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.verify import Checklist, CheckStatus, verify_image, verify_rootfs
@@ -28,35 +40,26 @@ STYLES = {
 }
 
 
-# Kept for callers that imported it from here (goslim.pipeline).
-build_options = options_from_config
-
-
 def register(app: typer.Typer) -> None:
-    app.command("verify")(verify)
+    app.command("verify", cls=ContractCommand)(verify)
 
 
 def verify(
     image: Annotated[
         str, typer.Argument(help="oci:PATH[:TAG], docker-archive:PATH, HOST/REPO[:TAG], or rootfs:DIR")
     ],
-    port: Annotated[
-        int | None, typer.Option(help="Port to probe (default: EXPOSE, else the port it listens on).")
-    ] = None,
-    health: Annotated[
-        str | None, typer.Option(help="Liveness path (default: /healthz, /livez or /health).")
-    ] = None,
-    readiness: Annotated[
-        str | None, typer.Option(help="Readiness path (default: /readyz or /ready).")
-    ] = None,
+    name: NameOpt = None,
+    arg: ArgOpt = None,
+    env: EnvOpt = None,
+    port: PortOpt = None,
+    health: HealthOpt = None,
+    readiness: ReadinessOpt = None,
+    writable: WritableOpt = None,
     grace: Annotated[float | None, typer.Option(help="Seconds to wait after SIGTERM (default 30).")] = None,
     alive: Annotated[float | None, typer.Option(help="Seconds it must stay up (default 5).")] = None,
     runtime: Annotated[str | None, typer.Option(help="OCI runtime: runc (default) or crun.")] = None,
     check: Annotated[list[str] | None, typer.Option("--check", help="Only these checks or groups.")] = None,
     skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip these checks or groups.")] = None,
-    env: Annotated[
-        list[str] | None, typer.Option("--env", help="KEY=VALUE added to the image's Env.")
-    ] = None,
     max_image_mb: Annotated[float | None, typer.Option(help="Image size budget in MiB.")] = None,
     max_binary_mb: Annotated[float | None, typer.Option(help="Binary size budget in MiB.")] = None,
     image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
@@ -67,17 +70,18 @@ def verify(
 ) -> None:
     """Run the image under runc and check it starts, logs, answers probes, stops on SIGTERM, and more."""
     output = make_output(json_out)
+    config = load_config(Path.cwd())
+    flags = contract_flags(name, arg, env, port, health, readiness, writable)
+    # The image's own Cmd, Env and EXPOSE are already in the image: verify needs only what was given.
+    contract = resolve_contract(flags, config.service)
     options = options_from_config(
-        load_config(Path.cwd()).verify,
-        port=port,
-        health=health,
-        readiness=readiness,
+        config.verify,
+        contract,
         grace=grace,
         alive=alive,
         runtime=runtime,
         check=check,
         skip=skip,
-        env=env,
         max_image_mb=max_image_mb,
         max_binary_mb=max_binary_mb,
     )

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from goslim import __version__
 from goslim.binary import BinaryReport, Needs
 from goslim.config import GoslimConfig
+from goslim.contract import RunContract
+from goslim.contract_resolve import ContractFlags, resolve_contract
 from goslim.errors import UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.gobuild.flags import BuildOptions, Profile, plan_build
@@ -172,13 +174,16 @@ def plan_dockerfile(
     report: BinaryReport | None = None,
     main: MainPackage | None = None,
     digests: Mapping[str, str] | None = None,
+    contract: RunContract | None = None,
 ) -> DockerfileSpec:
-    """Decide the Dockerfile from go.mod, goslim.yaml (build, image, upx) and the flags.
+    """Decide the Dockerfile from go.mod, goslim.yaml (build, image, upx), the flags and the run
+    ``contract`` (its args, env and ports; by default resolved from goslim.yaml alone).
 
     ``main``: the main package goslim built (found with `go list` when not given). ``report``: the
     built binary's analysis, whose needs decide the runtime files. ``digests``: image reference ->
     ``sha256:...`` for bases whose digest is known; those are pinned.
     """
+    contract = contract or resolve_contract(ContractFlags(), config.service)
     module_path, go_version = read_go_mod(module_dir)
     main = main or main_package(module_dir, config, report)
     plan = plan_build(
@@ -208,9 +213,10 @@ def plan_dockerfile(
         upx=level,
         tags=build_tags(config, report),
         x=dict(config.build.x),
-        ports=tuple(config.image.ports),
-        env=dict(config.image.env),
-        args=tuple(config.image.args),
+        ports=contract.ports,
+        # Only what was given: Env and Cmd read back from goslim's image are the base's, not the service's.
+        env=dict(contract.env) if contract.given("env") else {},
+        args=contract.args if contract.given("args") else (),
         labels=dict(config.image.labels),
         user=config.image.user,
         workdir=config.image.workdir,

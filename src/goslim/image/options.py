@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goslim.bases.builtin import StaticOptions
 from goslim.config import ImageConfig
+from goslim.contract import RunContract
 
 # Where the binary goes: /app/<name> (goslim's choice; ko uses /ko-app/<name>).
 DEFAULT_APP_DIR = "/app"
@@ -29,14 +30,17 @@ class ImageOptions(BaseModel):
     static: StaticOptions = Field(default_factory=StaticOptions)
 
     @classmethod
-    def from_config(cls, config: ImageConfig, **overrides: object) -> ImageOptions:
-        """Options from goslim.yaml's image section; ``overrides`` (flags) win when not None."""
+    def from_config(
+        cls, config: ImageConfig, contract: RunContract | None = None, **overrides: object
+    ) -> ImageOptions:
+        """Options from goslim.yaml's image section and the run ``contract`` (Cmd, Env, EXPOSE);
+        ``overrides`` (flags) win when not None."""
         values: dict[str, object] = {
             "user": config.user,
             "workdir": config.workdir,
-            "env": dict(config.env),
-            "args": list(config.args),
-            "ports": list(config.ports),
+            "env": dict(contract.env) if contract else {},
+            "args": list(contract.args) if contract else [],
+            "ports": list(contract.ports) if contract else [],
             "labels": dict(config.labels),
             "compression": config.compression,
             "app_dir": config.app_dir,

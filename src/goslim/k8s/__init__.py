@@ -3,9 +3,9 @@
 from goslim.k8s.image import PinnedImage, resolve_image
 from goslim.k8s.manifests import (
     build_manifests,
-    default_probes,
     grace_period,
     name_from_repository,
+    probes_from_contract,
     split_replicas,
 )
 from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, Resources
@@ -19,10 +19,10 @@ __all__ = [
     "Probes",
     "Resources",
     "build_manifests",
-    "default_probes",
     "grace_period",
     "name_from_repository",
     "plan_k8s",
+    "probes_from_contract",
     "resolve_image",
     "split_replicas",
 ]

@@ -86,14 +86,12 @@ def _from_layout(text: str, repository: str | None) -> PinnedImage:
         raise UserInputError(
             f"{index_file} names an invalid digest '{digest}'", hint="rebuild the layout with goslim image"
         )
-    note = ""
     if repository is None:
-        repository = path.resolve().name
-        note = (
-            f"the layout has no registry name: the manifest uses '{repository}'; "
-            "push the image and pass --repository REGISTRY/REPO"
+        # The layout directory is not a registry name: the caller names the image (k8s.plan_k8s does).
+        raise UserInputError(
+            f"the layout {path} has no registry name", hint="pass --repository REGISTRY/REPO"
         )
-    return PinnedImage(repository=repository, digest=digest, source=text, note=note)
+    return PinnedImage(repository=repository, digest=digest, source=text)
 
 
 def _choose(manifests: list, tag: str | None, path: Path) -> dict:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from goslim.models import StrictFrozen as Frozen
 
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class Probe(Frozen):
@@ -43,12 +41,15 @@ class Resources(Frozen):
 class K8sInput(Frozen):
     """What the manifests are made from; the pipeline fills it from verify's measurements."""
 
-    name: str  # Deployment/Service name (DNS-1123 label)
+    name: str  # Deployment/Service name (DNS-1123 label): the run contract's name
     image_ref: str  # repository, e.g. registry.example.com/team/app (no tag, no digest)
     digest: str  # sha256:<64 hex>: the image is always pinned by digest
-    port: int = Field(default=8080, ge=1, le=65535)
+    image_placeholder: bool = False  # image_ref is REGISTRY/NAME: nobody said where the image is pushed
+    ports: tuple[int, ...] = ()  # the run contract's ports; the first is the one probes use
     probes: Probes = Field(default_factory=Probes)
+    writable: tuple[str, ...] = ()  # paths the service writes: an emptyDir each
     shutdown_seconds: float | None = Field(default=None, ge=0)  # measured SIGTERM-to-exit time
+    needed_kill: bool = False  # verify had to SIGKILL it: the grace period did not suffice
     grace_margin_seconds: float = Field(default=5.0, ge=0)
     grace_seconds: int | None = Field(default=None, ge=1)  # explicit override of the computed grace
     prestop_sleep_seconds: int = Field(default=0, ge=0)  # lets endpoints drain before SIGTERM
@@ -67,6 +68,13 @@ class K8sInput(Frozen):
     def _digest(cls, value: str) -> str:
         if not _DIGEST_RE.match(value):
             raise ValueError("must be sha256:<64 lowercase hex digits>")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if any(not 1 <= p <= 65535 for p in value):
+            raise ValueError("ports must be 1-65535")
         return value
 
     @field_validator("name")
@@ -89,3 +97,4 @@ class Manifests(Frozen):
     grace_seconds: int
     replicas: dict[str, int]  # track -> replicas
     notes: list[str]
+    slow_stop: bool = False  # shutdown needed SIGKILL: the YAML says so; commands exit 1 unless allowed

@@ -106,20 +106,6 @@ class DockerConfigKeychain:
         return Credential(username=user, password=secret)
 
 
-@dataclass(frozen=True)
-class ChainKeychain:
-    """First keychain that has a credential wins."""
-
-    keychains: tuple[Keychain, ...]
-
-    def resolve(self, registry: str) -> Credential | None:
-        for chain in self.keychains:
-            found = chain.resolve(registry)
-            if found is not None:
-                return found
-        return None
-
-
 def _load_config(config_dir: Path | None) -> tuple[Path | None, dict]:
     candidates: list[Path] = []
     if config_dir is not None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 from goslim.oci.errors import BlobError, InvalidDigestError
@@ -43,17 +42,6 @@ class Digest:
     @classmethod
     def of_bytes(cls, data: bytes) -> Digest:
         return cls("sha256", hashlib.sha256(data).hexdigest())
-
-    @classmethod
-    def of_file(cls, path: Path) -> tuple[Digest, int]:
-        """(sha256 digest, size) of a file, read in chunks."""
-        h = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                h.update(chunk)
-                size += len(chunk)
-        return cls("sha256", h.hexdigest()), size
 
     def hasher(self) -> hashlib._Hash:
         return hashlib.new(self.algorithm)

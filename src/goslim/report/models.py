@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from goslim.binary import BinaryReport
+from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
+from goslim.image.assemble import AssembledImage
+from goslim.models import Frozen
+from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class StageOutcome(Frozen):
@@ -26,6 +26,7 @@ class StageOutcome(Frozen):
     message: str = ""
     hint: str | None = None
     evidence: tuple[str, ...] = ()  # the lines that explain a failure (the compiler's own, a tool's stderr)
+    policy: str | None = None  # a policy the stage's result broke (the run exits 1), e.g. scan --fail-on
 
 
 class Claim(Frozen):
@@ -71,11 +72,12 @@ class SlimRun(Frozen):
     binary: Binary | None = None
     analysis: BinaryReport | None = None
     upx: UpxReport | None = None
-    image: dict[str, Any] | None = None  # AssembledImage as JSON
+    contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
+    image: AssembledImage | None = None
     image_location: str | None = None
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
-    scan: dict[str, Any] | None = None  # ScanReport as JSON
+    scan: ScanReport | None = None
     sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
     signature: str | None = None
     claims: list[Claim] = Field(default_factory=list)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from goslim.models import Frozen
 
 Status = Literal["called", "imported", "not-linked", "unknown"]
 Severity = Literal["low", "medium", "high", "critical", "unknown"]
@@ -17,10 +19,6 @@ STATUS_MEANING = {
     "not-linked": "the module version is affected but the vulnerable package is not in the binary",
     "unknown": "no function table or no symbol data: assume affected",
 }
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class ScannedModule(Frozen):

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from goslim.models import Frozen
 from goslim.scan.cvss import cvss3_base_score, severity_of
 from goslim.scan.semver import Version, parse_semver
 
 GO_ECOSYSTEM = "Go"
 STDLIB = "stdlib"
 SEVERITY_LEVELS = ("low", "medium", "high", "critical")
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
 
 
 class VulnImport(Frozen):

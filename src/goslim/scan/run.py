@@ -13,7 +13,7 @@ from goslim.fsutil import write_text_atomic
 from goslim.scan.match import FAIL_ON_CHOICES, policy_failures
 from goslim.scan.models import SbomDocument, SbomFormat, ScanReport
 from goslim.scan.sarif import sarif_text
-from goslim.scan.sbom import SBOM_FORMATS, make_sbom
+from goslim.scan.sbom import SBOM_FORMATS, make_sbom, sbom_file_name
 from goslim.scan.scanner import scan_facts, unmatched_report
 from goslim.scan.target import ScanTarget, open_target
 from goslim.scan.vulndb import VulnDb, fetch_vulndb, load_vulndb
@@ -71,10 +71,12 @@ def run_scan(
     sarif: Path | None = None,
     attach_sboms: bool = True,
     unpacked: Path | None = None,
+    name: str | None = None,
 ) -> ScanOutcome:
     """Scan a binary or image, write SBOMs beside it (or in ``out_dir``), attach them to an image.
 
     ``unpacked``: for an image whose entrypoint is UPX-packed, the binary before packing.
+    ``name``: the service's name, which names the SBOM files (default: from the image or binary).
     """
     if fail_on not in FAIL_ON_CHOICES:
         raise UserInputError(
@@ -92,6 +94,8 @@ def run_scan(
         report = _scan(target, db)
     folder = out_dir or target.beside
     docs = [make_sbom(target.subject, fmt) for fmt in sbom_formats]
+    if name:
+        docs = [d.model_copy(update={"file_name": sbom_file_name(name, d.format)}) for d in docs]
     for doc in docs:
         write_text_atomic(folder / doc.file_name, doc.content)
     tag = None

@@ -105,13 +105,15 @@ def evaluate(
     work_dir: Path | None = None,
     repetitions: int = DEFAULT_REPETITIONS,
     env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
     runner: Runner | None = None,
     progress: Progress | None = None,
 ) -> UpxReport:
     """Pack ``binary`` at each level, measure every variant in the same run, and decide.
 
     Packed files go to ``work_dir`` (a new temporary directory when not given) and stay
-    there: the decision's ``binary`` points into it.
+    there: the decision's ``binary`` points into it. ``env`` and ``args`` are the run contract's:
+    runs to ready start the binary as the service runs.
     """
     step = progress or (lambda _text: None)
     for level in levels:
@@ -136,7 +138,7 @@ def evaluate(
         cwd = Path(cwd_name)
         run_env = launch_env(probe, env)
         step("looking for a version flag")
-        plan = plan_startup(binary.path, probe, run_env, cwd)
+        plan = plan_startup(binary.path, probe, run_env, cwd, args=args)
         variants = {"unpacked": binary.path} | {level: packed[level][0].path for level in levels}
         figures = measure_runtime(
             variants, plan, env=run_env, cwd=cwd, repetitions=repetitions, progress=step
@@ -204,6 +206,8 @@ def apply_policy(
     *,
     auto_levels: tuple[str, ...] = ("default", "lzma"),
     work_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
     runner: Runner | None = None,
     progress: Progress | None = None,
 ) -> tuple[Binary, UpxReport | None]:
@@ -217,7 +221,16 @@ def apply_policy(
         return binary, None
     levels = auto_levels if policy == "auto" else (policy,)
     report = evaluate(
-        binary, levels, probe, budget, policy=policy, work_dir=work_dir, runner=runner, progress=progress
+        binary,
+        levels,
+        probe,
+        budget,
+        policy=policy,
+        work_dir=work_dir,
+        env=env,
+        args=args,
+        runner=runner,
+        progress=progress,
     )
     return (report.decision.binary or binary), report
 
@@ -241,7 +254,7 @@ def _smoke(
         )
         return run.returncode == 0, run.describe()
     ready = start_until_ready(
-        [str(path)],
+        [str(path), *plan.args],
         env=env,
         cwd=cwd,
         probe=plan.probe,

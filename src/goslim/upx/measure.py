@@ -48,6 +48,7 @@ class StartupPlan:
     version_flag: str | None  # '--version' / '-version' when the binary has one
     version_output: str
     probe: ProbeSpec | None
+    args: tuple[str, ...] = ()  # the run contract's program arguments, for runs to ready
 
     def startup_method(self) -> str:
         if self.version_flag:
@@ -133,7 +134,9 @@ def kubernetes_env(count: int = 1000) -> dict[str, str]:
     return env
 
 
-def plan_startup(path: Path, probe: ProbeSpec | None, env: Mapping[str, str], cwd: Path) -> StartupPlan:
+def plan_startup(
+    path: Path, probe: ProbeSpec | None, env: Mapping[str, str], cwd: Path, args: tuple[str, ...] = ()
+) -> StartupPlan:
     """Find a version flag safely: run the unpacked binary with it, isolated, with a short timeout.
 
     Accepted when it exits 0 quickly and prints a short text; a binary that ignores the flag
@@ -149,8 +152,8 @@ def plan_startup(path: Path, probe: ProbeSpec | None, env: Mapping[str, str], cw
         )
         output = (run.stdout + run.stderr).strip()
         if run.returncode == 0 and output and len(output) <= MAX_VERSION_OUTPUT:
-            return StartupPlan(version_flag=flag, version_output=output, probe=probe)
-    return StartupPlan(version_flag=None, version_output="", probe=probe)
+            return StartupPlan(version_flag=flag, version_output=output, probe=probe, args=args)
+    return StartupPlan(version_flag=None, version_output="", probe=probe, args=args)
 
 
 def measure_runtime(
@@ -200,7 +203,7 @@ def _ready_run(
     *,
     timing_is_startup: bool,
 ) -> None:
-    run = start_until_ready([str(path)], env=env, cwd=cwd, probe=plan.probe, timeout_s=15.0)
+    run = start_until_ready([str(path), *plan.args], env=env, cwd=cwd, probe=plan.probe, timeout_s=15.0)
     fig.ready_detail = f"{run.how}: {run.detail}"
     if not run.ok:
         fig.ready_ok = False

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from goslim.config import UpxConfig
 from goslim.gobuild.models import Binary
-
-
-class Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
+from goslim.models import Frozen
 
 
 class Budget(Frozen):

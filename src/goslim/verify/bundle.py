@@ -99,6 +99,7 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         seccomp=seccomp,
         extra_mounts=mounts,
         extra_env=[f"{k}={v}" for k, v in added],
+        writable=options.writable,
     )
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     confinement = (

@@ -141,6 +141,8 @@ class VerifyOptions(BaseModel):
     cpus: float = Field(default=1.0, gt=0)  # CPU quota of the container, in CPUs
     kubernetes_env: bool = False  # add the KUBERNETES_SERVICE_* variables every pod sees
     extra_env: dict[str, str] = Field(default_factory=dict)  # added to the image's Env for the run
+    args: tuple[str, ...] | None = None  # replaces the image's Cmd for the run; None: the image's own
+    writable: tuple[str, ...] = ()  # in-image paths mounted as tmpfs (the service writes there)
     start_timeout_seconds: float = 30.0  # runtime create/start
     image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)
     # Set by verify_image: the rootfs was unpacked with owners shifted by this host id, so the

@@ -46,13 +46,23 @@ def inner_config(image_config: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def container_process(
-    rootfs: Path, image_config: Mapping[str, Any], extra_env: Mapping[str, str] | None = None
+    rootfs: Path,
+    image_config: Mapping[str, Any],
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    args: tuple[str, ...] | None = None,
 ) -> ContainerProcess:
-    """Resolve Entrypoint+Cmd, Env, WorkingDir, User, ExposedPorts and StopSignal against ``rootfs``."""
+    """Resolve Entrypoint+Cmd, Env, WorkingDir, User, ExposedPorts and StopSignal against ``rootfs``.
+
+    ``args``: the run contract's program arguments, in place of the image's Cmd (None: keep Cmd).
+    """
     cfg = inner_config(image_config)
-    args = tuple(cfg.get("Entrypoint") or ()) + tuple(cfg.get("Cmd") or ())
+    cmd = tuple(cfg.get("Cmd") or ()) if args is None else args
+    args = tuple(cfg.get("Entrypoint") or ()) + cmd
     if not args:
-        raise UserInputError("the image has no Entrypoint or Cmd", hint="set image.args or an entrypoint")
+        raise UserInputError(
+            "the image has no Entrypoint or Cmd", hint="set service.args (--arg) or an entrypoint"
+        )
     env = _merge_env(list(cfg.get("Env") or ()), extra_env or {})
     env_map = dict(e.split("=", 1) for e in env if "=" in e)
     executable = find_executable(rootfs, args[0], env_map.get("PATH"))

@@ -51,12 +51,14 @@ def runtime_spec(
     seccomp: dict[str, Any] | None = None,
     extra_mounts: Sequence[dict[str, Any]] = (),
     extra_env: Sequence[str] = (),
+    writable: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """config.json for ``process`` on ``rootfs`` (an absolute path, mounted read-only).
 
     ``id_map`` adds a user namespace (the rootfs must be owned by the shifted ids); ``seccomp`` is
     a resolved ``linux.seccomp`` object; ``extra_mounts`` and ``extra_env`` are what the runtime
-    injects (/etc/hosts, HOSTNAME, ...).
+    injects (/etc/hosts, HOSTNAME, ...); ``writable``: the run contract's writable paths, each a
+    tmpfs as an emptyDir would be.
     """
     namespaces = [*NAMESPACES, "user"] if id_map else list(NAMESPACES)
     linux: dict[str, Any] = {
@@ -94,8 +96,18 @@ def runtime_spec(
         },
         "root": {"path": str(rootfs.resolve()), "readonly": True},
         "hostname": HOSTNAME,
-        "mounts": [*_mounts(), *extra_mounts],
+        "mounts": [*_mounts(), *extra_mounts,
+                   *(_writable_mount(path) for path in writable if path != "/tmp")],
         "linux": linux,
+    }
+
+
+def _writable_mount(path: str) -> dict[str, Any]:
+    return {
+        "destination": path,
+        "type": "tmpfs",
+        "source": "tmpfs",
+        "options": ["nosuid", "nodev", "mode=1777", f"size={TMP_SIZE}"],
     }
 
 

@@ -60,7 +60,7 @@ def verify_rootfs(
     if not rootfs.is_dir():
         raise UserInputError(f"rootfs '{rootfs}' is not a directory", hint="unpack the image first")
     selected = catalog.select(options.checks, options.skip)
-    process = container_process(rootfs, image_config, options.extra_env)
+    process = container_process(rootfs, image_config, options.extra_env, args=options.args)
     exe_host = resolve_in_rootfs(rootfs, process.executable)
     assert exe_host is not None  # container_process found it
     report = entrypoint_report(exe_host, process.executable)

@@ -8,6 +8,7 @@ import pytest
 from tests.reports import make_report
 
 from goslim.config import ImageConfig
+from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
 from goslim.image.metadata import created_epoch, image_version, source_url
@@ -49,8 +50,9 @@ def test_source_from_module_path_when_no_checkout(tmp_path) -> None:
 
 
 def test_options_from_config_and_flags() -> None:
-    cfg = ImageConfig(ports=[8080], user="1000:1000", tz="files", compression="zstd", app_dir="/ko-app")
-    opts = ImageOptions.from_config(cfg, user=None, compression="gzip", tz=None)
+    cfg = ImageConfig(user="1000:1000", tz="files", compression="zstd", app_dir="/ko-app")
+    contract = RunContract(name="svc", ports=(8080,))
+    opts = ImageOptions.from_config(cfg, contract, user=None, compression="gzip", tz=None)
     assert opts.user == "1000:1000" and opts.compression == "gzip" and opts.ports == [8080]
     assert opts.static.tz == "files" and opts.app_dir == "/ko-app"
     assert ImageOptions.from_config(cfg, tz="embed").static.tz == "embed"

@@ -10,21 +10,29 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from goslim.config import ServiceConfig
+from goslim.contract_resolve import parse_flags, resolve_contract
 from goslim.errors import UserInputError
 from goslim.k8s import (
     K8sInput,
     build_manifests,
-    default_probes,
     grace_period,
     name_from_repository,
     plan_k8s,
+    probes_from_contract,
     resolve_image,
     split_replicas,
 )
+from goslim.verify.models import Listener, Observed
 
 DIGEST = "sha256:" + "ab" * 32
 # The oldest release with the preStop sleep action, and the newest the package ships schemas for.
 K8S_VERSIONS = ["1.30", kubernetes_validate.utils.latest_version()]
+
+
+def _contract(health: str | None = None, readiness: str | None = None, ports: tuple[int, ...] = (8080,)):
+    flags = parse_flags(ports=list(ports), health=health, readiness=readiness)
+    return resolve_contract(flags, ServiceConfig(), main_package="example.com/hello-api")
 
 
 def _input(**overrides: object) -> K8sInput:
@@ -32,8 +40,10 @@ def _input(**overrides: object) -> K8sInput:
         "name": "hello-api",
         "image_ref": "registry.example.com/team/hello-api",
         "digest": DIGEST,
-        "port": 8080,
-        "probes": default_probes("/healthz", "/readyz", startup_seconds=0.2),
+        "ports": (8080,),
+        "probes": probes_from_contract(
+            _contract(health="/healthz", readiness="/readyz"), startup_seconds=0.2
+        ),
         "shutdown_seconds": 0.35,
     }
     fields.update(overrides)
@@ -46,7 +56,8 @@ def _input(**overrides: object) -> K8sInput:
     [
         {},
         {"canary_percent": 10, "replicas": 10, "prestop_sleep_seconds": 5, "namespace": "shop"},
-        {"probes": default_probes(None, None, tcp=True), "env": {"A": "1"}, "args": ["-serve"]},
+        {"probes": probes_from_contract(_contract()), "env": {"A": "1"}, "args": ["-serve"]},
+        {"ports": (9100, 9090), "writable": ("/var/cache/app",)},
     ],
 )
 def test_objects_validate_against_the_strict_kubernetes_schemas(version: str, overrides: dict) -> None:
@@ -94,15 +105,15 @@ def test_probes_use_the_paths_verify_checked() -> None:
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     # Start-up budget follows the measured start time: 3 x 0.2 s + 5 s slack, at least 10 probes.
     assert container["startupProbe"]["failureThreshold"] == 10
-    slow = default_probes("/healthz", None, startup_seconds=20)
+    slow = probes_from_contract(_contract(health="/healthz"), startup_seconds=20)
     assert slow.startup.failure_threshold == 65
     assert slow.readiness.path == "/healthz"
 
 
 def test_tcp_probes_when_there_is_no_http_path() -> None:
-    container = build_manifests(_input(probes=default_probes(None, None))).objects[0]["spec"]["template"][
-        "spec"
-    ]["containers"][0]
+    container = build_manifests(_input(probes=probes_from_contract(_contract()))).objects[0]["spec"][
+        "template"
+    ]["spec"]["containers"][0]
     assert container["livenessProbe"]["tcpSocket"] == {"port": "http"}
 
 
@@ -152,7 +163,7 @@ def test_yaml_has_no_anchors() -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", [{"digest": "sha256:short"}, {"name": "Hello_API"}, {"canary_percent": 100}, {"port": 0}]
+    "bad", [{"digest": "sha256:short"}, {"name": "Hello_API"}, {"canary_percent": 100}, {"ports": (0,)}]
 )
 def test_bad_input_is_refused(bad: dict) -> None:
     with pytest.raises(ValidationError):
@@ -206,9 +217,10 @@ def test_oci_layout_digest_by_tag_or_single_entry(tmp_path: Path) -> None:
     pinned = resolve_image(f"oci:{layout}:v2", repository="registry.example.com/hello-api")
     assert (pinned.repository, pinned.digest, pinned.note) == ("registry.example.com/hello-api", other, "")
     single = _layout(tmp_path / "single", [_entry(DIGEST)])
-    pinned = resolve_image(f"oci:{single}")
-    assert (pinned.repository, pinned.digest) == ("single", DIGEST)
-    assert "--repository" in pinned.note
+    pinned = resolve_image(f"oci:{single}", repository="r.example.com/single")
+    assert (pinned.repository, pinned.digest) == ("r.example.com/single", DIGEST)
+    with pytest.raises(UserInputError, match="no registry name"):
+        resolve_image(f"oci:{single}")  # the layout's directory is never taken for a registry name
 
 
 @pytest.mark.parametrize(
@@ -225,7 +237,7 @@ def test_oci_layout_problems_are_user_errors(
 ) -> None:
     layout = _layout(tmp_path / "l", entries)
     with pytest.raises(UserInputError, match=message):
-        resolve_image(f"oci:{layout}{suffix}")
+        resolve_image(f"oci:{layout}{suffix}", repository="r.example.com/l")
 
 
 def test_corrupt_index_is_a_user_error(tmp_path: Path) -> None:
@@ -237,20 +249,66 @@ def test_corrupt_index_is_a_user_error(tmp_path: Path) -> None:
 
 
 def test_plan_k8s_is_the_one_call_the_pipeline_makes(tmp_path: Path) -> None:
-    layout = _layout(tmp_path / "hello-api", [_entry(DIGEST, "v1")])
-    spec, notes = plan_k8s(
-        f"oci:{layout}:v1",
-        health="/healthz",
-        readiness="/readyz",
-        shutdown_seconds=0.5,
-        startup_seconds=0.1,
-        replicas=3,
-    )
-    assert (spec.name, spec.image, spec.replicas) == ("hello-api", f"hello-api@{DIGEST}", 3)
-    assert spec.probes.readiness.path == "/readyz"
-    assert any("--repository" in n for n in notes)
+    layout = _layout(tmp_path / "image", [_entry(DIGEST, "v1")])
+    contract = _contract(health="/healthz", readiness="/readyz")
+    observed = Observed(shutdown_seconds=0.5, startup_seconds=0.1)
+    spec, _ = plan_k8s(f"oci:{layout}:v1", contract, observed=observed, replicas=3)
+    # Named after the service, never the layout directory; the image a clear placeholder.
+    assert (spec.name, spec.image, spec.replicas) == ("hello-api", f"REGISTRY/hello-api@{DIGEST}", 3)
+    assert spec.probes.readiness.path == "/readyz" and spec.shutdown_seconds == 0.5
+    manifests = build_manifests(spec)
+    assert manifests.yaml.startswith("# Generated by goslim for hello-api.\n# image: REGISTRY/hello-api")
+    assert any("--repository" in n for n in manifests.notes)
     with pytest.raises(UserInputError, match="invalid --replicas"):
-        plan_k8s(f"r.example.com/app@{DIGEST}", replicas=0)
+        plan_k8s(f"r.example.com/app@{DIGEST}", contract, replicas=0)
+
+
+def test_ports_and_probes_are_what_verify_saw_answer() -> None:
+    observed = Observed(
+        listening=(Listener(proto="tcp", port=9100),),
+        port=9100,
+        liveness="/healthz",
+        readiness="/readyz",
+    )
+    contract = resolve_contract(
+        parse_flags(), ServiceConfig(), main_package="example.com/x/cmd/exporter", observed=observed
+    )
+    assert contract.sources["ports"] == "discovered" and contract.name == "exporter"
+    spec, _ = plan_k8s(f"r.example.com/exporter@{DIGEST}", contract, observed=observed)
+    deployment = build_manifests(spec).objects[0]
+    assert deployment["metadata"]["name"] == "exporter"
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["ports"] == [{"name": "http", "containerPort": 9100, "protocol": "TCP"}]
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+
+
+def test_tcp_probe_when_no_path_answered_and_none_without_a_port() -> None:
+    observed = Observed(listening=(Listener(proto="tcp", port=7000),), port=7000)
+    contract = resolve_contract(parse_flags(), ServiceConfig(), observed=observed, main_package="x/svc")
+    container = build_manifests(plan_k8s(f"r.example.com/svc@{DIGEST}", contract)[0]).objects[0]["spec"][
+        "template"
+    ]["spec"]["containers"][0]
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "http"}
+    silent = resolve_contract(parse_flags(), ServiceConfig(), main_package="x/batch")
+    manifests = build_manifests(plan_k8s(f"r.example.com/batch@{DIGEST}", silent)[0])
+    container = manifests.objects[0]["spec"]["template"]["spec"]["containers"][0]
+    assert "ports" not in container and "livenessProbe" not in container
+    assert "Service" not in [o["kind"] for o in manifests.objects]
+
+
+def test_needed_kill_is_said_in_the_yaml_and_flagged() -> None:
+    observed = Observed(port=8080, shutdown_seconds=30.0, needed_kill=True)
+    spec, _ = plan_k8s(f"r.example.com/app@{DIGEST}", _contract(), observed=observed)
+    manifests = build_manifests(spec)
+    assert manifests.slow_stop and "SIGKILL" in manifests.yaml.split("apiVersion")[0]
+    assert manifests.grace_seconds == 35
+
+
+def test_writable_paths_become_empty_dirs() -> None:
+    pod = build_manifests(_input(writable=("/var/cache/app",))).objects[0]["spec"]["template"]["spec"]
+    assert {"name": "writable-1", "mountPath": "/var/cache/app"} in pod["containers"][0]["volumeMounts"]
+    assert {"name": "writable-1", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
 
 
 def test_disruption_budget_only_when_there_is_more_than_one_pod() -> None:

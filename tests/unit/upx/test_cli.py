@@ -5,6 +5,7 @@ import pytest
 from goslim.cli.app import main
 from goslim.cli.upx import _probe
 from goslim.config import GoslimConfig, parse_config
+from goslim.contract_resolve import parse_flags
 from goslim.errors import UserInputError
 from tests.unit.upx.elfdata import tiny_elf
 
@@ -38,15 +39,15 @@ def test_bad_upx_config_key_is_named(tmp_path, capsys):
     assert "unknown key 'upx.max_startup'" in capsys.readouterr().err
 
 
-def test_probe_from_flags_or_config():
-    assert _probe(None, None, GoslimConfig()) is None
-    assert _probe(9000, None, GoslimConfig()).kind == "tcp"
-    spec = _probe(8080, "/readyz", GoslimConfig())
+def test_probe_from_the_run_contract():
+    assert _probe(parse_flags(), GoslimConfig()) is None
+    assert _probe(parse_flags(ports=[9000]), GoslimConfig()).kind == "tcp"
+    spec = _probe(parse_flags(ports=[8080], health="/readyz"), GoslimConfig())
     assert (spec.kind, spec.port, spec.path) == ("http", 8080, "/readyz")
     cfg = parse_config("verify:\n  port: 8080\n  health: /healthz\n  readiness: /readyz\n", where="t")
-    assert _probe(None, None, cfg).path == "/readyz"
+    assert _probe(parse_flags(), cfg).path == "/readyz"
     with pytest.raises(UserInputError, match="--health needs --port"):
-        _probe(None, "/healthz", GoslimConfig())
+        _probe(parse_flags(health="/healthz"), GoslimConfig())
 
 
 def test_out_must_not_be_a_directory(tmp_path, capsys):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from goslim.config import VerifyConfig
+from goslim.config import ServiceConfig, VerifyConfig
+from goslim.contract_resolve import parse_flags, resolve_contract
 from goslim.errors import ToolError, ToolMissingError, UserInputError
 from goslim.runner import ProcessResult
 from goslim.verify import options_from_config as build_options
@@ -69,10 +70,12 @@ def test_markdown_table_and_evidence():
 
 
 def test_flags_override_goslim_yaml():
-    cfg = VerifyConfig(port=8080, health="/live", grace_seconds=10, checks=["static"], max_image_mb=5)
-    opts = build_options(cfg, grace=2.0, port=9090, env=["A=b=c"])
+    cfg = VerifyConfig(grace_seconds=10, checks=["static"], max_image_mb=5)
+    service = ServiceConfig(ports=[8080], health="/live")
+    contract = resolve_contract(parse_flags(ports=[9090], env=["A=b=c"], writable=["/cache"]), service)
+    opts = build_options(cfg, contract, grace=2.0)
     assert (opts.port, opts.health, opts.grace_seconds, opts.checks) == (9090, "/live", 2.0, ("static",))
-    assert opts.max_image_mb == 5 and opts.extra_env == {"A": "b=c"}
+    assert opts.max_image_mb == 5 and opts.extra_env == {"A": "b=c"} and opts.writable == ("/cache",)
     with pytest.raises(UserInputError):
         build_options(cfg, check=["bogus"])
 
