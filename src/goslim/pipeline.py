@@ -273,11 +273,7 @@ def _compare_stage(
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
 
     cfg = opts.config
-    probe = ProbeSpec(
-        "http",
-        cfg.verify.port or (cfg.image.ports or [8080])[0],
-        cfg.verify.readiness or cfg.verify.health or "/healthz",
-    )
+    start_options = options_from_config(cfg.verify)
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
@@ -294,7 +290,7 @@ def _compare_stage(
             variants,
             bases,
             ImageOptions.from_config(cfg.image),
-            start_checker=lambda image: check_starts(image, probe),
+            start_checker=lambda image: check_starts(image, start_options),
         )
         return [
             BaseRow(

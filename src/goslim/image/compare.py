@@ -44,7 +44,7 @@ class CompareRow(BaseModel):
 
     @property
     def starts(self) -> bool | None:
-        return None if self.start is None else self.start.started and self.start.exit_code in (0, None)
+        return None if self.start is None else self.start.started
 
 
 class Comparison(BaseModel):

@@ -12,7 +12,7 @@ from goslim.errors import UserInputError
 from goslim.verify import catalog, runtime_checks
 from goslim.verify.binfacts import BinaryFacts, binary_facts
 from goslim.verify.models import Checklist, CheckResult, CheckStatus, VerifyOptions
-from goslim.verify.observe import RunObservation, observe
+from goslim.verify.observe import RunObservation, observe, observed_facts
 from goslim.verify.process import ContainerProcess, container_process
 from goslim.verify.rootfs import exists_in_rootfs, resolve_in_rootfs
 from goslim.verify.runtime import OciRuntime
@@ -110,6 +110,7 @@ def verify_rootfs(
         results=tuple(results[c] for c in selected if c in results),
         seconds=round(time.monotonic() - start, 3),
         deliberate_wait_seconds=round(obs.deliberate_seconds, 3) if obs else 0.0,
+        observed=observed_facts(obs) if obs else None,
     )
 
 
