@@ -40,18 +40,21 @@ def bind_denied_hint(ports: tuple[int, ...], uid: int | None) -> list[str]:
     ]
 
 
-def check_starts(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+def check_starts(
+    obs: RunObservation, options: VerifyOptions, process: ContainerProcess | None = None
+) -> CheckResult:
     logs = obs.logs.last_lines if obs.logs else ()
     secs = obs.phase_seconds.get("start", 0.0) + obs.phase_seconds.get("alive", 0.0)
     denied = obs.logs.bind_denied_ports if obs.logs else ()
     if obs.exited_early and denied:
         assert obs.logs is not None
+        uid = obs.uid if obs.uid is not None else process.uid if process else None
         return _r(
             "starts",
             F,
             f"exited with {describe_exit(obs.early_exit_code)}: cannot bind port "
-            f"{', '.join(map(str, denied))} as uid {obs.uid if obs.uid is not None else '?'}",
-            [*(f"log: {line}" for line in obs.logs.bind_denied_lines), *bind_denied_hint(denied, obs.uid)],
+            f"{', '.join(map(str, denied))} as uid {uid if uid is not None else '?'}",
+            [*(f"log: {line}" for line in obs.logs.bind_denied_lines), *bind_denied_hint(denied, uid)],
             secs,
             exit_code=obs.early_exit_code,
             alive_seconds=round(obs.alive_seconds, 3),

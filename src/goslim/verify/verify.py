@@ -119,7 +119,7 @@ def _runtime_results(
 ) -> dict[str, CheckResult]:
     rc = runtime_checks
     made = {
-        "starts": lambda: rc.check_starts(obs, options),
+        "starts": lambda: rc.check_starts(obs, options, process),
         "logs": lambda: rc.check_logs(obs),
         "startup": lambda: rc.check_startup(obs),
         "readiness": lambda: rc.check_readiness(obs),
