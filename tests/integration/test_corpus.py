@@ -7,8 +7,11 @@ with the module downloads cached between runs (GOMODCACHE plus a copy under ~/.c
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.util
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +20,7 @@ import yaml
 from goslim.cli.app import main
 from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_rootfs
 from goslim.verify.models import Listener
+from tests.conftest import REPO, need_tool
 from tests.integration.test_verify_runtime import config_for, make_rootfs
 
 pytestmark = pytest.mark.timeout(300)
@@ -125,3 +129,39 @@ def test_compare_on_a_9100_service_starts_with_discovered_probes(go_build, tmp_p
         assert start["verdicts"]["readiness"] == "pass" and start["exit_code"] == 0
         assert "discovered: port 9100" in start["discovered"]
         assert "GET :9100/-/ready" in start["detail"]
+
+
+def _bench_corpus():
+    """bench/corpus as a module (a script without .py): the corpus data and the runner are defined once."""
+    path = REPO / "bench" / "corpus"
+    loader = importlib.machinery.SourceFileLoader("bench_corpus", str(path))
+    spec = importlib.util.spec_from_loader("bench_corpus", loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_corpus"] = module  # dataclasses look their module up while the class is made
+    loader.exec_module(module)
+    return module
+
+
+# The three smallest binaries of the corpus: one passes with no flags, one with flags only (a data
+# directory and a second port), one fails for a reason of its own that goslim must name.
+SMALLEST = {
+    "pushgateway": "pass, no flags",
+    "nats-server": "pass, flags only",
+    "node_exporter": "own failure, named",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("name", list(SMALLEST))
+def test_smallest_corpus_services_get_their_expected_verdicts(name: str, tmp_path) -> None:
+    need_tool("go")
+    need_tool("runc")
+    corpus = _bench_corpus()
+    service = next(s for s in corpus.load_corpus() if s.name == name)
+    outcome = corpus.run_service(service, runs=tmp_path, with_floor=False)
+    assert outcome.run is not None, outcome.error
+    assert outcome.wrong == [], outcome.wrong
+    assert outcome.verdict == SMALLEST[name]
+    assert outcome.exit_code == service.expect["exit"]
