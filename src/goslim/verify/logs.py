@@ -26,6 +26,8 @@ _ERROR_LEVELS = frozenset(
     {"error", "eror", "err", "fatal", "panic", "critical", "crit", "emerg", "emergency", "alert", "dpanic"}
 )
 KEPT_ERROR_LINES = 5
+# Go's os errors: "open blackbox.yml: no such file or directory" (a config file the image lacks).
+_MISSING_FILE = re.compile(r"\bopen ([^\s:\"']+): no such file or directory")
 _ROOTS_ERRORS = re.compile(
     r"certificate signed by unknown authority|no CA roots|failed to load system roots|x509: .*system root",
     re.IGNORECASE,
@@ -49,6 +51,8 @@ class LogFacts:
     probe_error_lines: tuple[str, ...] = ()
     bind_denied_ports: tuple[int, ...] = ()  # "listen tcp :80: bind: permission denied"
     bind_denied_lines: tuple[str, ...] = ()
+    missing_files: tuple[str, ...] = ()  # paths it failed to open: "open X: no such file or directory"
+    missing_file_lines: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -108,6 +112,7 @@ def analyze_logs(stdout: str, stderr: str, probed: str = "") -> LogFacts:
     errors = [line for line in lines if is_error_line(line)]
     probe_errors = [line for line in probed.splitlines() if line.strip() and is_error_line(line)]
     bind = [m for m in (_BIND_DENIED.search(line) for line in lines) if m]
+    missing = [m for m in (_MISSING_FILE.search(line) for line in lines) if m]
     last = (out + err)[-LAST_LINES:] if not err else (out[-LAST_LINES // 2 :] + err[-LAST_LINES // 2 :])
     return LogFacts(
         stdout_lines=len(out),
@@ -125,6 +130,8 @@ def analyze_logs(stdout: str, stderr: str, probed: str = "") -> LogFacts:
         probe_error_lines=tuple(probe_errors[:KEPT_ERROR_LINES]),
         bind_denied_ports=tuple(dict.fromkeys(int(m.group(1)) for m in bind)),
         bind_denied_lines=tuple(dict.fromkeys(m.string for m in bind))[:3],
+        missing_files=tuple(dict.fromkeys(m.group(1) for m in missing))[:5],
+        missing_file_lines=tuple(dict.fromkeys(m.string for m in missing))[:3],
     )
 
 

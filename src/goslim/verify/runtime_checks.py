@@ -60,6 +60,24 @@ def check_starts(
             alive_seconds=round(obs.alive_seconds, 3),
             bind_denied=", ".join(map(str, denied)),
         )
+    missing = obs.logs.missing_files if obs.logs else ()
+    if obs.exited_early and missing:
+        assert obs.logs is not None
+        return _r(
+            "starts",
+            F,
+            f"exited with {describe_exit(obs.early_exit_code)}: it needs {', '.join(missing)}, "
+            "which the image does not have",
+            [
+                *(f"log: {line}" for line in obs.logs.missing_file_lines),
+                "fix: a config file? point the service at one it can find (--arg) and mount it in "
+                "Kubernetes from a ConfigMap, or add it to the image",
+            ],
+            secs,
+            exit_code=obs.early_exit_code,
+            alive_seconds=round(obs.alive_seconds, 3),
+            missing_files=", ".join(missing),
+        )
     if obs.exited_early:
         return _r(
             "starts",

@@ -74,3 +74,12 @@ def test_health_paths_follow_convention_and_skip_catch_all() -> None:
 )
 def test_loopback_from_proc_net_hex(addr: str, loopback: bool) -> None:
     assert _is_loopback(addr) is loopback
+
+
+def test_missing_config_file_is_named() -> None:
+    line = (
+        'level=error msg="Error loading config" '
+        'err="error parsing config file: open blackbox.yml: no such file or directory"'
+    )
+    facts = analyze_logs("", line + "\n")
+    assert facts.missing_files == ("blackbox.yml",)
