@@ -165,3 +165,19 @@ def test_smallest_corpus_services_get_their_expected_verdicts(name: str, tmp_pat
     assert outcome.wrong == [], outcome.wrong
     assert outcome.verdict == SMALLEST[name]
     assert outcome.exit_code == service.expect["exit"]
+
+
+def test_slow_handler_is_not_said_to_ignore_sigterm(go_build, tmp_path) -> None:
+    fast_grace = QUICK.model_copy(update={"grace_seconds": 1.0, "alive_seconds": 1.0})
+    slow = go_build("slow-stop")
+    cl = verify_rootfs(
+        make_rootfs(tmp_path / "slow", Path(slow.path)),
+        config_for("slow-stop", env=("STOP_AFTER=4s",)),
+        fast_grace,
+    )
+    assert "handled it but did not finish in time" in cl.result("shutdown").summary
+    deaf = go_build("ignores-sigterm")
+    cl = verify_rootfs(
+        make_rootfs(tmp_path / "deaf", Path(deaf.path)), config_for("ignores-sigterm"), fast_grace
+    )
+    assert "no sign it handled the signal" in cl.result("shutdown").summary

@@ -96,6 +96,7 @@ class RunObservation:
     shutdown_seconds: float | None = None
     shutdown_exit_code: int | None = None
     needed_kill: bool = False
+    logged_after_stop: bool = False  # wrote output after the stop signal: it handled it, if slowly
     logs: LogFacts | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
     deliberate_seconds: float = 0.0  # alive-window waiting and waiting for the stop signal to work
@@ -260,11 +261,13 @@ def _alive_window(
 
 def _shutdown(runtime: OciRuntime, container: Container, options: VerifyOptions, obs: RunObservation) -> None:
     start = time.monotonic()
+    at_signal = _log_offsets(container)
     runtime.kill(container.id, obs.stop_signal)
     code = container.wait(options.grace_seconds)
     obs.shutdown_seconds = time.monotonic() - start
     if code is None:
         obs.needed_kill = True
+        obs.logged_after_stop = _log_offsets(container) != at_signal
         runtime.kill(container.id, "KILL")
         code = container.wait(STEP_TIMEOUT)
     obs.shutdown_exit_code = code

@@ -310,8 +310,12 @@ def check_shutdown(obs: RunObservation, options: VerifyOptions) -> CheckResult:
         return _r(
             "shutdown",
             F,
-            f"needed SIGKILL: still running {options.grace_seconds:g}s after {sig} (ignored it, or too slow "
-            "to finish)",
+            f"needed SIGKILL: still running {options.grace_seconds:g}s after {sig}"
+            + (
+                " (it logged after the signal: it handled it but did not finish in time)"
+                if obs.logged_after_stop
+                else " (no sign it handled the signal)"
+            ),
             [*evidence, "fix: handle SIGTERM and finish within terminationGracePeriodSeconds", SIGTERM_FIX],
             obs.shutdown_seconds,
             **measured,
