@@ -238,7 +238,8 @@ def check_readiness(obs: RunObservation) -> CheckResult:
         return _r(
             "readiness",
             P,
-            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})",
+            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})"
+            + (f"; {obs.discovered.split('; also')[0]}" if obs.discovered else ""),
             evidence,
             w.seconds,
             time_to_ready_s=round(obs.time_to_ready, 3),
