@@ -160,6 +160,7 @@ def _observe_running(
 
     if container.running():
         obs.limits = _sample_limits(container, obs.limits)
+        _record_listeners(obs, container.pid)  # ports opened late (after start-up) count too
         progress(f"SIGTERM, waiting up to {options.grace_seconds:g}s")
         _shutdown(runtime, container, options, obs)
     else:
