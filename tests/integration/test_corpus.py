@@ -71,6 +71,19 @@ def test_catch_all_handler_is_not_taken_as_a_health_path(run_shape) -> None:
     assert any("answers any path" in e for e in cl.result("readiness").evidence)
 
 
+def test_landing_page_on_every_path_leaves_metrics_as_the_health_path(run_shape) -> None:
+    # node_exporter's shape: "/" answers any path with a landing page; /metrics has its own answer.
+    cl = run_shape("-landing", "-listen", ":9100")
+    obs = cl.observed
+    assert obs is not None and obs.port == 9100 and obs.liveness == "/metrics"
+    by_path = {a.path: a for a in obs.probes}
+    assert by_path["/"].catch_all and by_path["/healthz"].catch_all and not by_path["/metrics"].catch_all
+    assert (
+        "discovered: port 9100, health GET /metrics answered 200; pin with --port 9100 --health /metrics"
+        in (cl.result("readiness").summary)
+    )
+
+
 def test_metrics_as_health_path_logs_no_broken_pipe(run_shape) -> None:
     # What a user pins today for an exporter: the big /metrics body as the health path.
     options = QUICK.model_copy(update={"port": 9090, "health": "/metrics", "readiness": "/metrics"})

@@ -290,30 +290,37 @@ def _spec(settings: ProbeSettings, port: int, path: str | None) -> ProbeSpec:
 
 
 def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
-    """What each conventional health path answers on each TCP port, with catch-all ports marked.
+    """What each conventional health path answers on each TCP port, with catch-all answers marked.
 
-    A random path is asked first: no HTTP answer means the port does not speak HTTP (skipped);
-    a success means the port answers anything, so none of its paths proves health.
+    A random path is asked first: no HTTP answer means the port does not speak HTTP (skipped). A
+    path that answers as the random path does (same status, same body but for the path itself) is
+    the catch-all speaking, and proves nothing; a path with its own answer is a handler of its own
+    (node_exporter's landing page answers any path, its /metrics is still /metrics).
     """
     ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, external_first=True) if p != obs.port)]
     answers: list[ProbeAnswer] = []
     for port in [p for p in ports if p is not None][:MAX_DISCOVERY_PORTS]:
         random_path = f"/goslim-{secrets.token_hex(6)}"
-        control = _status(port, random_path, netns)
-        if control is None:
+        control = _ask(port, random_path, netns)
+        if control.status is None:
             continue
-        catch_all = 200 <= control < 400
+        control_body = control.body.replace(random_path, "PATH")
         for path in HEALTH_PATHS:
-            status = _status(port, path, netns)
-            # Answering exactly as a random path does (say 401 for everything) proves nothing either.
-            same = status is not None and status == control and status not in NOT_THERE
-            answers.append(ProbeAnswer(port=port, path=path, status=status, catch_all=catch_all or same))
-        answers.append(ProbeAnswer(port=port, path=random_path, status=control, catch_all=catch_all))
+            got = _ask(port, path, netns)
+            same = (
+                got.status is not None
+                and got.status == control.status
+                and got.status not in NOT_THERE
+                and (got.body.replace(path, "PATH") if path != "/" else got.body) == control_body
+            )
+            answers.append(ProbeAnswer(port=port, path=path, status=got.status, catch_all=same))
+        catch_all = 200 <= control.status < 400
+        answers.append(ProbeAnswer(port=port, path=random_path, status=control.status, catch_all=catch_all))
     return tuple(answers)
 
 
-def _status(port: int, path: str, netns: int) -> int | None:
-    return probe_once(ProbeSpec("http", port, path, timeout_s=DISCOVERY_TIMEOUT), netns_pid=netns).status
+def _ask(port: int, path: str, netns: int) -> ProbeResult:
+    return probe_once(ProbeSpec("http", port, path, timeout_s=DISCOVERY_TIMEOUT), netns_pid=netns)
 
 
 def _usable(answer: ProbeAnswer) -> bool:
@@ -354,7 +361,8 @@ def _discovery_note(obs: RunObservation, live: str | None) -> str:
     also = f"; also listening: {', '.join(others)}" if others else ""
     catch_all = sorted({a.port for a in obs.answers if a.catch_all and a.path.startswith("/goslim-")})
     if catch_all:
-        also += f"; port {', '.join(map(str, catch_all))} answers any path (not a health endpoint)"
+        ports = ", ".join(map(str, catch_all))
+        also += f"; port {ports} answers any path (only paths with an answer of their own count)"
     if live:
         status = next(a.status for a in obs.answers if a.port == obs.port and a.path == live)
         return (
