@@ -175,6 +175,12 @@ def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
             f"no port to probe: binding port {', '.join(map(str, denied))} was refused (see starts)",
             bind_denied_hint(denied, obs.uid),
         )
+    if obs.exited_early and not obs.listening:
+        return _r(
+            check_id,
+            S,
+            f"not probed: exited with {describe_exit(obs.early_exit_code)} before it listened (see starts)",
+        )
     udp = [str(li.port) for li in obs.listeners if li.proto == "udp"]
     if udp:
         return _r(
