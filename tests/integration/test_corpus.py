@@ -102,7 +102,7 @@ def test_udp_listener_is_recorded(run_shape) -> None:
     obs = cl.observed
     assert obs is not None
     assert Listener(proto="udp", port=9125) in obs.listening and obs.port == 9090
-    assert any("udp 9125" in e for e in cl.result("readiness").evidence)
+    assert any("9125/udp" in e for e in cl.result("readiness").evidence)
 
 
 def test_exit_2_after_sigterm_is_explained_with_the_fix(run_shape) -> None:

@@ -206,8 +206,6 @@ def _startup(
         if obs.port_source == "listening socket":
             obs.port = _best_port(obs.answers, obs.port)
         found_live, found_ready = _pick_paths(obs.answers, obs.port)
-        if not options.port and not options.health and obs.port_source != "EXPOSE":
-            obs.port_source = "discovered"
         obs.discovered = _discovery_note(obs, found_live if not live_path else None)
         live_path = live_path or found_live
         ready_path = ready_path or found_ready
@@ -356,7 +354,7 @@ def _discovery_note(obs: RunObservation, live: str | None) -> str:
     if obs.port is None:
         return ""
     others = [
-        f"{li.proto} {li.port}" for li in obs.listeners if not (li.proto == "tcp" and li.port == obs.port)
+        f"{li.port}/{li.proto}" for li in obs.listeners if not (li.proto == "tcp" and li.port == obs.port)
     ]
     also = f"; also listening: {', '.join(others)}" if others else ""
     catch_all = sorted({a.port for a in obs.answers if a.catch_all and a.path.startswith("/goslim-")})

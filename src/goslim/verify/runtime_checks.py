@@ -157,7 +157,7 @@ def _lines(n: int, what: str = "line") -> str:
 def _listening(obs: RunObservation) -> str:
     if obs.listeners:
         return ", ".join(
-            f"{li.proto} {li.port}" + (" (loopback)" if li.loopback else "") for li in obs.listeners
+            f"{li.port}/{li.proto}" + (" (loopback)" if li.loopback else "") for li in obs.listeners
         )
     return ", ".join(map(str, obs.listening)) or "nothing"
 
