@@ -103,6 +103,25 @@ def _probe(spec: ProbeSpec) -> ProbeResult:
         return ProbeResult(False, f"{type(exc).__name__}: {exc}")
 
 
+def speaks_first(
+    port: int, netns_pid: int | None = None, *, wait_s: float = 0.3, host: str = "127.0.0.1"
+) -> bool:
+    """Does the server send bytes before the client says anything (a NATS, SMTP or MySQL banner)?
+
+    Such a port does not speak HTTP; sending it a GET only makes the service log a protocol error.
+    """
+
+    def check() -> ProbeResult:
+        try:
+            with socket.create_connection((host, port), timeout=wait_s) as sock:
+                sock.settimeout(wait_s)
+                return ProbeResult(bool(sock.recv(1)), "banner")
+        except (TimeoutError, OSError):
+            return ProbeResult(False, "silent")
+
+    return (check() if netns_pid is None else _in_netns(netns_pid, check)).ok
+
+
 def _drain(resp: http.client.HTTPResponse, *, deadline: float) -> str:
     """Read the body to its end (bounded in bytes and time); the first ``BODY_KEPT`` characters."""
     kept = b""

@@ -194,3 +194,11 @@ def test_slow_handler_is_not_said_to_ignore_sigterm(go_build, tmp_path) -> None:
         make_rootfs(tmp_path / "deaf", Path(deaf.path)), config_for("ignores-sigterm"), fast_grace
     )
     assert "no sign it handled the signal" in cl.result("shutdown").summary
+
+
+def test_banner_protocol_port_is_recorded_but_not_sent_http(run_shape) -> None:
+    cl = run_shape("-banner", ":4222")
+    obs = cl.observed
+    assert obs is not None and Listener(proto="tcp", port=4222) in obs.listening and obs.port == 9090
+    assert not [a for a in obs.probes if a.port == 4222]
+    assert cl.result("logs").measured["error_lines"] == 0, cl.result("logs").evidence

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, wait_until
+from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, speaks_first, wait_until
 from goslim.verify.cgroups import LimitUsage, limit_usage
 from goslim.verify.logs import LogFacts, analyze_logs, read_span, read_stream
 from goslim.verify.models import Listener, Observed, ProbeAnswer, ProbeSettings, VerifyOptions
@@ -264,9 +264,9 @@ def _shutdown(runtime: OciRuntime, container: Container, options: VerifyOptions,
     runtime.kill(container.id, obs.stop_signal)
     code = container.wait(options.grace_seconds)
     obs.shutdown_seconds = time.monotonic() - start
+    obs.logged_after_stop = _log_offsets(container) != at_signal
     if code is None:
         obs.needed_kill = True
-        obs.logged_after_stop = _log_offsets(container) != at_signal
         runtime.kill(container.id, "KILL")
         code = container.wait(STEP_TIMEOUT)
     obs.shutdown_exit_code = code
@@ -298,6 +298,8 @@ def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
     ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, external_first=True) if p != obs.port)]
     answers: list[ProbeAnswer] = []
     for port in [p for p in ports if p is not None][:MAX_DISCOVERY_PORTS]:
+        if speaks_first(port, netns):
+            continue  # a banner protocol (NATS, SMTP, MySQL): a GET would only make it log an error
         random_path = f"/goslim-{secrets.token_hex(6)}"
         control = _ask(port, random_path, netns)
         if control.status is None:

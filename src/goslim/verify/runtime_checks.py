@@ -327,7 +327,7 @@ def check_shutdown(obs: RunObservation, options: VerifyOptions) -> CheckResult:
             obs.shutdown_seconds,
             **measured,
         )
-    if obs.shutdown_exit_code == GO_SIGNAL_EXIT and obs.stop_signal == "TERM":
+    if obs.shutdown_exit_code == GO_SIGNAL_EXIT and obs.stop_signal == "TERM" and not obs.logged_after_stop:
         # Go's default action for SIGTERM re-raises it; PID 1 ignores signals it has no handler for,
         # so the runtime falls through to exit(2). The process did not shut down, it was dropped.
         return _r(
@@ -338,6 +338,17 @@ def check_shutdown(obs: RunObservation, options: VerifyOptions) -> CheckResult:
             [*evidence, SIGTERM_FIX],
             obs.shutdown_seconds,
             no_handler=True,
+            **measured,
+        )
+    if obs.shutdown_exit_code != 0 and obs.logged_after_stop:
+        # It handled the signal (logged its way out) and chose a non-zero status, as nats-server does.
+        return _r(
+            "shutdown",
+            W,
+            f"shut down {obs.shutdown_seconds:.2f}s after {sig} (it logged its shutdown) but exited with "
+            f"{describe_exit(obs.shutdown_exit_code)}: harmless for a Deployment, a failure for a Job",
+            evidence,
+            obs.shutdown_seconds,
             **measured,
         )
     if obs.shutdown_exit_code != 0:
