@@ -162,6 +162,12 @@ def _listening(obs: RunObservation) -> str:
     return ", ".join(map(str, obs.listening)) or "nothing"
 
 
+def _pin_clause(note: str) -> str:
+    """The discovery note up to the flags that pin it (the listeners and catch-alls stay in evidence)."""
+    head, sep, rest = note.partition("; pin with ")
+    return head + sep + rest.split(";", 1)[0] if sep else head
+
+
 def _discovery(obs: RunObservation) -> list[str]:
     return [obs.discovered] if obs.discovered else []
 
@@ -245,7 +251,7 @@ def check_readiness(obs: RunObservation) -> CheckResult:
             "readiness",
             P,
             f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})"
-            + (f"; {obs.discovered.split('; also')[0]}" if obs.discovered else ""),
+            + (f"; {_pin_clause(obs.discovered)}" if obs.discovered else ""),
             evidence,
             w.seconds,
             time_to_ready_s=round(obs.time_to_ready, 3),
