@@ -179,7 +179,7 @@ def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
             check_id,
             S,
             f"no port to probe: binding port {', '.join(map(str, denied))} was refused (see starts)",
-            bind_denied_hint(denied, obs.uid),
+            bind_denied_hint(denied, obs.uid)[:1],
         )
     if obs.exited_early and not obs.listening:
         return _r(
