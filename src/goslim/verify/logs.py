@@ -53,6 +53,7 @@ class LogFacts:
     bind_denied_lines: tuple[str, ...] = ()
     missing_files: tuple[str, ...] = ()  # paths it failed to open: "open X: no such file or directory"
     missing_file_lines: tuple[str, ...] = ()
+    panic_line: str = ""  # "panic: ..." from the Go runtime, when the process panicked
 
     @property
     def total(self) -> int:
@@ -132,6 +133,7 @@ def analyze_logs(stdout: str, stderr: str, probed: str = "") -> LogFacts:
         bind_denied_lines=tuple(dict.fromkeys(m.string for m in bind))[:3],
         missing_files=tuple(dict.fromkeys(m.group(1) for m in missing))[:5],
         missing_file_lines=tuple(dict.fromkeys(m.string for m in missing))[:3],
+        panic_line=next((line for line in lines if line.startswith("panic: ")), ""),
     )
 
 

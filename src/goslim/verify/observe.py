@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -58,6 +59,7 @@ GENERIC_PATHS = frozenset({"/metrics", "/"})
 NOT_THERE = (404, 405)
 MAX_DISCOVERY_PORTS = 8  # bound the probing of a service that opens many ports
 DISCOVERY_TIMEOUT = 1.0
+_DIGITS = re.compile(r"\d+")
 SETTLE_SECONDS = 1.0  # after the first port opens, wait this long for the others to appear
 DEFAULT_STARTUP = ProbeSettings(kind="tcp", period_seconds=0.1, failure_threshold=100)  # 10 s to open a port
 DEFAULT_LIVENESS = ProbeSettings(period_seconds=0.5, failure_threshold=3)
@@ -304,19 +306,24 @@ def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
         control = _ask(port, random_path, netns)
         if control.status is None:
             continue
-        control_body = control.body.replace(random_path, "PATH")
+        control_body = _comparable(control.body.replace(random_path, "PATH"))
         for path in HEALTH_PATHS:
             got = _ask(port, path, netns)
             same = (
                 got.status is not None
                 and got.status == control.status
                 and got.status not in NOT_THERE
-                and (got.body.replace(path, "PATH") if path != "/" else got.body) == control_body
+                and _comparable(got.body.replace(path, "PATH") if path != "/" else got.body) == control_body
             )
             answers.append(ProbeAnswer(port=port, path=path, status=got.status, catch_all=same))
         catch_all = 200 <= control.status < 400
         answers.append(ProbeAnswer(port=port, path=random_path, status=control.status, catch_all=catch_all))
     return tuple(answers)
+
+
+def _comparable(body: str) -> str:
+    """A body with its numbers blanked: an uptime or a timestamp does not make an answer its own."""
+    return _DIGITS.sub("0", body)
 
 
 def _ask(port: int, path: str, netns: int) -> ProbeResult:
@@ -368,6 +375,11 @@ def _discovery_note(obs: RunObservation, live: str | None) -> str:
         return (
             f"discovered: port {obs.port}, health GET {live} answered {status}; "
             f"pin with --port {obs.port} --health {live}{also}"
+        )
+    if catch_all:
+        return (
+            f"discovered: port {obs.port}, no health path of its own (TCP probes); pin with --port "
+            f"{catch_all[0]} --health / if any answer there means healthy{also}"
         )
     return (
         f"discovered: port {obs.port}, no health path answered (TCP probes); pin with --port {obs.port}{also}"

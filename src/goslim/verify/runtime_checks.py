@@ -79,10 +79,12 @@ def check_starts(
             missing_files=", ".join(missing),
         )
     if obs.exited_early:
+        panic = obs.logs.panic_line if obs.logs else ""
         return _r(
             "starts",
             F,
-            f"exited after {obs.alive_seconds:.1f}s with {describe_exit(obs.early_exit_code)}",
+            f"exited after {obs.alive_seconds:.1f}s with {describe_exit(obs.early_exit_code)}"
+            + (f": {panic[:160]}" if panic else ""),
             [f"exit: {describe_exit(obs.early_exit_code)}", *(f"log: {line}" for line in logs)],
             secs,
             exit_code=obs.early_exit_code,
