@@ -346,9 +346,8 @@ def _compare_stage(
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
 
     cfg = opts.config
-    probe = start_probe(contract)
-    if probe is None:
-        stages.note("compare", "start not checked: no port known (pass --port)")
+    # The same options verify runs with: an unpinned port is discovered there, not skipped here.
+    start_options = options_from_config(cfg.verify, contract)
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
@@ -365,7 +364,7 @@ def _compare_stage(
             variants,
             bases,
             ImageOptions.from_config(cfg.image, contract),
-            start_checker=(lambda image: check_starts(image, probe)) if probe is not None else None,
+            start_checker=lambda image: check_starts(image, start_options),
         )
         return [
             BaseRow(

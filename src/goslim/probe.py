@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 CLONE_NEWNET = 0x40000000
+MAX_BODY_BYTES = 16 << 20  # a probe drains at most this much of a body (a big /metrics is a few MiB)
+BODY_KEPT = 512  # characters of the body kept for evidence
+READ_CHUNK = 64 << 10
 
 
 @dataclass(frozen=True)
@@ -83,9 +86,11 @@ def _probe(spec: ProbeSpec) -> ProbeResult:
                 return ProbeResult(True, "connected")
         conn = http.client.HTTPConnection(spec.host, spec.port, timeout=spec.timeout_s)
         try:
-            conn.request("GET", spec.path, headers={"User-Agent": "goslim-probe"})
+            # Connection: close, and the whole body read before closing: a probe that hangs up
+            # mid-response makes the service log "write: broken pipe" for every probe.
+            conn.request("GET", spec.path, headers={"User-Agent": "goslim-probe", "Connection": "close"})
             resp = conn.getresponse()
-            body = resp.read(512).decode(errors="replace")
+            body = _drain(resp, deadline=time.monotonic() + 5 * spec.timeout_s)
             ok = 200 <= resp.status < 400
             return ProbeResult(ok, f"{resp.status} {resp.reason}", resp.status, body)
         finally:
@@ -96,6 +101,39 @@ def _probe(spec: ProbeSpec) -> ProbeResult:
         return ProbeResult(False, f"timed out after {spec.timeout_s:g}s")
     except (OSError, http.client.HTTPException) as exc:
         return ProbeResult(False, f"{type(exc).__name__}: {exc}")
+
+
+def speaks_first(
+    port: int, netns_pid: int | None = None, *, wait_s: float = 0.3, host: str = "127.0.0.1"
+) -> bool:
+    """Does the server send bytes before the client says anything (a NATS, SMTP or MySQL banner)?
+
+    Such a port does not speak HTTP; sending it a GET only makes the service log a protocol error.
+    """
+
+    def check() -> ProbeResult:
+        try:
+            with socket.create_connection((host, port), timeout=wait_s) as sock:
+                sock.settimeout(wait_s)
+                return ProbeResult(bool(sock.recv(1)), "banner")
+        except (TimeoutError, OSError):
+            return ProbeResult(False, "silent")
+
+    return (check() if netns_pid is None else _in_netns(netns_pid, check)).ok
+
+
+def _drain(resp: http.client.HTTPResponse, *, deadline: float) -> str:
+    """Read the body to its end (bounded in bytes and time); the first ``BODY_KEPT`` characters."""
+    kept = b""
+    total = 0
+    while total < MAX_BODY_BYTES and time.monotonic() < deadline:
+        chunk = resp.read1(READ_CHUNK)
+        if not chunk:
+            break
+        total += len(chunk)
+        if len(kept) < BODY_KEPT:
+            kept += chunk[: BODY_KEPT - len(kept)]
+    return kept.decode(errors="replace")
 
 
 def _in_netns(pid: int, fn: Callable[[], ProbeResult]) -> ProbeResult:

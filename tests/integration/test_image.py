@@ -16,10 +16,10 @@ from goslim.cli.app import main
 from goslim.image import ImageOptions, assemble
 from goslim.image.startcheck import check_starts
 from goslim.oci import write_oci_layout
-from goslim.probe import ProbeSpec
+from goslim.verify import VerifyOptions
 from tests.conftest import app_dir, need_tool
 
-HEALTHZ = ProbeSpec("http", 8080, "/healthz")
+HEALTHZ = VerifyOptions(port=8080, health="/healthz", readiness="/healthz", grace_seconds=10)
 
 
 def layer_paths(assembled) -> set[str]:
@@ -46,9 +46,9 @@ def test_example_on_default_base_runs_and_stops_cleanly(hello, tmp_path) -> None
     raw = subprocess.run(["skopeo", "inspect", "--raw", f"oci:{tmp_path / 'layout'}:t"], capture_output=True,
                          check=True, timeout=60).stdout
     assert json.loads(raw)["config"]["digest"] == assembled.image.manifest["config"]["digest"]
-    result = check_starts(assembled.image, HEALTHZ, ready_timeout_s=20)
+    result = check_starts(assembled.image, HEALTHZ)
     assert result.started, result
-    assert result.detail == "200 OK"
+    assert "GET :8080/healthz" in result.detail and result.verdicts["readiness"] == "pass"
     assert result.exit_code == 0, result.log_tail
 
 
@@ -87,9 +87,9 @@ def test_missing_roots_is_what_breaks_scratch(go_build) -> None:
     need_tool("runc")
     roots = go_build("needs-roots")
     report = analyze(roots.path)
-    on_scratch = check_starts(assemble(roots, report, "scratch").image, HEALTHZ, ready_timeout_s=10)
+    on_scratch = check_starts(assemble(roots, report, "scratch").image, HEALTHZ)
     assert not on_scratch.started and on_scratch.exit_code == 1
-    on_static = check_starts(assemble(roots, report, "static").image, HEALTHZ, ready_timeout_s=20)
+    on_static = check_starts(assemble(roots, report, "static").image, HEALTHZ)
     assert on_static.started and on_static.exit_code == 0
 
 

@@ -25,18 +25,21 @@ from goslim.cli.contract_options import (
 from goslim.cli.image import AppDirOpt, CompressionOpt, TargetArg, TzOpt, load_service
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain
-from goslim.contract_resolve import start_probe
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
 from goslim.image.compare import Comparison, Variant, compare_bases
-from goslim.image.startcheck import check_starts
+from goslim.image.startcheck import StartCheck, check_starts
+from goslim.oci import Image
 from goslim.runner import SubprocessRunner
 from goslim.upx import pack
+from goslim.verify.models import VerifyOptions
+from goslim.verify.options import options_from_config
+from goslim.verify.runtime import OciRuntime
 
 BaseListOpt = Annotated[list[str] | None, typer.Option(
     "--base", help="A base to compare (repeatable): REF, oci:PATH, docker-archive:PATH. static and scratch "
     "are always included.")]
-RunOpt = Annotated[bool, typer.Option("--run/--no-run", help="Start each image with runc and probe it.")]
+RunOpt = Annotated[bool, typer.Option("--run/--no-run", help="Run each image as verify does and probe it.")]
 UpxOpt = Annotated[str | None, typer.Option(help="Also compare the binary packed at this UPX level.")]
 
 
@@ -78,23 +81,29 @@ def compare(
             variants.append(_upx_variant(service.binary, upx, Path(tmp)))
         checker, how = None, "skipped (--no-run)"
         if run:
-            runner = SubprocessRunner()
-            missing = [t for t in ("runc", "umoci") if runner.which(t) is None]
-            probe = start_probe(contract)
-            if missing:
-                how = f"skipped: {' and '.join(missing)} not installed"
-            elif probe is None:
-                how = "not checked: no port known (pass --port, or let goslim verify discover it)"
+            verify_options = options_from_config(cfg.verify, contract)
+            if SubprocessRunner().which(verify_options.runtime) is None:
+                how = f"not checked: {verify_options.runtime} not installed"
             else:
-                how = f"runc, {probe.describe()} answered, then exit code after SIGTERM"
+                runtime = OciRuntime(verify_options.runtime)
+                how = (
+                    f"{verify_options.runtime} with verify's spec and probes "
+                    f"({_probe_source(verify_options)}), then the exit code after SIGTERM"
+                )
 
-                def checker(image):
-                    return check_starts(image, probe, runner=runner)
+                def checker(image: Image) -> StartCheck:
+                    return check_starts(image, verify_options, runtime=runtime)
 
         with output.progress("compare") as step:
             result = compare_bases(variants, bases, options, start_checker=checker, start_check=how,
                                    on_step=step)
     output.emit(result, lambda c: render_comparison(c, result))
+
+
+def _probe_source(options: VerifyOptions) -> str:
+    if options.port and options.health:
+        return f"GET :{options.port}{options.health}"
+    return "port and health path discovered as verify does" if not options.port else f"port {options.port}"
 
 
 def _upx_variant(binary, level: str, tmp: Path) -> Variant:

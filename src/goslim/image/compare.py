@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from goslim.image.assemble import AssembledImage, assemble
 from goslim.image.options import ImageOptions
 from goslim.image.startcheck import StartCheck
 from goslim.oci import Image
+from goslim.sizes import xz_size
 
 StartChecker = Callable[[Image], StartCheck]
 
@@ -44,7 +46,7 @@ class CompareRow(BaseModel):
 
     @property
     def starts(self) -> bool | None:
-        return None if self.start is None else self.start.started and self.start.exit_code in (0, None)
+        return None if self.start is None else self.start.started
 
 
 class Comparison(BaseModel):
@@ -104,3 +106,12 @@ def _row(spec: str, label: str, a: AssembledImage, start: StartCheck | None) -> 
         carried=[p.item for p in a.base.provisions if p.included],
         start=start,
     )
+
+
+def floor_size(binary: Binary, report: Any) -> int:
+    """The pull size no image format beats by much: xz -9e of the binary plus of the files its needs
+    put in the need-driven static base (``report``: its BinaryReport)."""
+    needed = assemble(binary, report, "static", ImageOptions()).image.layers[0]
+    with contextlib.closing(needed.open_uncompressed()) as fh:
+        needed_tar = fh.read()
+    return xz_size(binary.path.read_bytes()) + xz_size(needed_tar)

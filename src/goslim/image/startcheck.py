@@ -1,144 +1,77 @@
-"""Does the image start? Unpack it with umoci, run it with runc in its own network namespace,
-probe it from inside that namespace, stop it with SIGTERM and read its exit code.
+"""Does the image start? Run it once through verify's runner (same spec, probes and discovery as
+`goslim verify`) with a short alive window, and sum the runtime checks up for `goslim compare`.
 
-A small local check for `goslim compare`; `goslim verify` is the thorough one.
+One container runner for the whole of goslim: compare's verdict and detail are verify's checks.
 """
 
 from __future__ import annotations
 
-import gzip
-import os
-import secrets
-import tempfile
-import threading
-import time
-from pathlib import Path
+from pydantic import BaseModel, ConfigDict, Field
 
-from pydantic import BaseModel, ConfigDict
+from goslim.oci import Image
+from goslim.verify.image import verify_image
+from goslim.verify.models import Checklist, CheckStatus, VerifyOptions
+from goslim.verify.runtime import OciRuntime
 
-from goslim.errors import GoslimError
-from goslim.image.runtime import Runc, Umoci
-from goslim.oci import Image, Layer, mediatypes, write_oci_layout
-from goslim.probe import ProbeSpec, wait_until
-from goslim.runner import ProcessResult, Runner
-
-TAG = "check"
+# The runtime checks that say whether a base can run the service; the rest is verify's job.
+START_CHECKS = ("starts", "logs", "startup", "readiness", "shutdown")
+ALIVE_SECONDS = 1.0  # long enough to see an early exit, short enough to compare several bases
 
 
 class StartCheck(BaseModel):
-    """The outcome: started (probe passed), and how it stopped."""
+    """The outcome on one base, taken from verify's checks: started (ready), and how it stopped."""
 
     model_config = ConfigDict(frozen=True)
 
-    started: bool
-    detail: str  # "200 OK", "exited 1 before answering", ...
+    started: bool  # ran, and answered its probe when it has a port
+    detail: str  # the summary of the check that decided it
     exit_code: int | None = None  # after SIGTERM (or on its own)
     seconds_to_ready: float | None = None
     log_tail: str = ""
+    verdicts: dict[str, str] = Field(default_factory=dict)  # check id -> pass/warn/fail/skip
+    discovered: str = ""  # what verify's discovery found, when nothing was pinned
 
 
-def check_starts(
-    image: Image,
-    probe: ProbeSpec,
-    *,
-    runner: Runner | None = None,
-    ready_timeout_s: float = 15.0,
-    grace_s: float = 10.0,
-) -> StartCheck:
-    """Run ``image`` once and probe it; never leaves a container or a bundle behind."""
-    umoci, runc = Umoci(runner), Runc(runner)
-    container_id = f"goslim-{os.getpid()}-{secrets.token_hex(4)}"
-    with tempfile.TemporaryDirectory(prefix="goslim-start-") as tmp:
-        root = Path(tmp)
-        try:
-            write_oci_layout(root / "layout", as_gzip(image), TAG)
-            bundle = umoci.unpack(root / "layout", TAG, root / "bundle")
-        except GoslimError as exc:
-            return StartCheck(started=False, detail=f"could not unpack: {exc.one_line()}")
-        pid_file = root / "pid"
-        box: dict[str, ProcessResult | GoslimError] = {}
-
-        def run() -> None:
-            try:
-                limit = ready_timeout_s + grace_s + 30
-                box["result"] = runc.run(bundle, container_id, pid_file, timeout=limit)
-            except GoslimError as exc:
-                box["error"] = exc
-
-        thread = threading.Thread(target=run, name=container_id, daemon=True)
-        thread.start()
-        try:
-            pid = _wait_pid(pid_file, thread, ready_timeout_s)
-            if pid is None:
-                thread.join(grace_s)
-                return _exited(box, "exited before it started listening")
-            waited = wait_until(
-                probe, period_s=0.1, failure_threshold=max(1, int(ready_timeout_s / 0.1)), netns_pid=pid,
-                still_running=thread.is_alive,
-            )
-            if not waited.ok:
-                runc.kill(container_id, "KILL")
-                thread.join(grace_s)
-                return _exited(box, f"{probe.describe()}: {waited.last.detail}")
-            runc.kill(container_id, "TERM")
-            thread.join(grace_s)
-            if thread.is_alive():
-                runc.kill(container_id, "KILL")
-                thread.join(5)
-                why = f"{waited.last.detail}; ignored SIGTERM for {grace_s:g}s"
-                return StartCheck(started=True, detail=why, seconds_to_ready=waited.seconds)
-            result = box.get("result")
-            code = result.returncode if isinstance(result, ProcessResult) else None
-            return StartCheck(started=True, detail=waited.last.detail, exit_code=code,
-                              seconds_to_ready=waited.seconds, log_tail=_tail(result))
-        finally:
-            if thread.is_alive():
-                runc.kill(container_id, "KILL")
-                thread.join(5)
-            runc.delete(container_id)
+def check_starts(image: Image, options: VerifyOptions, *, runtime: OciRuntime | None = None) -> StartCheck:
+    """Run ``image`` once under verify's runner; never leaves a container or a bundle behind."""
+    run_options = options.model_copy(
+        update={
+            "checks": START_CHECKS,
+            "skip": (),
+            "alive_seconds": min(options.alive_seconds, ALIVE_SECONDS),
+        }
+    )
+    return start_from_checklist(verify_image(image, run_options, runtime=runtime))
 
 
-def as_gzip(image: Image) -> Image:
-    """The same filesystem and config with gzip layers (umoci cannot read zstd); diff_ids are unchanged."""
-    if all(layer.compression != "zstd" for layer in image.layers):
-        return image
-    layers = []
-    for layer in image.layers:
-        if layer.compression == "zstd":
-            with layer.open_uncompressed() as tar:
-                blob = gzip.compress(tar.read(), compresslevel=1, mtime=0)
-            layers.append(Layer.from_blob(mediatypes.OCI_LAYER_GZIP, data=blob, diff_id=layer.diff_id))
-        else:
-            layers.append(layer)
-    return Image.build(image.config, layers, annotations=image.annotations)
-
-
-def _wait_pid(pid_file: Path, thread: threading.Thread, timeout: float) -> int | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pid_file.is_file():
-            text = pid_file.read_text().strip()
-            if text.isdigit():
-                return int(text)
-        if not thread.is_alive():
-            return None
-        time.sleep(0.05)
-    return None
-
-
-def _exited(box: dict, why: str) -> StartCheck:
-    error = box.get("error")
-    if isinstance(error, GoslimError):
-        return StartCheck(started=False, detail=f"runc failed: {error.message}")
-    result = box.get("result")
-    code = result.returncode if isinstance(result, ProcessResult) else None
-    detail = f"{why} (exit {code})" if code is not None else why
-    return StartCheck(started=False, detail=detail, exit_code=code, log_tail=_tail(result))
-
-
-def _tail(result: object, lines: int = 5) -> str:
-    if not isinstance(result, ProcessResult):
-        return ""
-    text = (result.stdout + result.stderr).strip().splitlines()
-    return "\n".join(text[-lines:])
-
+def start_from_checklist(checklist: Checklist) -> StartCheck:
+    """Compare's one-line view of a verify run: the first failed start-up check decides the detail."""
+    by_id = {r.id: r for r in checklist.results}
+    deciding = ("starts", "startup", "readiness")
+    failed = next((by_id[c] for c in deciding if c in by_id and by_id[c].status is CheckStatus.FAIL), None)
+    observed = checklist.observed
+    shutdown = by_id.get("shutdown")
+    if failed is not None:
+        detail = failed.summary
+    else:
+        ready = by_id.get("readiness")
+        detail = (
+            ready.summary
+            if ready is not None and ready.status is CheckStatus.PASS
+            else by_id["starts"].summary
+        )
+        if shutdown is not None and shutdown.status is CheckStatus.FAIL:
+            detail = f"{detail}; {shutdown.summary}"
+    starts = by_id.get("starts")
+    logs = [e.removeprefix("log: ") for e in (starts.evidence if starts else ()) if e.startswith("log: ")]
+    return StartCheck(
+        started=failed is None,
+        detail=detail,
+        exit_code=observed.exit_code if observed else None,
+        seconds_to_ready=observed.startup_seconds if observed else None,
+        log_tail="\n".join(logs[-5:]),
+        verdicts={r.id: r.status.value for r in checklist.results},
+        discovered=next(
+            (e for r in checklist.results for e in r.evidence if e.startswith("discovered: ")), ""
+        ),
+    )

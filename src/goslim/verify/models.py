@@ -36,6 +36,7 @@ class Listener(BaseModel):
 
     proto: Literal["tcp", "udp"]
     port: int
+    loopback: bool = False  # bound to 127.0.0.1 or ::1 only: not reachable from outside the pod
 
 
 class ProbeAnswer(BaseModel):

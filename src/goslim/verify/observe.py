@@ -9,6 +9,8 @@ by the container's guard (verify.runtime), or swept on the next run.
 from __future__ import annotations
 
 import os
+import re
+import secrets
 import shutil
 import tempfile
 import time
@@ -17,20 +19,51 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from goslim import interrupt
-from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, wait_until
+from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, speaks_first, wait_until
 from goslim.verify.bundle import write_bundle
 from goslim.verify.cgroups import LimitUsage, limit_usage
-from goslim.verify.logs import LogFacts, analyze_logs, read_stream
-from goslim.verify.models import ProbeSettings, VerifyOptions
+from goslim.verify.logs import LogFacts, analyze_logs, read_span, read_stream
+from goslim.verify.models import Listener, Observed, ProbeAnswer, ProbeSettings, VerifyOptions
 from goslim.verify.process import ContainerProcess
 from goslim.verify.runtime import BUNDLE_PREFIX, STEP_TIMEOUT, Container, OciRuntime
 from goslim.verify.userns import container_ids
 
-LIVENESS_PATHS = ("/healthz", "/livez", "/health")
-READINESS_PATHS = ("/readyz", "/ready")
+# Conventional health paths, tried on every TCP port when the user names none. A dedicated path
+# counts when it answers anything but 404/405 (a /readyz may say 503 while warming up); the
+# generic ones (/metrics, /) only with a success, as Kubernetes would judge them.
+HEALTH_PATHS = (
+    "/healthz",
+    "/readyz",
+    "/livez",
+    "/health",
+    "/ready",
+    "/-/healthy",
+    "/-/ready",
+    "/metrics",
+    "/",
+)
+LIVENESS_ORDER = (
+    "/healthz",
+    "/livez",
+    "/health",
+    "/-/healthy",
+    "/readyz",
+    "/ready",
+    "/-/ready",
+    "/metrics",
+    "/",
+)
+READINESS_ORDER = ("/readyz", "/ready", "/-/ready")
+GENERIC_PATHS = frozenset({"/metrics", "/"})
+NOT_THERE = (404, 405)
+MAX_DISCOVERY_PORTS = 8  # bound the probing of a service that opens many ports
+DISCOVERY_TIMEOUT = 1.0
+_DIGITS = re.compile(r"\d+")
+SETTLE_SECONDS = 1.0  # after the first port opens, wait this long for the others to appear
 DEFAULT_STARTUP = ProbeSettings(kind="tcp", period_seconds=0.1, failure_threshold=100)  # 10 s to open a port
 DEFAULT_LIVENESS = ProbeSettings(period_seconds=0.5, failure_threshold=3)
 TCP_LISTEN = "0A"
+UDP_UNCONNECTED = "07"
 LIMITS_PERIOD = 0.25  # seconds between cgroup samples during the alive window
 
 
@@ -46,7 +79,11 @@ class RunObservation:
     gid: int | None = None
     port: int | None = None
     port_source: str = ""  # "--port", "EXPOSE", "listening socket"
-    listening: tuple[int, ...] = ()
+    listening: tuple[int, ...] = ()  # TCP ports
+    listeners: tuple[Listener, ...] = ()  # every TCP and UDP socket seen listening during the run
+    answers: tuple[ProbeAnswer, ...] = ()  # what each conventional health path answered, per port
+    discovered: str = ""  # "discovered: port 9100, health GET /metrics answered 200; pin with ..."
+    probe_log_span: tuple[tuple[int, int], tuple[int, int]] | None = None  # stdout, stderr offsets
     liveness_spec: ProbeSpec | None = None
     readiness_spec: ProbeSpec | None = None
     startup: WaitResult | None = None
@@ -60,6 +97,7 @@ class RunObservation:
     shutdown_seconds: float | None = None
     shutdown_exit_code: int | None = None
     needed_kill: bool = False
+    logged_after_stop: bool = False  # wrote output after the stop signal: it handled it, if slowly
     logs: LogFacts | None = None
     phase_seconds: dict[str, float] = field(default_factory=dict)
     deliberate_seconds: float = 0.0  # alive-window waiting and waiting for the stop signal to work
@@ -88,7 +126,7 @@ def observe(
             obs.start_seconds = container.ready - container.started
             obs.phase_seconds["start"] = obs.start_seconds
             _observe_running(runtime, container, process=process, options=options, obs=obs, progress=progress)
-            obs.logs = analyze_logs(read_stream(container.stdout_path), read_stream(container.stderr_path))
+            obs.logs = _read_logs(container, obs)
     finally:
         with interrupt.shielded():  # further Ctrl-C cannot leave the container or the bundle behind
             if container is not None:
@@ -126,6 +164,7 @@ def _observe_running(
 
     if container.running():
         obs.limits = _sample_limits(container, obs.limits)
+        _record_listeners(obs, container.pid)  # ports opened late (after start-up) count too
         progress(f"SIGTERM, waiting up to {options.grace_seconds:g}s")
         _shutdown(runtime, container, options, obs)
     else:
@@ -135,7 +174,7 @@ def _observe_running(
 def _startup(
     container: Container, process: ContainerProcess, options: VerifyOptions, obs: RunObservation
 ) -> None:
-    """Find the port, wait for it to open (startup probe), find health paths, wait until ready."""
+    """Find the port, wait for it to open (startup probe), discover health paths, wait until ready."""
     netns = container.pid
     if options.port:
         obs.port, obs.port_source = options.port, "--port / goslim.yaml"
@@ -145,7 +184,7 @@ def _startup(
     if obs.port is None:
         obs.port = _discover_port(container, startup)
         obs.port_source = "listening socket" if obs.port else ""
-    obs.listening = _listening_ports(container.pid)
+    _record_listeners(obs, container.pid)
     if obs.port is None:
         return
     sspec = _spec(startup, obs.port, startup.path)
@@ -157,11 +196,24 @@ def _startup(
         netns_pid=netns,
         still_running=container.running,
     )
-    obs.listening = _listening_ports(container.pid) or obs.listening
+    _settle_listeners(container, obs)
     if not obs.startup.ok:
         return
-    live_path = options.health or _find_path(LIVENESS_PATHS, obs.port, netns)
-    ready_path = options.readiness or _find_path(READINESS_PATHS, obs.port, netns) or live_path
+    live_path, ready_path = options.health, options.readiness
+    if not (live_path and ready_path):
+        before = _log_offsets(container)
+        obs.answers = _discover_paths(obs, netns)
+        obs.probe_log_span = (
+            (before[0], _log_offsets(container)[0]),
+            (before[1], _log_offsets(container)[1]),
+        )
+        if obs.port_source == "listening socket":
+            obs.port = _best_port(obs.answers, obs.port)
+        found_live, found_ready = _pick_paths(obs.answers, obs.port)
+        obs.discovered = _discovery_note(obs, found_live if not live_path else None)
+        live_path = live_path or found_live
+        ready_path = ready_path or found_ready
+    ready_path = ready_path or live_path
     live = options.liveness or DEFAULT_LIVENESS
     obs.liveness_spec = _spec(live, obs.port, live_path) if live_path else ProbeSpec("tcp", obs.port)
     obs.readiness_spec = ProbeSpec("http", obs.port, ready_path) if ready_path else ProbeSpec("tcp", obs.port)
@@ -212,9 +264,11 @@ def _alive_window(
 
 def _shutdown(runtime: OciRuntime, container: Container, options: VerifyOptions, obs: RunObservation) -> None:
     start = time.monotonic()
+    at_signal = _log_offsets(container)
     runtime.kill(container.id, obs.stop_signal)
     code = container.wait(options.grace_seconds)
     obs.shutdown_seconds = time.monotonic() - start
+    obs.logged_after_stop = _log_offsets(container) != at_signal
     if code is None:
         obs.needed_kill = True
         runtime.kill(container.id, "KILL")
@@ -237,38 +291,221 @@ def _spec(settings: ProbeSettings, port: int, path: str | None) -> ProbeSpec:
     return ProbeSpec(kind, settings.port or port, path or settings.path, timeout_s=settings.timeout_seconds)
 
 
-def _find_path(candidates: tuple[str, ...], port: int, netns: int) -> str | None:
-    """The first path the service serves at all (anything but 404/405), even if it is not ready yet."""
-    for path in candidates:
-        r = probe_once(ProbeSpec("http", port, path, timeout_s=1.0), netns_pid=netns)
-        if r.status is not None and r.status not in (404, 405):
-            return path
-    return None
+def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
+    """What each conventional health path answers on each TCP port, with catch-all answers marked.
+
+    A random path is asked first: no HTTP answer means the port does not speak HTTP (skipped). A
+    path that answers as the random path does (same status, same body but for the path itself) is
+    the catch-all speaking, and proves nothing; a path with its own answer is a handler of its own
+    (node_exporter's landing page answers any path, its /metrics is still /metrics).
+    """
+    ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, external_first=True) if p != obs.port)]
+    answers: list[ProbeAnswer] = []
+    for port in [p for p in ports if p is not None][:MAX_DISCOVERY_PORTS]:
+        if speaks_first(port, netns):
+            continue  # a banner protocol (NATS, SMTP, MySQL): a GET would only make it log an error
+        random_path = f"/goslim-{secrets.token_hex(6)}"
+        control = _ask(port, random_path, netns)
+        if control.status is None:
+            continue
+        control_body = _comparable(control.body.replace(random_path, "PATH"))
+        for path in HEALTH_PATHS:
+            got = _ask(port, path, netns)
+            same = (
+                got.status is not None
+                and got.status == control.status
+                and got.status not in NOT_THERE
+                and _comparable(got.body.replace(path, "PATH") if path != "/" else got.body) == control_body
+            )
+            answers.append(ProbeAnswer(port=port, path=path, status=got.status, catch_all=same))
+        catch_all = 200 <= control.status < 400
+        answers.append(ProbeAnswer(port=port, path=random_path, status=control.status, catch_all=catch_all))
+    return tuple(answers)
+
+
+def _comparable(body: str) -> str:
+    """A body with its numbers blanked: an uptime or a timestamp does not make an answer its own."""
+    return _DIGITS.sub("0", body)
+
+
+def _ask(port: int, path: str, netns: int) -> ProbeResult:
+    return probe_once(ProbeSpec("http", port, path, timeout_s=DISCOVERY_TIMEOUT), netns_pid=netns)
+
+
+def _usable(answer: ProbeAnswer) -> bool:
+    """A path that says something about health: served, not a catch-all, a success for generic paths."""
+    if answer.catch_all or answer.status is None or answer.status in NOT_THERE:
+        return False
+    if answer.path in GENERIC_PATHS:
+        return 200 <= answer.status < 400
+    return answer.path in HEALTH_PATHS
+
+
+def _pick_paths(answers: tuple[ProbeAnswer, ...], port: int | None) -> tuple[str | None, str | None]:
+    """(liveness path, readiness path) on ``port`` from the discovery answers, by convention order."""
+    usable = {a.path for a in answers if a.port == port and _usable(a)}
+    live = next((p for p in LIVENESS_ORDER if p in usable), None)
+    ready = next((p for p in READINESS_ORDER if p in usable), None)
+    return live, ready
+
+
+def _best_port(answers: tuple[ProbeAnswer, ...], current: int) -> int:
+    """The port whose best health path ranks highest (ties: the one already chosen)."""
+
+    def rank(port: int) -> int:
+        live, _ready = _pick_paths(answers, port)
+        return LIVENESS_ORDER.index(live) if live else len(LIVENESS_ORDER)
+
+    ports = dict.fromkeys([current, *(a.port for a in answers)])
+    return min(ports, key=rank)
+
+
+def _discovery_note(obs: RunObservation, live: str | None) -> str:
+    """One line a user can act on: what was found and the flags that pin it."""
+    if obs.port is None:
+        return ""
+    others = [
+        f"{li.port}/{li.proto}" for li in obs.listeners if not (li.proto == "tcp" and li.port == obs.port)
+    ]
+    also = f"; also listening: {', '.join(others)}" if others else ""
+    catch_all = sorted({a.port for a in obs.answers if a.catch_all and a.path.startswith("/goslim-")})
+    if catch_all:
+        ports = ", ".join(map(str, catch_all))
+        also += f"; port {ports} answers any path (only paths with an answer of their own count)"
+    if live:
+        status = next(a.status for a in obs.answers if a.port == obs.port and a.path == live)
+        return (
+            f"discovered: port {obs.port}, health GET {live} answered {status}; "
+            f"pin with --port {obs.port} --health {live}{also}"
+        )
+    if catch_all:
+        return (
+            f"discovered: port {obs.port}, no health path of its own (TCP probes); pin with --port "
+            f"{catch_all[0]} --health / if any answer there means healthy{also}"
+        )
+    return (
+        f"discovered: port {obs.port}, no health path answered (TCP probes); pin with --port {obs.port}{also}"
+    )
+
+
+def _settle_listeners(container: Container, obs: RunObservation) -> None:
+    """Record the listeners once they stop changing (a service opens its ports one after another)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    last = _record_listeners(obs, container.pid)
+    while time.monotonic() < deadline and container.running():
+        time.sleep(0.2)
+        now = _record_listeners(obs, container.pid)
+        if now == last:
+            break
+        last = now
+
+
+def _record_listeners(obs: RunObservation, pid: int) -> tuple[Listener, ...]:
+    now = listeners(pid)
+    obs.listeners = tuple(sorted(set(obs.listeners) | set(now), key=lambda li: (li.proto, li.port)))
+    obs.listening = _tcp_ports(obs.listeners) or obs.listening
+    return now
+
+
+def _tcp_ports(found: tuple[Listener, ...], *, external_first: bool = False) -> tuple[int, ...]:
+    tcp = [li for li in found if li.proto == "tcp"]
+    if external_first:
+        tcp.sort(key=lambda li: (li.loopback, li.port))
+    return tuple(dict.fromkeys(li.port for li in tcp))
+
+
+def _log_offsets(container: Container) -> tuple[int, int]:
+    def size(path: Path) -> int:
+        try:
+            return path.stat().st_size
+        except OSError:
+            return 0
+
+    return size(container.stdout_path), size(container.stderr_path)
+
+
+def _read_logs(container: Container, obs: RunObservation) -> LogFacts:
+    """The container's two streams, with what it wrote while goslim probed health paths apart."""
+    probed = ""
+    if obs.probe_log_span is not None:
+        (o0, o1), (e0, e1) = obs.probe_log_span
+        probed = read_span(container.stdout_path, o0, o1) + "\n" + read_span(container.stderr_path, e0, e1)
+    return analyze_logs(read_stream(container.stdout_path), read_stream(container.stderr_path), probed)
+
+
+def observed_facts(obs: RunObservation) -> Observed:
+    """The run as facts for the run contract, k8s and the report (no verdicts)."""
+    live = obs.liveness_spec
+    ready = obs.readiness_spec
+    live_ok = any(r.ok for r in obs.liveness) or bool(obs.readiness and obs.readiness.ok)
+    return Observed(
+        listening=obs.listeners,
+        probes=obs.answers,
+        port=obs.port,
+        liveness=live.path if live and live.kind == "http" and live_ok else None,
+        readiness=ready.path
+        if ready and ready.kind == "http" and obs.readiness and obs.readiness.ok
+        else None,
+        startup_seconds=round(obs.time_to_ready, 3) if obs.time_to_ready is not None else None,
+        shutdown_seconds=round(obs.shutdown_seconds, 3) if obs.shutdown_seconds is not None else None,
+        needed_kill=obs.needed_kill,
+        exit_code=obs.early_exit_code if obs.exited_early else obs.shutdown_exit_code,
+        injected=obs.injected,
+        sandbox=obs.sandbox,
+    )
 
 
 def _discover_port(container: Container, startup: ProbeSettings) -> int | None:
     deadline = time.monotonic() + startup.period_seconds * startup.failure_threshold
     while time.monotonic() < deadline and container.running():
-        ports = _listening_ports(container.pid)
+        ports = _tcp_ports(listeners(container.pid), external_first=True)
         if ports:
             return ports[0]
         time.sleep(startup.period_seconds)
     return None
 
 
-def _listening_ports(pid: int) -> tuple[int, ...]:
-    """TCP ports with a listening socket in the network namespace of ``pid``."""
-    ports: set[int] = set()
-    for name in ("tcp", "tcp6"):
+def listeners(pid: int) -> tuple[Listener, ...]:
+    """TCP sockets in LISTEN and bound, unconnected UDP sockets in the network namespace of ``pid``."""
+    found: set[Listener] = set()
+    for name, proto, state in (
+        ("tcp", "tcp", TCP_LISTEN),
+        ("tcp6", "tcp", TCP_LISTEN),
+        ("udp", "udp", UDP_UNCONNECTED),
+        ("udp6", "udp", UDP_UNCONNECTED),
+    ):
         try:
             rows = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
         except OSError:
             continue
         for row in rows:
             cols = row.split()
-            if len(cols) > 3 and cols[3] == TCP_LISTEN:
-                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return tuple(sorted(ports))
+            if len(cols) <= 3 or cols[3] != state or ":" not in cols[1]:
+                continue
+            addr, _, port_hex = cols[1].rpartition(":")
+            try:
+                port = int(port_hex, 16)
+            except ValueError:
+                continue
+            if port:
+                found.add(Listener(proto=proto, port=port, loopback=_is_loopback(addr)))  # type: ignore[arg-type]
+    # One entry per proto and port: any address that is not loopback makes the port reachable.
+    merged: dict[tuple[str, int], Listener] = {}
+    for li in sorted(found, key=lambda li: li.loopback):
+        merged.setdefault((li.proto, li.port), li)
+    return tuple(sorted(merged.values(), key=lambda li: (li.proto, li.port)))
+
+
+def _is_loopback(addr_hex: str) -> bool:
+    """127.0.0.0/8, ::1 or ::ffff:127.x from /proc/net's hex (each 32-bit word in host byte order)."""
+    addr = addr_hex.upper()
+    if len(addr) == 8:
+        return addr[6:8] == "7F"
+    if len(addr) == 32:
+        return addr == "0" * 24 + "01000000" or (
+            addr[:24] == "0000000000000000FFFF0000" and addr[30:32] == "7F"
+        )
+    return False
 
 
 def _ids(pid: int) -> tuple[int | None, int | None]:

@@ -10,6 +10,7 @@ from goslim.verify.observe import RunObservation
 from goslim.verify.process import ContainerProcess
 
 P, W, F, S = CheckStatus.PASS, CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.SKIP
+GO_SIGNAL_EXIT = 2  # a Go program as PID 1 exits 2 after a signal it has no handler for
 
 
 def describe_exit(code: int | None) -> str:
@@ -20,14 +21,70 @@ def describe_exit(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def check_starts(obs: RunObservation, options: VerifyOptions) -> CheckResult:
+PRIVILEGED_PORTS = 1024
+SIGTERM_FIX = (
+    "fix: stop on SIGTERM: ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt), "
+    "then call http.Server.Shutdown(ctx) when ctx is done"
+)
+
+
+def bind_denied_hint(ports: tuple[int, ...], uid: int | None) -> list[str]:
+    """Why a port below 1024 cannot be bound as a non-root user, and the ways out."""
+    low = ", ".join(str(p) for p in ports)
+    who = f"uid {uid}" if uid is not None else "a non-root user"
+    return [
+        f"port {low} is below {PRIVILEGED_PORTS}: {who} may not bind it without CAP_NET_BIND_SERVICE",
+        "fix: move the port with the service's own flag (--arg, e.g. --arg=--listen=:8080), or in "
+        "Kubernetes add securityContext.capabilities.add: [NET_BIND_SERVICE] or the sysctl "
+        "net.ipv4.ip_unprivileged_port_start=0",
+    ]
+
+
+def check_starts(
+    obs: RunObservation, options: VerifyOptions, process: ContainerProcess | None = None
+) -> CheckResult:
     logs = obs.logs.last_lines if obs.logs else ()
     secs = obs.phase_seconds.get("start", 0.0) + obs.phase_seconds.get("alive", 0.0)
-    if obs.exited_early:
+    denied = obs.logs.bind_denied_ports if obs.logs else ()
+    if obs.exited_early and denied:
+        assert obs.logs is not None
+        uid = obs.uid if obs.uid is not None else process.uid if process else None
         return _r(
             "starts",
             F,
-            f"exited after {obs.alive_seconds:.1f}s with {describe_exit(obs.early_exit_code)}",
+            f"exited with {describe_exit(obs.early_exit_code)}: cannot bind port "
+            f"{', '.join(map(str, denied))} as uid {uid if uid is not None else '?'}",
+            [*(f"log: {line}" for line in obs.logs.bind_denied_lines), *bind_denied_hint(denied, uid)],
+            secs,
+            exit_code=obs.early_exit_code,
+            alive_seconds=round(obs.alive_seconds, 3),
+            bind_denied=", ".join(map(str, denied)),
+        )
+    missing = obs.logs.missing_files if obs.logs else ()
+    if obs.exited_early and missing:
+        assert obs.logs is not None
+        return _r(
+            "starts",
+            F,
+            f"exited with {describe_exit(obs.early_exit_code)}: it needs {', '.join(missing)}, "
+            "which the image does not have",
+            [
+                *(f"log: {line}" for line in obs.logs.missing_file_lines),
+                "fix: a config file? point the service at one it can find (--arg) and mount it in "
+                "Kubernetes from a ConfigMap, or add it to the image",
+            ],
+            secs,
+            exit_code=obs.early_exit_code,
+            alive_seconds=round(obs.alive_seconds, 3),
+            missing_files=", ".join(missing),
+        )
+    if obs.exited_early:
+        panic = obs.logs.panic_line if obs.logs else ""
+        return _r(
+            "starts",
+            F,
+            f"exited after {obs.alive_seconds:.1f}s with {describe_exit(obs.early_exit_code)}"
+            + (f": {panic[:160]}" if panic else ""),
             [f"exit: {describe_exit(obs.early_exit_code)}", *(f"log: {line}" for line in logs)],
             secs,
             exit_code=obs.early_exit_code,
@@ -62,21 +119,84 @@ def check_logs(obs: RunObservation) -> CheckResult:
         else "plain text"
     )
     evidence = [
-        f"stdout: {facts.stdout_lines} lines, stderr: {facts.stderr_lines} lines",
+        f"stdout: {_lines(facts.stdout_lines)}, stderr: {_lines(facts.stderr_lines)}",
         *(f"log: {line}" for line in facts.last_lines[:3]),
     ]
-    return _r(
-        "logs",
-        P,
-        f"{facts.total} lines ({kind})",
-        evidence,
-        stdout_lines=facts.stdout_lines,
-        stderr_lines=facts.stderr_lines,
-        json_lines=facts.json_lines,
-    )
+    measured = {
+        "stdout_lines": facts.stdout_lines,
+        "stderr_lines": facts.stderr_lines,
+        "json_lines": facts.json_lines,
+        "error_lines": facts.error_count,
+        "error_lines_while_probed": facts.probe_error_count,
+    }
+    if facts.error_count:
+        own = facts.error_count - facts.probe_error_count
+        parts = []
+        if own:
+            parts.append(f"{_lines(own, 'error-level line')} of its own")
+        if facts.probe_error_count:
+            parts.append(
+                f"{_lines(facts.probe_error_count, 'error-level line')} while goslim probed health paths"
+            )
+        return _r(
+            "logs",
+            W,
+            f"{_lines(facts.total)} ({kind}); {', '.join(parts)}",
+            [
+                *evidence[:1],
+                *(f"error: {line}" for line in facts.error_lines[:3]),
+                *(f"error while probed: {line}" for line in facts.probe_error_lines[:2]),
+            ],
+            **measured,
+        )
+    return _r("logs", P, f"{_lines(facts.total)} ({kind}), no error-level lines", evidence, **measured)
+
+
+def _lines(n: int, what: str = "line") -> str:
+    return f"{n} {what}" if n == 1 else f"{n} {what}s"
+
+
+def _listening(obs: RunObservation) -> str:
+    if obs.listeners:
+        return ", ".join(
+            f"{li.port}/{li.proto}" + (" (loopback)" if li.loopback else "") for li in obs.listeners
+        )
+    return ", ".join(map(str, obs.listening)) or "nothing"
+
+
+def _pin_clause(note: str) -> str:
+    """The discovery note up to the flags that pin it (the listeners and catch-alls stay in evidence)."""
+    head, sep, rest = note.partition("; pin with ")
+    return head + sep + rest.split(";", 1)[0] if sep else head
+
+
+def _discovery(obs: RunObservation) -> list[str]:
+    return [obs.discovered] if obs.discovered else []
 
 
 def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
+    denied = obs.logs.bind_denied_ports if obs.logs else ()
+    if denied:
+        return _r(
+            check_id,
+            S,
+            f"no port to probe: binding port {', '.join(map(str, denied))} was refused (see starts)",
+            bind_denied_hint(denied, obs.uid)[:1],
+        )
+    if obs.exited_early and not obs.listening:
+        return _r(
+            check_id,
+            S,
+            f"not probed: exited with {describe_exit(obs.early_exit_code)} before it listened (see starts)",
+        )
+    udp = [str(li.port) for li in obs.listeners if li.proto == "udp"]
+    if udp:
+        return _r(
+            check_id,
+            S,
+            f"no TCP port to probe: it listens on UDP {', '.join(udp)} only",
+            ["HTTP and TCP probes need a TCP port; pin one with --port if the service has one"],
+        )
     return _r(
         check_id,
         S,
@@ -94,7 +214,7 @@ def check_startup(obs: RunObservation) -> CheckResult:
     evidence = [
         f"probe: {spec.describe()} ({obs.port_source})",
         f"attempts: {w.attempts}, last: {w.last.detail}",
-        f"listening: {', '.join(map(str, obs.listening)) or 'nothing'}",
+        f"listening: {_listening(obs)}",
     ]
     if w.ok:
         return _r(
@@ -123,12 +243,17 @@ def check_readiness(obs: RunObservation) -> CheckResult:
     if obs.readiness is None or obs.readiness_spec is None:
         return _r("readiness", S, "not probed: the startup probe did not pass")
     w, spec = obs.readiness, obs.readiness_spec
-    evidence = [f"probe: {spec.describe()}", f"attempts: {w.attempts}, last: {w.last.detail}"]
+    evidence = [
+        *_discovery(obs),
+        f"probe: {spec.describe()}",
+        f"attempts: {w.attempts}, last: {w.last.detail}",
+    ]
     if w.ok and obs.time_to_ready is not None:
         return _r(
             "readiness",
             P,
-            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})",
+            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()})"
+            + (f"; {_pin_clause(obs.discovered)}" if obs.discovered else ""),
             evidence,
             w.seconds,
             time_to_ready_s=round(obs.time_to_ready, 3),
@@ -152,6 +277,7 @@ def check_liveness(obs: RunObservation, options: VerifyOptions) -> CheckResult:
     threshold = options.liveness.failure_threshold if options.liveness else 3
     ok = sum(1 for r in obs.liveness if r.ok)
     evidence = [
+        *_discovery(obs),
         f"probe: {obs.liveness_spec.describe()}",
         f"{ok}/{len(obs.liveness)} probes passed",
         *{f"failure: {r.detail}" for r in obs.liveness if not r.ok},
@@ -199,7 +325,36 @@ def check_shutdown(obs: RunObservation, options: VerifyOptions) -> CheckResult:
         return _r(
             "shutdown",
             F,
-            f"needed SIGKILL: still running {options.grace_seconds:g}s after {sig}",
+            f"needed SIGKILL: still running {options.grace_seconds:g}s after {sig}"
+            + (
+                " (it logged after the signal: it handled it but did not finish in time)"
+                if obs.logged_after_stop
+                else " (no sign it handled the signal)"
+            ),
+            [*evidence, "fix: handle SIGTERM and finish within terminationGracePeriodSeconds", SIGTERM_FIX],
+            obs.shutdown_seconds,
+            **measured,
+        )
+    if obs.shutdown_exit_code == GO_SIGNAL_EXIT and obs.stop_signal == "TERM" and not obs.logged_after_stop:
+        # Go's default action for SIGTERM re-raises it; PID 1 ignores signals it has no handler for,
+        # so the runtime falls through to exit(2). The process did not shut down, it was dropped.
+        return _r(
+            "shutdown",
+            F,
+            f"no SIGTERM handler: exit code 2 {obs.shutdown_seconds * 1000:.0f} ms after {sig} is the Go "
+            "runtime's default action as PID 1, so in-flight requests are cut off",
+            [*evidence, SIGTERM_FIX],
+            obs.shutdown_seconds,
+            no_handler=True,
+            **measured,
+        )
+    if obs.shutdown_exit_code != 0 and obs.logged_after_stop:
+        # It handled the signal (logged its way out) and chose a non-zero status, as nats-server does.
+        return _r(
+            "shutdown",
+            W,
+            f"shut down {obs.shutdown_seconds:.2f}s after {sig} (it logged its shutdown) but exited with "
+            f"{describe_exit(obs.shutdown_exit_code)}: harmless for a Deployment, a failure for a Job",
             evidence,
             obs.shutdown_seconds,
             **measured,

@@ -11,8 +11,8 @@ from typing import Any
 from goslim.binary import BinaryInputError, BinaryReport, NotElfError, analyze
 from goslim.errors import UserInputError
 from goslim.verify import catalog, runtime_checks
-from goslim.verify.models import Checklist, CheckResult, CheckStatus, Observed, VerifyOptions
-from goslim.verify.observe import RunObservation, observe
+from goslim.verify.models import Checklist, CheckResult, CheckStatus, VerifyOptions
+from goslim.verify.observe import RunObservation, observe, observed_facts
 from goslim.verify.process import ContainerProcess, container_process
 from goslim.verify.rootfs import exists_in_rootfs, resolve_in_rootfs
 from goslim.verify.runtime import OciRuntime
@@ -120,7 +120,7 @@ def verify_rootfs(
         results=tuple(results[c] for c in selected if c in results),
         seconds=round(time.monotonic() - start, 3),
         deliberate_wait_seconds=round(obs.deliberate_seconds, 3) if obs else 0.0,
-        observed=Observed(injected=obs.injected, sandbox=obs.sandbox) if obs else None,
+        observed=observed_facts(obs) if obs else None,
     )
 
 
@@ -129,7 +129,7 @@ def _runtime_results(
 ) -> dict[str, CheckResult]:
     rc = runtime_checks
     made = {
-        "starts": lambda: rc.check_starts(obs, options),
+        "starts": lambda: rc.check_starts(obs, options, process),
         "logs": lambda: rc.check_logs(obs),
         "startup": lambda: rc.check_startup(obs),
         "readiness": lambda: rc.check_readiness(obs),
