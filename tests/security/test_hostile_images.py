@@ -212,15 +212,8 @@ def test_inspect(case: str, tmp_path: Path, target) -> None:
     assert_safe(run, {0, 2}, root, before)
 
 
-SCAN_XFAIL = {"gzip-bomb", "zstd-bomb",  # the 1 GiB entrypoint is read whole
-              "pax-header-bomb"}  # scan reads layers without a header bound (oci.unpack.layer_members)
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason="needs wave/facts", strict=True)) if c in SCAN_XFAIL else c
-    for c in ALL
-])
+@pytest.mark.parametrize("case", ALL)
 def test_scan(case: str, tmp_path: Path, target) -> None:
     root, before = target
     location = write_location(case_image(case, str(root)), tmp_path)
@@ -235,7 +228,6 @@ def big_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(reason="needs wave/render", strict=True)
 def test_inspect_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_path: Path, target) -> None:
     root, before = target
     run = goslim_cli(["inspect", big_archive], tmp_path)
@@ -243,7 +235,6 @@ def test_inspect_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_pa
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(reason="needs wave/render", strict=True)
 def test_verify_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_path: Path, target) -> None:
     root, before = target
     run = goslim_cli(_verify_args(big_archive), tmp_path)
