@@ -484,7 +484,8 @@ def _scan_stage(
         if outcome.report.not_checked is not None:
             # No database reachable: the SBOMs are written, the vulnerabilities are not checked (and say so).
             why = f"vulnerabilities not checked: {outcome.report.not_checked}"
-            stages.judge("scan", "not checked", why + (" (pass --db PATH)" if db is None else ""))
+            db_missing = db is None and outcome.report.go_version is not None
+            stages.judge("scan", "not checked", why + (" (pass --db PATH)" if db_missing else ""))
         status: StageStatus = "not checked" if outcome.report.not_checked is not None else "failed"
         if breach is not None:
             stages.judge("scan", status, breach, policy=breach)

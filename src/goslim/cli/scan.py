@@ -88,7 +88,7 @@ def scan(
         raise PolicyFailedError(
             f"vulnerabilities not checked, so --fail-on {outcome.fail_on} fails closed: "
             f"{outcome.report.not_checked}",
-            hint=f"{DB_HINT}; the SBOMs were written",
+            hint=(f"{DB_HINT}; " if outcome.report.go_version else "") + "the SBOMs were written",
         )
 
 
@@ -136,6 +136,8 @@ def render(console: Console, outcome: ScanOutcome) -> None:
         console.print(
             line(("vulnerabilities not checked", "yellow"), f": {report.not_checked}"), highlight=False
         )
+        if report.go_version:  # the build info was read: the database is what was missing
+            console.print(line("  ", ("hint:", "cyan"), f" {DB_HINT}"), highlight=False)
     elif report.go_version:
         console.print(
             line(("no known vulnerabilities", "green"), f" in {report.target} ({report.go_version}, "
