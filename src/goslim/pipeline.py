@@ -16,11 +16,11 @@ import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
 from goslim.binary import BinaryReport, analyze
@@ -46,11 +46,13 @@ from goslim.scan.run import ScanOutcome
 from goslim.sign import sign_image
 from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
-from goslim.verify import Checklist, CheckStatus, verify_image
+from goslim.verify import Checklist, CheckResult, CheckStatus, verify_image
 from goslim.verify.options import options_from_config
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
+# What a stage's own result can make of it; skipped and cancelled come only from the recorder.
+Verdict = Literal["ok", "warned", "not checked", "failed"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class StageRecorder:
         self.first_error: GoslimError | None = None
         self.interrupted_by: int | None = None  # the signal that cancelled a stage
         self._pending: dict[str, list[str]] = {}
-        self._verdicts: dict[str, tuple[StageStatus, str | None]] = {}
+        self._verdicts: dict[str, tuple[Verdict, str | None]] = {}
         self._on_stage = on_stage or (lambda _o: None)
 
     def run(self, name: str, fn: Callable[[], T]) -> T | None:
@@ -128,7 +130,7 @@ class StageRecorder:
                 return
         self._pending.setdefault(name, []).append(text)
 
-    def judge(self, name: str, status: StageStatus, why: str = "", policy: str | None = None) -> None:
+    def judge(self, name: str, status: Verdict, why: str = "", policy: str | None = None) -> None:
         """Give a stage the verdict its own result calls for (checks failed or warned, nothing could be
         checked, a policy broken): a running stage gets it when it ends, a recorded one at once.
         A worse status wins; a broken policy fails a stage that would otherwise pass."""
@@ -172,8 +174,8 @@ class StageRecorder:
 _SEVERITY: dict[StageStatus, int] = {"ok": 0, "warned": 1, "not checked": 2, "failed": 3}
 
 
-def _with_verdict(outcome: StageOutcome, status: StageStatus, policy: str | None) -> StageOutcome:
-    if outcome.status not in _SEVERITY or status not in _SEVERITY:
+def _with_verdict(outcome: StageOutcome, status: Verdict, policy: str | None) -> StageOutcome:
+    if outcome.status not in _SEVERITY:
         return outcome
     worse = status if _SEVERITY[status] > _SEVERITY[outcome.status] else outcome.status
     if policy is not None and worse in ("ok", "warned"):
@@ -433,6 +435,7 @@ def _verify_stage(
     options = options_from_config(opts.config.verify, contract).model_copy(
         update={"image_size_bytes": assembled.stats.pull_size}
     )
+
     def verify() -> Checklist:
         checklist = verify_image(location, options)
         status, why = checklist_verdict(checklist)
@@ -442,16 +445,18 @@ def _verify_stage(
     return stages.run("verify", verify)
 
 
-def checklist_verdict(checklist: Checklist) -> tuple[StageStatus, str]:
+def checklist_verdict(checklist: Checklist) -> tuple[Verdict, str]:
     """The verify stage's status from its checks: failed when one failed, warned when one warned."""
-    for status, word, results in (
-        ("failed", "failed", checklist.failed),
-        ("warned", "warned", [r for r in checklist.results if r.status is CheckStatus.WARN]),
-    ):
-        if results:
-            ids = ", ".join(r.id for r in results)
-            return status, f"{len(results)} check{'s' * (len(results) != 1)} {word}: {ids}"
+    warned = [r for r in checklist.results if r.status is CheckStatus.WARN]
+    if checklist.failed:
+        return "failed", _checks_text(checklist.failed, "failed")
+    if warned:
+        return "warned", _checks_text(warned, "warned")
     return "ok", ""
+
+
+def _checks_text(results: Sequence[CheckResult], what: str) -> str:
+    return f"{len(results)} check{'s' * (len(results) != 1)} {what}: {', '.join(r.id for r in results)}"
 
 
 def _scan_stage(
@@ -486,7 +491,7 @@ def _scan_stage(
             why = f"vulnerabilities not checked: {outcome.report.not_checked}"
             db_missing = db is None and outcome.report.go_version is not None
             stages.judge("scan", "not checked", why + (" (pass --db PATH)" if db_missing else ""))
-        status: StageStatus = "not checked" if outcome.report.not_checked is not None else "failed"
+        status: Verdict = "not checked" if outcome.report.not_checked is not None else "failed"
         if breach is not None:
             stages.judge("scan", status, breach, policy=breach)
         return outcome
