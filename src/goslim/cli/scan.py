@@ -48,7 +48,7 @@ def scan(
         typer.Option(
             help=f"Exit 1 on a finding in code the binary has at or above "
             f"this severity ({'|'.join(FAIL_ON_CHOICES)}); unknown "
-            f"severity counts."
+            f"severity counts, and so does a scan that checked nothing (no database: fails closed)."
         ),
     ] = None,
     sarif: Annotated[Path | None, typer.Option(help="Also write the findings as SARIF 2.1.0.")] = None,
