@@ -55,7 +55,15 @@ def test_analyze_of_a_1gib_binary_stays_small(big_binary: Path, tmp_path: Path) 
     assert rss < RSS_LIMIT_MIB, f"peak RSS {rss} MiB"
 
 
-def test_scan_of_an_image_with_a_1gib_entrypoint_stays_small(big_binary: Path, tmp_path: Path) -> None:
+def test_scan_of_a_1gib_binary_stays_small(big_binary: Path, tmp_path: Path) -> None:
+    db = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
+    rss, out = measured(["scan", str(big_binary), "--db", str(db), "--sbom", "cyclonedx", "--json"], tmp_path)
+    assert json.loads(out)["report"]["go_version"]
+    assert rss < RSS_LIMIT_MIB, f"peak RSS {rss} MiB"
+
+
+def test_scan_of_an_image_whose_entrypoint_unpacks_300x_is_refused(big_binary: Path, tmp_path: Path) -> None:
+    """1 GiB of mostly zeros in a ~4 MB layer is past unpack's budget: scan stops there, as verify does."""
     layer = build_layer([FileEntry.from_path("app/hello-api", big_binary, mode=0o755)], mtime=0)
     image = Image.build(
         new_config(Platform(os="linux", architecture="amd64"), entrypoint=["/app/hello-api"]), [layer]
@@ -64,7 +72,10 @@ def test_scan_of_an_image_with_a_1gib_entrypoint_stays_small(big_binary: Path, t
     write_oci_layout(layout, image, tag="big")
     del image, layer
     db = Path(__file__).resolve().parents[1] / "fixtures" / "osv"
-    args = ["scan", f"oci:{layout}:big", "--db", str(db), "--sbom", "cyclonedx", "--json"]
-    rss, out = measured(args, tmp_path)
-    assert json.loads(out)["report"]["go_version"]
-    assert rss < RSS_LIMIT_MIB, f"peak RSS {rss} MiB"
+    peak = tmp_path / "peak"
+    run = subprocess.run(goslim_argv(["scan", f"oci:{layout}:big", "--db", str(db)], peak),
+                         capture_output=True, text=True, check=False,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: layer sha256:") and "past its budget" in run.stderr, run.stderr
+    assert peak_kib(peak) // 1024 < RSS_LIMIT_MIB
