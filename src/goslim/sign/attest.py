@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import UserInputError
@@ -79,15 +80,19 @@ def statement(subject_name: str, image_digest: str, predicate_type: str, predica
 
 def attest_image(
     location: str,
-    key_path: Path,
+    key: Path | ec.EllipticCurvePrivateKey,
     password: bytes,
     predicate_type: str,
     predicate: dict[str, Any],
     *,
     store: ImageStore | None = None,
 ) -> ImageAttestation:
-    """Sign ``predicate`` about the image at ``location`` and attach it, replacing the same type."""
-    key = load_private_key(key_path, password)  # before anything is written: a wrong password changes nothing
+    """Sign ``predicate`` about the image at ``location`` and attach it, replacing the same type.
+
+    ``key``: a cosign.key path (decrypted with ``password``) or a key already loaded.
+    """
+    if isinstance(key, Path):  # before anything is written: a wrong password changes nothing
+        key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
     envelope = seal(key, statement(store.repository, digest, predicate_type, predicate))
@@ -105,10 +110,14 @@ def attest_image(
 
 
 def check_attestations(
-    location: str, pub_path: Path, *, predicate_type: str | None = None, store: ImageStore | None = None
+    location: str,
+    pub: Path | ec.EllipticCurvePublicKey,
+    *,
+    predicate_type: str | None = None,
+    store: ImageStore | None = None,
 ) -> tuple[str, list[AttestationCheck]]:
-    """(image digest, every attestation layer of that type checked against ``pub_path``)."""
-    key = load_public_key(pub_path)
+    """(image digest, every attestation layer of that type checked against the public key ``pub``)."""
+    key = load_public_key(pub) if isinstance(pub, Path) else pub
     store = store or open_store(location)
     digest = store.resolve()
     checks = []
