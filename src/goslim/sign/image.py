@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import UserInputError
@@ -57,7 +58,7 @@ class SignatureReport(BaseModel):
 
 def sign_image(
     location: str,
-    key_path: Path,
+    key: Path | ec.EllipticCurvePrivateKey,
     password: bytes,
     *,
     annotations: dict[str, str] | None = None,
@@ -65,9 +66,11 @@ def sign_image(
 ) -> ImageSignature:
     """Sign the image at ``location`` (``oci:DIR[:TAG]`` or a registry reference) with a cosign key.
 
-    The key is loaded before anything is written, so a wrong password changes nothing.
+    ``key``: a cosign.key path, loaded (with ``password``) before anything is written so a wrong
+    password changes nothing, or a key already loaded.
     """
-    key = load_private_key(key_path, password)
+    if isinstance(key, Path):
+        key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
     payload = make_payload(store.repository, digest, annotations)
