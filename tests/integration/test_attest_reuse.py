@@ -136,6 +136,9 @@ def test_slim_attests_and_reuses(goslim: Goslim, tmp_path: Path) -> None:
     run = json.loads((out / "report.json").read_text())
     sign = next(s for s in run["stages"] if s["stage"] == "sign")
     assert "attested the verification and the CycloneDX SBOM" in sign["message"]
+    sbom = goslim("verify-attestation", f"oci:{out / 'image'}:latest", "--type", "cyclonedx",
+                  "--key", str(keys.public_key), "--json")
+    assert sbom.returncode == 0 and json.loads(sbom.stdout)["predicate"]["bomFormat"] == "CycloneDX"
 
     second = goslim(*args)
     assert second.returncode == 0, second.stderr
