@@ -517,7 +517,7 @@ def _sign_stage(
 
     def sign() -> str:
         private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
-        signed = [sign_image(loc, private, b"") for loc in locations]
+        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
         attested = []
         if checklist is not None:
             predicate = verification_predicate(checklist, contract, verify_options)

@@ -21,7 +21,7 @@ from goslim.sign.dsse import ENVELOPE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE, open_env
 from goslim.sign.errors import SignatureVerificationError
 from goslim.sign.keys import load_private_key, load_public_key
 from goslim.sign.locations import open_store
-from goslim.sign.store import ImageStore, attachment_tag
+from goslim.sign.store import ImageStore, attachment_tag, sha256_digest
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"  # what cosign attest writes
 STATEMENT_TYPES = (STATEMENT_TYPE, "https://in-toto.io/Statement/v1")
@@ -95,6 +95,10 @@ def attest_image(
         key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
+    kept = _same_attestation(store, key.public_key(), digest, predicate_type, predicate)
+    if kept is not None:  # a re-run attests nothing new: no write, no registry push
+        return ImageAttestation(location=location, image_digest=digest, predicate_type=predicate_type,
+                                attachment=kept)
     envelope = seal(key, statement(store.repository, digest, predicate_type, predicate))
     layer = ArtifactLayer(
         payload=envelope,
@@ -145,6 +149,23 @@ def verify_attestation(
     reasons = "; ".join(c.reason for c in checks)
     raise SignatureVerificationError(f"no valid {predicate_type} attestation: {reasons}", where=location,
                                      hint=f"checked with {pub_path}")
+
+
+def _same_attestation(
+    store: ImageStore, pub: ec.EllipticCurvePublicKey, digest: str, predicate_type: str, predicate: dict
+) -> Attachment | None:
+    """The attachment when it already holds a valid attestation of this type, key and predicate."""
+    tag = attachment_tag(digest, ".att")
+    layers = existing_layers(store, tag)
+    for desc in layers:
+        declared = str((desc.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""))
+        if declared != predicate_type:
+            continue
+        if _check_layer(store, pub, desc, digest, declared).predicate == predicate:
+            raw = store.get_tagged(tag) or b""
+            return Attachment(image_digest=digest, tag=tag, manifest_digest=sha256_digest(raw),
+                              layers=len(layers))
+    return None
 
 
 def _check_layer(store: ImageStore, key: object, desc: dict, digest: str, declared: str) -> AttestationCheck:

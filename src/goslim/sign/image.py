@@ -14,7 +14,7 @@ from goslim.sign.errors import SignatureVerificationError
 from goslim.sign.keys import load_private_key, load_public_key
 from goslim.sign.locations import open_store
 from goslim.sign.payload import make_payload, payload_digest_claim
-from goslim.sign.store import BlobDigestMismatch, ImageStore, attachment_tag
+from goslim.sign.store import BlobDigestMismatch, ImageStore, attachment_tag, sha256_digest
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -63,6 +63,7 @@ def sign_image(
     *,
     annotations: dict[str, str] | None = None,
     store: ImageStore | None = None,
+    once: bool = False,
 ) -> ImageSignature:
     """Sign the image at ``location`` (``oci:DIR[:TAG]`` or a registry reference) with a cosign key.
 
@@ -73,6 +74,15 @@ def sign_image(
         key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
+    if once:  # a valid signature by this key is kept as it is: a re-run adds no layer and no push
+        tag = attachment_tag(digest, ".sig")
+        layers = existing_layers(store, tag)
+        if any(_check_layer(store, key.public_key(), d, digest).valid for d in layers):
+            attachment = Attachment(image_digest=digest, tag=tag,
+                                    manifest_digest=sha256_digest(store.get_tagged(tag) or b""),
+                                    layers=len(layers))
+            return ImageSignature(location=location, image_digest=digest, docker_reference=store.repository,
+                                  attachment=attachment)
     payload = make_payload(store.repository, digest, annotations)
     layer = ArtifactLayer(
         payload=payload,

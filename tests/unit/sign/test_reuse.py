@@ -11,6 +11,7 @@ import pytest
 
 from goslim.attestation import GOSLIM_TYPE, attest_verification, find_reusable
 from goslim.contract import RunContract
+from goslim.sign import sign_image
 from goslim.sign.attest import attest_image
 from goslim.sign.keys import load_private_key, load_public_key, load_verifying_key, write_key_pair
 from goslim.sign.store import LayoutLocation, OciLayoutStore
@@ -127,3 +128,20 @@ def test_predicate_carries_what_a_policy_reads() -> None:
     assert body["runtime"] == "runc 1.1.5" and body["contract"]["ports"] == [8080]
     assert set(body["checkSet"]) >= {"starts", "shutdown", "ca-roots"}
     assert body["verifyOptions"]["image_size_bytes"] is None
+
+
+def test_attesting_and_signing_again_write_nothing_new(attested: tuple[str, Path, Path]) -> None:
+    """A warm re-run (the same predicate, a valid signature by the same key) leaves the tags as they are."""
+    location, private, _ = attested
+    key = load_private_key(private, b"pw")
+    store = OciLayoutStore(LayoutLocation(Path(location[4:]), None))
+    tag = store.resolve().replace(":", "-") + ".att"
+    before = store.get_tagged(tag)
+    again = attest_verification([location], key, verification_predicate(_checklist(), CONTRACT, OPTIONS))
+    assert store.get_tagged(tag) == before and again[0].attachment.layers == 1
+    changed = verification_predicate(_checklist(CheckStatus.FAIL), CONTRACT, OPTIONS)
+    attest_verification([location], key, changed)
+    assert store.get_tagged(tag) != before
+    first = sign_image(location, key, b"", once=True)
+    second = sign_image(location, key, b"", once=True)
+    assert second.attachment == first.attachment and second.attachment.layers == 1
