@@ -4,6 +4,7 @@ the version's openAPIV3Schema (types, required fields), and no field the schema 
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +26,22 @@ def crd_errors(obj: dict[str, Any], crd_file: str) -> list[str]:
     if version not in served:
         return [f"version {version} is not served (served: {', '.join(served)})"]
     schema = served[version]["schema"]["openAPIV3Schema"]
-    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
-              for e in jsonschema.Draft4Validator(schema).iter_errors(obj)]
-    body = {k: v for k, v in obj.items() if k not in OBJECT_META}
-    errors += _unknown_fields(body, schema, "")
+    errors = schema_errors({k: v for k, v in obj.items() if k not in OBJECT_META}, schema)
     if not str((obj.get("metadata") or {}).get("name", "")):
         errors.append("metadata.name is missing")
     return errors
+
+
+def excerpt_schema(excerpt_file: str) -> dict[str, Any]:
+    """A property's schema cut verbatim out of a CRD (its original indentation kept): {name: schema}."""
+    return yaml.safe_load(textwrap.dedent((CRD_DIR / excerpt_file).read_text()))
+
+
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    """Every way ``value`` breaks an openAPIV3Schema: types, required, enums, and unknown fields."""
+    errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}"
+              for e in jsonschema.Draft4Validator(schema).iter_errors(value)]
+    return errors + _unknown_fields(value, schema, "")
 
 
 def _unknown_fields(value: Any, schema: dict[str, Any], where: str) -> list[str]:

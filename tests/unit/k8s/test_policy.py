@@ -11,10 +11,11 @@ import yaml
 from goslim.cli.app import main
 from goslim.k8s.policy import GOSLIM_TYPE, admission_policy
 from goslim.sign.keys import write_key_pair
-from tests.unit.k8s.crd import crd_errors
+from tests.unit.k8s.crd import crd_errors, excerpt_schema, schema_errors
 
 IMAGE = "registry.example/team/hello@sha256:" + "ab" * 32
 SIGSTORE_CRD = "policy.sigstore.dev_clusterimagepolicies.yaml"
+KYVERNO_ATTESTATIONS = "kyverno.io_clusterpolicies.v1.verifyImages.attestations.yaml"
 
 
 @pytest.fixture
@@ -60,6 +61,8 @@ def test_kyverno_policy_shape(pub: Path, capsys: pytest.CaptureFixture[str]) -> 
     (rule,) = policy["spec"]["rules"]
     (verify,) = rule["verifyImages"]
     assert verify["imageReferences"] == ["registry.example/team/hello*"]
+    # The part that carries goslim's check, against Kyverno's own schema of it (an excerpt: README).
+    assert schema_errors(verify["attestations"], excerpt_schema(KYVERNO_ATTESTATIONS)["attestations"]) == []
     (attestation,) = verify["attestations"]
     assert attestation["type"] == GOSLIM_TYPE
     assert attestation["attestors"][0]["entries"][0]["keys"]["publicKeys"] == pub.read_text()
@@ -75,3 +78,13 @@ def test_policy_flags_are_checked_first(pub: Path, capsys: pytest.CaptureFixture
     private = pub.parent / "cosign.key"
     assert main(["k8s", IMAGE, "--policy", "sigstore", "--key", str(private)]) == 2
     assert "this is a private key" in capsys.readouterr().err
+
+
+def test_the_kyverno_excerpt_refuses_a_wrong_operator(pub: Path) -> None:
+    policy = admission_policy("kyverno", "hello", "registry.example/team/hello", pub.read_text())
+    attestations = policy["spec"]["rules"][0]["verifyImages"][0]["attestations"]
+    attestations[0]["conditions"][0]["all"][0]["operator"] = "Is"
+    attestations[0]["attestors"][0]["entries"][0]["keys"]["publicKey"] = "x"
+    errors = schema_errors(attestations, excerpt_schema(KYVERNO_ATTESTATIONS)["attestations"])
+    assert any("'Is' is not one of" in e for e in errors)
+    assert "[0].attestors[0].entries[0].keys.publicKey: unknown field" in errors
