@@ -84,6 +84,8 @@ def _kyverno_policy(name: str, repository: str, key: str) -> dict[str, Any]:
                     "verifyImages": [
                         {
                             "imageReferences": [image_glob(repository)],
+                            # Kyverno >= 1.13 reads this; older ones read spec.validationFailureAction.
+                            "failureAction": "Enforce",
                             "attestations": [
                                 {
                                     "type": GOSLIM_TYPE,

@@ -61,6 +61,7 @@ def test_kyverno_policy_shape(pub: Path, capsys: pytest.CaptureFixture[str]) -> 
     (rule,) = policy["spec"]["rules"]
     (verify,) = rule["verifyImages"]
     assert verify["imageReferences"] == ["registry.example/team/hello*"]
+    assert verify["failureAction"] == policy["spec"]["validationFailureAction"] == "Enforce"
     # The part that carries goslim's check, against Kyverno's own schema of it (an excerpt: README).
     assert schema_errors(verify["attestations"], excerpt_schema(KYVERNO_ATTESTATIONS)["attestations"]) == []
     (attestation,) = verify["attestations"]
