@@ -1,7 +1,7 @@
 """A 1 GiB entrypoint is analyzed and scanned in bounded memory: mapped or streamed, never read whole.
 
 The binary is a real Go build followed by 1 GiB of sparse zeros (the tail a packer or an embedded
-asset leaves), so the file costs no disk; the peak RSS of the goslim child is measured with wait4.
+asset leaves), so the file costs no disk; the peak RSS of the goslim child is measured as its own VmHWM.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from goslim.oci import FileEntry, Image, Platform, build_layer, new_config, write_oci_layout
+from tests.childmem import goslim_argv, peak_kib
 
 pytestmark = pytest.mark.timeout(600)
 GIB = 1 << 30
@@ -33,19 +34,18 @@ def big_binary(go_build, tmp_path_factory) -> Path:
 
 
 def measured(args: list[str], tmp_path: Path) -> tuple[int, str]:
-    """(peak RSS in MiB, stdout) of one goslim child, from wait4's rusage of that child alone."""
-    out_file, err_file = tmp_path / "stdout", tmp_path / "stderr"
+    """(peak RSS in MiB, stdout) of one goslim child, its own VmHWM (tests.childmem)."""
+    out_file, err_file, peak_file = tmp_path / "stdout", tmp_path / "stderr", tmp_path / "peak"
     with open(out_file, "wb") as out, open(err_file, "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "goslim", *args],
+        proc = subprocess.run(
+            goslim_argv(args, peak_file),
             stdout=out,
             stderr=err,
             env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+            check=False,
         )
-        _pid, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
     assert proc.returncode == 0, err_file.read_text(errors="replace")[-2000:]
-    return usage.ru_maxrss // 1024, out_file.read_text()
+    return peak_kib(peak_file) // 1024, out_file.read_text()
 
 
 def test_analyze_of_a_1gib_binary_stays_small(big_binary: Path, tmp_path: Path) -> None:
