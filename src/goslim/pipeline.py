@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
+from goslim.attestation import attest_sbom, attest_verification, find_reusable
 from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
@@ -43,11 +44,13 @@ from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome, St
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
-from goslim.sign import sign_image
+from goslim.sign import load_private_key, sign_image
+from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
-from goslim.verify import Checklist, CheckResult, CheckStatus, verify_image
+from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
+from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
@@ -75,6 +78,7 @@ class SlimOptions:
     key: Path | None = None
     key_password: bytes | None = None
     allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
+    reuse_attestation: bool = False  # a valid signed verification of the same image replaces the run
 
 
 class StageRecorder:
@@ -242,7 +246,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         if opts.compare and binary and assembled
         else []
     )
-    checklist = _verify_stage(stages, opts, location, assembled, given)
+    verify_options = options_from_config(cfg.verify, given)
+    checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
         opts.flags,
@@ -254,7 +259,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
-    signature = _sign_stage(stages, opts, location)
+    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
     _gc_stage(stages, opts, location)
     deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
 
@@ -427,17 +432,31 @@ def _verify_stage(
     location: str | None,
     assembled: AssembledImage | None,
     contract: RunContract,
+    verify_options: VerifyOptions,
 ) -> Checklist | None:
     if location is None or assembled is None:
         stages.skip("verify", "needs an image")
         return None
 
-    options = options_from_config(opts.config.verify, contract).model_copy(
-        update={"image_size_bytes": assembled.stats.pull_size}
-    )
+    options = verify_options.model_copy(update={"image_size_bytes": assembled.stats.pull_size})
+
+    def reuse_or_run() -> Checklist:
+        key = _sign_key(opts)
+        if opts.reuse_attestation and key is not None:
+            pub = load_verifying_key(key, lambda: _key_password(opts))
+            # The registry copy first: that is where an earlier CI run left its attestation.
+            reuse = find_reusable([*_registry_copy(opts), location], pub, contract, options,
+                                  image_digest=assembled.digest)
+            if reuse.checklist is not None:
+                stages.note("verify", reuse.reason)
+                return reuse.checklist
+            stages.note("verify", f"ran it: no attestation to reuse: {reuse.reason}")
+        elif opts.reuse_attestation:
+            stages.note("verify", "ran it: --reuse-attestation needs a key (--key or sign.key)")
+        return verify_image(location, options)
 
     def verify() -> Checklist:
-        checklist = verify_image(location, options)
+        checklist = reuse_or_run()  # an attested checklist is judged as a fresh one
         status, why = checklist_verdict(checklist)
         stages.judge("verify", status, why)
         return checklist
@@ -507,19 +526,55 @@ def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
     stages.judge(stage, "failed", policy=policy)
 
 
-def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) -> str | None:
-    key = opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+def _sign_key(opts: SlimOptions) -> Path | None:
+    return opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+
+
+def _key_password(opts: SlimOptions) -> bytes:
+    return opts.key_password if opts.key_password is not None else read_password(confirm=False)
+
+
+def _registry_copy(opts: SlimOptions) -> list[str]:
+    """The registry destination (--to) as an attachment location; [] for none or a docker-archive."""
+    if not opts.to or opts.to.startswith(("oci:", "docker-archive:")):
+        return []
+    return [opts.to]
+
+
+def _sign_stage(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    location: str | None,
+    checklist: Checklist | None,
+    contract: RunContract,
+    verify_options: VerifyOptions,
+    sboms: dict[str, str],
+) -> str | None:
+    """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
+    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags)."""
+    key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
         return None
     if location is None:
         stages.skip("sign", "needs an image")
         return None
+    locations = [location, *_registry_copy(opts)]
 
     def sign() -> str:
-        password = opts.key_password if opts.key_password is not None else read_password(confirm=False)
-        signed = sign_image(location, key, password)
-        return f"{signed.attachment.tag} ({signed.image_digest})"
+        private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
+        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
+        attested = []
+        if checklist is not None:
+            predicate = verification_predicate(checklist, contract, verify_options)
+            attest_verification(locations, private, predicate)
+            attested.append("the verification")
+        if "cyclonedx" in sboms:
+            attest_sbom(locations, private, Path(sboms["cyclonedx"]))
+            attested.append("the CycloneDX SBOM")
+        if attested:
+            stages.note("sign", f"attested {' and '.join(attested)} in {' and '.join(locations)}")
+        return f"{signed[0].attachment.tag} ({signed[0].image_digest})"
 
     return stages.run("sign", sign)
 

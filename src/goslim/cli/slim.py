@@ -73,7 +73,18 @@ def slim(
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
     platform: Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for.")] = None,
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
-    key: Annotated[Path | None, typer.Option(help="cosign private key to sign the image with.")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="cosign private key: sign the image, attest its verification and SBOM."),
+    ] = None,
+    reuse_attestation: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-attestation",
+            help="Skip the verify run when the image already carries a valid verification attestation "
+            "(same digest, contract and check set, signed by --key).",
+        ),
+    ] = False,
     shard: Annotated[
         str | None, typer.Option(help="I/N: only this CI shard's stable slice of the services.")
     ] = None,
@@ -144,6 +155,7 @@ def slim(
             mount_from=shared_from(package),
             db=db,
             key=key,
+            reuse_attestation=reuse_attestation,
         )
 
     def destination(package: str) -> str | None:
