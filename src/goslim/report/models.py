@@ -8,8 +8,10 @@ from pydantic import Field
 
 from goslim.binary import BinaryReport
 from goslim.contract import RunContract
+from goslim.decisions import Decision
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
+from goslim.lock import ServiceLock
 from goslim.models import Frozen
 from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
@@ -71,7 +73,9 @@ class SlimRun(Frozen):
     ablation: Ablation | None = None
     binary: Binary | None = None
     analysis: BinaryReport | None = None
-    upx: UpxReport | None = None
+    upx: UpxReport | None = None  # the measurements, when UPX was measured in this run
+    decisions: list[Decision] = Field(default_factory=list)  # what shaped the shipped artifacts, and why
+    lock: ServiceLock | None = None  # this package's goslim.lock entry after the run
     contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
     image: AssembledImage | None = None
     image_location: str | None = None

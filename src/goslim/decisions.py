@@ -1,0 +1,198 @@
+"""The decisions that shape what ships, each with its inputs and whether it was measured now or reused.
+
+UPX under ``--upx auto`` is decided under goslim.lock: a recorded decision is reused while its
+facts hold (no measuring, so a busy machine cannot change it); otherwise the levels are measured
+again, with the recorded level kept where the new verdict is within the spread of the budget.
+Values the manifests derive from timings are rounded by goslim.k8s; they are listed here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+
+from goslim import __version__
+from goslim.errors import GoslimError
+from goslim.gobuild.models import Binary
+from goslim.k8s import TimingChoice
+from goslim.lock import LOCK_NAME, UNPACKED, LockError, UpxLock, upx_facts
+from goslim.models import Frozen
+from goslim.probe import ProbeSpec
+from goslim.upx import Budget, Previous, UpxReport, apply_policy, replay
+from goslim.upx.policy import budget_text
+from goslim.upx.tool import Upx
+
+Source = Literal[
+    "measured now",
+    "reused from goslim.lock",
+    "set by hand in goslim.lock",
+    "as asked",
+    "rounded from this run's timings",
+]
+
+
+class Decision(Frozen):
+    """One decision: what was decided, the rule and inputs it follows from, and where it came from.
+
+    ``subject``, ``value``, ``reason`` and ``inputs`` are the decision; ``source`` says whether this
+    run measured it or reused it, and ``measured_now`` holds this run's raw figures behind a rounded
+    value (noise: they never change the value by themselves).
+    """
+
+    subject: str
+    value: str
+    reason: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    source: Source
+    measured_now: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UpxOutcome:
+    """What the upx stage ships, the measurements (None when reused), and the lock entry behind it."""
+
+    shipped: Binary
+    report: UpxReport | None
+    entry: UpxLock | None  # what goslim.lock holds after this run (None: UPX not under the lock)
+    decision: Decision
+    note: str  # one line for the stage
+
+
+def upx_under_lock(
+    binary: Binary,
+    policy: str,
+    budget: Budget,
+    probe: ProbeSpec | None,
+    *,
+    levels: tuple[str, ...],
+    work_dir: Path,
+    entry: UpxLock | None = None,
+    redecide: bool = False,
+    where: str = LOCK_NAME,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+) -> UpxOutcome:
+    """Ship under ``--upx POLICY``: for ``auto``, reuse ``entry`` (this package's goslim.lock UPX entry)
+    while its facts hold and ``redecide`` is not asked; else measure, keeping ``entry``'s level when
+    the new verdict is unclear. A named level or ``off`` is used as asked and not recorded."""
+    if policy != "auto":
+        shipped, report = apply_policy(binary, policy, budget, probe, work_dir=work_dir, env=env, args=args)
+        reason = report.decision.reason if report else "UPX is off by policy"
+        level = report.decision.level if report else None
+        decision = Decision(
+            subject="UPX level",
+            value=_value(level),
+            reason=reason,
+            inputs={"policy": policy},
+            source="as asked",
+        )
+        return UpxOutcome(shipped, report, None, decision, reason)
+    stale = ""
+    if entry is not None and not redecide:
+        now = upx_facts(binary.sha256, Upx().version(), list(levels), budget)
+        stale = entry.facts.differs(now) or ""
+        if not stale:
+            return _reuse(binary, entry, probe, work_dir=work_dir, where=where, env=env, args=args)
+    previous = Previous(entry.packed_level, where=LOCK_NAME) if entry else None
+    shipped, report = apply_policy(
+        binary,
+        policy,
+        budget,
+        probe,
+        auto_levels=levels,
+        work_dir=work_dir,
+        env=env,
+        args=args,
+        previous=previous,
+    )
+    assert report is not None  # auto always evaluates
+    new = UpxLock.from_report(report, __version__)
+    why = f"{LOCK_NAME} not reused: {stale}" if stale else ("measured again (--redecide)" if redecide else "")
+    note = "; ".join(filter(None, [why, report.decision.reason]))
+    return UpxOutcome(shipped, report, new, upx_decision(new, "measured now"), note)
+
+
+def _reuse(
+    binary: Binary,
+    entry: UpxLock,
+    probe: ProbeSpec | None,
+    *,
+    work_dir: Path,
+    where: str,
+    env: Mapping[str, str] | None,
+    args: tuple[str, ...],
+) -> UpxOutcome:
+    level = entry.packed_level
+    try:
+        shipped = replay(binary, level, probe, work_dir=work_dir, env=env, args=args) if level else binary
+    except GoslimError as exc:
+        raise LockError(
+            f"level {entry.level} cannot be used for {binary.name}: {exc.one_line()}",
+            where=where,
+            hint="set another level (none is always valid), or measure again with --redecide",
+        ) from exc
+    source: Source = "set by hand in goslim.lock" if entry.set_by_hand else "reused from goslim.lock"
+    by_hand = f" (set by hand; goslim decided {entry.decided_level})" if entry.set_by_hand else ""
+    return UpxOutcome(
+        shipped,
+        None,
+        entry,
+        upx_decision(entry, source),
+        f"reused decision from {LOCK_NAME}: {entry.level}{by_hand}",
+    )
+
+
+def upx_decision(entry: UpxLock, source: Source) -> Decision:
+    """The report's view of a UPX decision recorded in (or about to be written to) goslim.lock."""
+    facts = entry.facts
+    budget = Budget(
+        max_startup_ms=facts.max_startup_ms,
+        min_pull_saving_pct=facts.min_pull_saving_pct,
+        compression=facts.compression,
+    )
+    inputs = {
+        "binary sha256": facts.binary_sha256,
+        "UPX": facts.upx_version,
+        "budget": budget_text(budget) + f" ({facts.compression} pull)",
+        "levels evaluated": ", ".join(facts.levels),
+        "rounds per variant": str(entry.repetitions),
+        "basis": entry.basis,
+        "decided by goslim": entry.decided_level,
+        "goslim version": entry.goslim_version,
+    }
+    for m in entry.measured:
+        cost = "start-up not measured"
+        if m.startup_cost_ms is not None:
+            spread = f" ± {m.startup_spread_ms:.1f}" if m.startup_spread_ms is not None else ""
+            cost = f"start-up {m.startup_cost_ms:+.1f}{spread} ms"
+        problem = f"; refused: {m.problem}" if m.problem else ""
+        inputs[f"level {m.level}"] = f"pull {m.pull_change_pct:+.1f}%, {cost}{problem}"
+    return Decision(
+        subject="UPX level",
+        value=_value(entry.packed_level),
+        reason=entry.reason,
+        inputs=inputs,
+        source=source,
+    )
+
+
+def timing_decisions(timings: list[TimingChoice]) -> list[Decision]:
+    """The manifest values rounded from this run's measured times."""
+    return [
+        Decision(
+            subject=f"k8s {t.field}",
+            value=t.value,
+            reason=t.rule,
+            source="rounded from this run's timings",
+            measured_now={"measured": t.measured} if t.measured else {},
+        )
+        for t in timings
+    ]
+
+
+def _value(level: str | None) -> str:
+    return level if level and level != UNPACKED else f"{UNPACKED} (unpacked)"
