@@ -3,7 +3,8 @@
 UPX under ``--upx auto`` is decided under goslim.lock: a recorded decision is reused while its
 facts hold (no measuring, so a busy machine cannot change it); otherwise the levels are measured
 again, with the recorded level kept where the new verdict is within the spread of the budget.
-Values the manifests derive from timings are rounded by goslim.k8s; they are listed here too.
+The manifests' timing values are rounded by goslim.k8s; for the same image, the times recorded in
+goslim.lock are reused while a new run's times still fit inside the values they gave.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from typing import Literal
 from pydantic import Field
 
 from goslim import __version__
+from goslim.contract import RunContract
 from goslim.errors import GoslimError
 from goslim.gobuild.models import Binary
-from goslim.k8s import TimingChoice
-from goslim.lock import LOCK_NAME, UNPACKED, LockError, UpxLock, upx_facts
+from goslim.k8s import Manifests, TimingChoice, build_manifests, plan_k8s, startup_window
+from goslim.lock import LOCK_NAME, UNPACKED, K8sLock, LockError, UpxLock, upx_facts
 from goslim.models import Frozen
 from goslim.probe import ProbeSpec
 from goslim.upx import Budget, Previous, UpxReport, apply_policy, replay
 from goslim.upx.policy import budget_text
 from goslim.upx.tool import Upx
+from goslim.verify.models import Observed
 
 Source = Literal[
     "measured now",
@@ -180,17 +183,80 @@ def upx_decision(entry: UpxLock, source: Source) -> Decision:
     )
 
 
-def timing_decisions(timings: list[TimingChoice]) -> list[Decision]:
-    """The manifest values rounded from this run's measured times."""
+@dataclass(frozen=True)
+class ManifestsOutcome:
+    """The manifests to write, the times they were made from (for goslim.lock), and the decisions."""
+
+    manifests: Manifests
+    entry: K8sLock
+    decisions: list[Decision]
+    note: str  # one line for the stage ('' when there is nothing to say)
+
+
+def manifests_under_lock(
+    image: str,
+    contract: RunContract,
+    observed: Observed | None,
+    *,
+    digest: str,
+    entry: K8sLock | None = None,
+    redecide: bool = False,
+) -> ManifestsOutcome:
+    """Kubernetes manifests for ``image``: from ``entry``'s recorded times when it is for the same
+    image (``digest``) and this run's times still fit inside the values they gave; else from this
+    run's times (rounded to coarse steps either way)."""
+    measured = build_manifests(plan_k8s(image, contract, observed=observed)[0])
+    now = K8sLock(
+        image_digest=digest,
+        shutdown_seconds=observed.shutdown_seconds if observed else None,
+        startup_seconds=observed.startup_seconds if observed else None,
+    )
+    fresh = ManifestsOutcome(measured, now, timing_decisions(measured.timings, measured.timings), "")
+    if entry is None or redecide or entry.image_digest != digest or observed is None:
+        return fresh
+    recorded = build_manifests(
+        plan_k8s(
+            image,
+            contract,
+            observed=observed,
+            shutdown_seconds=entry.shutdown_seconds,
+            startup_seconds=entry.startup_seconds,
+        )[0]
+    )
+    crossed = _outgrown(entry, recorded, now)
+    if crossed:
+        return ManifestsOutcome(
+            measured, now, fresh.decisions, f"{LOCK_NAME}'s k8s times not reused: {crossed} (margin crossed)"
+        )
+    decisions = timing_decisions(recorded.timings, measured.timings, source="reused from goslim.lock")
+    return ManifestsOutcome(recorded, entry, decisions, f"k8s times reused from {LOCK_NAME}")
+
+
+def _outgrown(entry: K8sLock, recorded: Manifests, now: K8sLock) -> str:
+    """Why the values made from the recorded times do not hold this run's times ('' when they do)."""
+    if now.shutdown_seconds is not None and now.shutdown_seconds > recorded.grace_seconds:
+        return f"shutdown took {now.shutdown_seconds:.2f} s, over the grace period {recorded.grace_seconds} s"
+    window = startup_window(entry.startup_seconds)[0]
+    if now.startup_seconds is not None and now.startup_seconds > window:
+        return f"start-up took {now.startup_seconds:.2f} s, over the start-up probe window {window} s"
+    return ""
+
+
+def timing_decisions(
+    chosen: list[TimingChoice], raw: list[TimingChoice], source: Source = "rounded from this run's timings"
+) -> list[Decision]:
+    """The manifest values (``chosen``), each with this run's raw figure (``raw``, same fields)."""
+    now = {t.field: t.measured for t in raw}
     return [
         Decision(
             subject=f"k8s {t.field}",
             value=t.value,
             reason=t.rule,
-            source="rounded from this run's timings",
-            measured_now={"measured": t.measured} if t.measured else {},
+            inputs={"made from": t.measured} if t.measured else {},
+            source=source,
+            measured_now={"measured": now[t.field]} if now.get(t.field) else {},
         )
-        for t in timings
+        for t in chosen
     ]
 
 

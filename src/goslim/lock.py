@@ -4,6 +4,7 @@ It sits beside goslim.yaml and is meant to be committed. One entry per main pack
 records the level, the facts it was decided on (binary sha256, UPX version, budget, levels
 evaluated) and what each level measured then. While the facts hold, the level is reused without
 measuring; `level` may be edited by hand (goslim checks it on the binary before using it).
+A k8s entry records the times the manifests were made from (see K8sLock).
 No timestamps: a re-run that decides the same writes the same bytes, or nothing.
 """
 
@@ -140,10 +141,23 @@ class UpxLock(StrictFrozen):
         )
 
 
+class K8sLock(StrictFrozen):
+    """The measured times the Kubernetes manifests were made from, for the image they were made for.
+
+    Reused while the image is the same and a new run's times still fit inside the values written
+    (grace period, start-up probe window), so a busier machine does not rewrite the manifests.
+    """
+
+    image_digest: str
+    shutdown_seconds: float | None = None
+    startup_seconds: float | None = None
+
+
 class ServiceLock(StrictFrozen):
     """The decisions for one main package."""
 
     upx: UpxLock | None = None
+    k8s: K8sLock | None = None
 
 
 class LockFile(StrictFrozen):

@@ -28,7 +28,7 @@ from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
-from goslim.decisions import Decision, UpxOutcome, timing_decisions, upx_under_lock
+from goslim.decisions import Decision, ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -36,7 +36,6 @@ from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile,
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
-from goslim.k8s import TimingChoice, build_manifests, plan_k8s
 from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
 from goslim.platform import Platform
@@ -230,9 +229,10 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     signature = _sign_stage(stages, opts, location)
-    deploy_files, timings = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
+    deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
     decisions: list[Decision] = [upx_outcome.decision] if upx_outcome else []
-    decisions += timing_decisions(timings)
+    decisions += k8s.decisions if k8s else []
+    previous = opts.lock or ServiceLock()
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
     stack = (
@@ -253,7 +253,10 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         analysis=analysis,
         upx=upx_report,
         decisions=decisions,
-        lock=ServiceLock(upx=upx_outcome.entry) if upx_outcome and upx_outcome.entry else opts.lock,
+        lock=ServiceLock(
+            upx=upx_outcome.entry if upx_outcome and upx_outcome.entry else previous.upx,
+            k8s=k8s.entry if k8s else previous.k8s,
+        ),
         contract=contract,
         image=assembled,
         image_location=location,
@@ -493,21 +496,21 @@ def _deploy_stage(
     location: str | None,
     checklist: Checklist | None,
     contract: RunContract,
-) -> tuple[dict[str, str], list[TimingChoice]]:
+) -> tuple[dict[str, str], ManifestsOutcome | None]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
     from the run contract and what verify observed (ports, probes, grace period); and the manifest
     values rounded from measured times."""
     if analysis is None or location is None or assembled is None:
         stages.skip("deploy files", "needs an image")
-        return {}, []
+        return {}, None
     cfg = opts.config
     deploy_dir = opts.out_dir / "deploy"
     observed = checklist.observed if checklist else None
     slow_stop = False
-    timings: list[TimingChoice] = []
+    k8s: ManifestsOutcome | None = None
 
     def write() -> dict[str, str]:
-        nonlocal slow_stop, timings
+        nonlocal slow_stop, k8s
         base = assembled.base
         spec = plan_dockerfile(
             opts.module_dir,
@@ -520,10 +523,19 @@ def _deploy_stage(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
         pinned = _pinned_reference(opts.to, assembled.digest)
-        k8s_input, _notes = plan_k8s(pinned or location, contract, observed=observed)
-        manifests = build_manifests(k8s_input)
+        k8s = manifests_under_lock(
+            pinned or location,
+            contract,
+            observed,
+            digest=assembled.digest,
+            entry=opts.lock.k8s if opts.lock else None,
+            redecide=opts.redecide,
+        )
+        manifests = k8s.manifests
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
-        slow_stop, timings = manifests.slow_stop, manifests.timings
+        slow_stop = manifests.slow_stop
+        if k8s.note:
+            stages.note("deploy files", k8s.note)
         if slow_stop:
             stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
@@ -531,7 +543,7 @@ def _deploy_stage(
     files = stages.run("deploy files", write) or {}
     if slow_stop and not opts.allow_slow_stop:
         _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
-    return files, timings
+    return files, k8s
 
 
 def _pinned_reference(to: str | None, digest: str) -> str | None:

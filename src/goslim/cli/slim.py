@@ -120,8 +120,9 @@ def slim(
     check_writable(out_root)
     policy = upx or config.upx.policy
     the_lock_path = lock or lock_path(module_dir)
-    # Only `--upx auto` decides under the lock; a bad lock is one line before any work.
-    locked = read_lock(the_lock_path) if policy == "auto" else None
+    # The first `--upx auto` run creates the lock; once it exists every run reads and updates it.
+    # A bad lock is one line before any work.
+    locked = read_lock(the_lock_path) if policy == "auto" or the_lock_path.exists() else None
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
     names = {m.import_path: m.name for m in mains}
     dirs = {m.import_path: _relative(m.dir, module_dir) for m in mains}
@@ -186,7 +187,7 @@ def slim(
         output.note(f"shard {shard} holds none of the {len(mains)} services")
     with output.progress("goslim slim"):
         runs = run_many([options_for(p) for p in selected], jobs or os.cpu_count() or 1, on_stage)
-    if locked is not None:
+    if locked is not None and interrupt.requested() is None:  # an interrupted run decided nothing whole
         _record_lock(locked, runs, the_lock_path, output)
     if several or shard:
         output.emit(runs, lambda c: render_services(c, runs))
@@ -209,7 +210,7 @@ def slim(
 def _record_lock(locked: LockFile, runs: list[SlimRun], path: Path, output: Output) -> None:
     """Write every service's decision into the lock at once; untouched when nothing changed."""
     for run in runs:
-        if run.lock is not None:
+        if run.lock is not None and (run.lock.upx or run.lock.k8s):
             locked = locked.with_service(run.package, run.lock)
     if write_lock(path, locked):
         output.note(line(("wrote", "bold"), f" {path}: the decisions of this run, to commit"))
