@@ -54,7 +54,9 @@ def upx(
     health: HealthOpt = None,
     readiness: ReadinessOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write the chosen packed binary here.")] = None,
-    repetitions: Annotated[int, typer.Option("--reps", min=1, max=50, help="Launches per variant.")] = 5,
+    repetitions: Annotated[
+        int, typer.Option("--reps", min=1, max=50, help="Least rounds per variant (more while unclear).")
+    ] = 5,
     max_startup_ms: Annotated[
         float | None,
         typer.Option(help="Budget: most start-up cost accepted (goslim.yaml upx.max_startup_ms)."),
@@ -182,10 +184,13 @@ def _probe(flags: ContractFlags, settings: GoslimConfig) -> ProbeSpec | None:
 
 def render(console: Console, report: UpxReport, out: Path | None) -> None:
     b = report.binary
-    console.print(line(
-        ("goslim upx", "bold"), f" {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
-        f"· UPX {report.upx_version} · {report.repetitions} rounds per variant, medians"
-    ))
+    console.print(
+        line(
+            ("goslim upx", "bold"),
+            f" {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
+            f"· UPX {report.upx_version} · {report.repetitions} rounds per variant, medians",
+        )
+    )
     sizes = _table("size and pull (MiB; Δ against unpacked)")
     for col in ("level", "file", "Δ", "gzip", "Δ", "zstd", "Δ", "pack", "upx -t"):
         sizes.add_column(col, justify="left" if col in ("level", "upx -t") else "right", no_wrap=True)
