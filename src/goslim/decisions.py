@@ -18,7 +18,7 @@ from pydantic import Field
 
 from goslim import __version__
 from goslim.contract import RunContract
-from goslim.errors import GoslimError
+from goslim.errors import GoslimError, ToolMissingError
 from goslim.gobuild.models import Binary
 from goslim.k8s import Manifests, TimingChoice, build_manifests, plan_k8s, startup_window
 from goslim.lock import LOCK_NAME, UNPACKED, K8sLock, LockError, UpxLock, upx_facts
@@ -132,6 +132,8 @@ def _reuse(
     level = entry.packed_level
     try:
         shipped = replay(binary, level, probe, work_dir=work_dir, env=env, args=args) if level else binary
+    except ToolMissingError:
+        raise  # not the lock's fault
     except GoslimError as exc:
         raise LockError(
             f"level {entry.level} cannot be used for {binary.name}: {exc.one_line()}",
