@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
-
-from pydantic import Field
 
 from goslim import __version__
 from goslim.contract import RunContract
@@ -22,36 +19,12 @@ from goslim.errors import GoslimError, ToolMissingError
 from goslim.gobuild.models import Binary
 from goslim.k8s import Manifests, TimingChoice, build_manifests, plan_k8s, startup_window
 from goslim.lock import LOCK_NAME, UNPACKED, K8sLock, LockError, UpxLock, upx_facts
-from goslim.models import Frozen
 from goslim.probe import ProbeSpec
+from goslim.report.models import Decision, Source
 from goslim.upx import Budget, Previous, UpxReport, apply_policy, replay
 from goslim.upx.policy import budget_text
 from goslim.upx.tool import Upx
 from goslim.verify.models import Observed
-
-Source = Literal[
-    "measured now",
-    "reused from goslim.lock",
-    "set by hand in goslim.lock",
-    "as asked",
-    "rounded from this run's timings",
-]
-
-
-class Decision(Frozen):
-    """One decision: what was decided, the rule and inputs it follows from, and where it came from.
-
-    ``subject``, ``value``, ``reason`` and ``inputs`` are the decision; ``source`` says whether this
-    run measured it or reused it, and ``measured_now`` holds this run's raw figures behind a rounded
-    value (noise: they never change the value by themselves).
-    """
-
-    subject: str
-    value: str
-    reason: str
-    inputs: dict[str, str] = Field(default_factory=dict)
-    source: Source
-    measured_now: dict[str, str] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
-from goslim.decisions import Decision, ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
+from goslim.decisions import ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -40,7 +40,7 @@ from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
-from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
+from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageOutcome
 from goslim.scan import run_scan
 from goslim.scan.errors import VulnDbError
 from goslim.scan.models import ScanReport

@@ -8,7 +8,6 @@ from pydantic import Field
 
 from goslim.binary import BinaryReport
 from goslim.contract import RunContract
-from goslim.decisions import Decision
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
 from goslim.lock import ServiceLock
@@ -59,6 +58,31 @@ class BaseRow(Frozen):
     files: int
     starts: bool | None = None
     detail: str = ""
+
+
+Source = Literal[
+    "measured now",
+    "reused from goslim.lock",
+    "set by hand in goslim.lock",
+    "as asked",
+    "rounded from this run's timings",
+]
+
+
+class Decision(Frozen):
+    """One decision: what was decided, the rule and inputs it follows from, and where it came from.
+
+    ``subject``, ``value``, ``reason`` and ``inputs`` are the decision; ``source`` says whether this
+    run measured it or reused it, and ``measured_now`` holds this run's raw figures behind a rounded
+    value (noise: they never change the value by themselves).
+    """
+
+    subject: str
+    value: str
+    reason: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    source: Source
+    measured_now: dict[str, str] = Field(default_factory=dict)
 
 
 class SlimRun(Frozen):
