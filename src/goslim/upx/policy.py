@@ -54,12 +54,13 @@ def decide(rows: list[LevelRow], policy: str, budget: Budget, previous: Previous
         if not packed:
             return Choice(None, "no level was evaluated", "margin holds")
         failures = "; ".join(f"{r.level}: {r.problems[0]}" for r in packed)
-        return _against(previous, Choice(None, "no level passed its checks: " + failures, "margin holds"))
+        choice = Choice(None, "no level passed its checks: " + failures, "margin holds")
+        return _against(previous, choice, "its checks now fail")
     saving_enough = [r for r in working if saving(r, budget) >= budget.min_pull_saving_pct]
     if not saving_enough:
         best = max(working, key=lambda r: saving(r, budget))
         reason = f"no level saves enough ({budget_text(budget)}); best was {_with_figures(best, budget)}"
-        return _against(previous, Choice(None, reason, "margin holds"))
+        return _against(previous, Choice(None, reason, "margin holds"), "the pull saving changed")
     inside = [r for r in saving_enough if _verdict(r, budget) == "inside"]
     clear = max(inside, key=lambda r: (saving(r, budget), -(r.startup_cost_ms or 0.0)), default=None)
     unclear = [
@@ -86,12 +87,12 @@ def decide(rows: list[LevelRow], policy: str, budget: Budget, previous: Previous
     return _against(previous, Choice(clear.level if clear else None, conservative, "conservative"))
 
 
-def _against(previous: Previous | None, choice: Choice) -> Choice:
-    """A clear decision that differs from the previous one says the margin was crossed."""
+def _against(previous: Previous | None, choice: Choice, what: str = "the margin was crossed") -> Choice:
+    """A decision that differs from the previous one says what changed (for a cost: the margin was
+    crossed, since an unclear verdict would have kept the previous level)."""
     if previous is None or previous.level == choice.level:
         return choice
-    crossed = f"; {previous.where} had {_name(previous.level)}: the margin was crossed"
-    return choice._replace(reason=choice.reason + crossed)
+    return choice._replace(reason=f"{choice.reason}; {previous.where} had {_name(previous.level)}: {what}")
 
 
 def _with_figures(row: LevelRow, budget: Budget) -> str:
