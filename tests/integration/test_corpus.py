@@ -202,3 +202,12 @@ def test_banner_protocol_port_is_recorded_but_not_sent_http(run_shape) -> None:
     assert obs is not None and Listener(proto="tcp", port=4222) in obs.listening and obs.port == 9090
     assert not [a for a in obs.probes if a.port == 4222]
     assert cl.result("logs").measured["error_lines"] == 0, cl.result("logs").evidence
+
+
+def test_sandbox_gives_eth0_with_a_private_address_like_a_pod(run_shape) -> None:
+    # alertmanager's cluster listener exits without a private IP to advertise; a pod has one on eth0.
+    cl = run_shape("-need-private-ip")
+    assert cl.result("starts").status is CheckStatus.PASS, cl.result("starts").evidence
+    assert cl.observed is not None
+    assert any(item.startswith("eth0 (10.244.0.2/24") for item in cl.observed.injected), cl.observed.injected
+    assert cl.result("readiness").status is CheckStatus.PASS

@@ -2,15 +2,20 @@
 
 Docker, containerd and Kubernetes bind-mount /etc/hosts, /etc/hostname and /etc/resolv.conf
 into every container whatever the image holds, and set HOSTNAME. goslim writes the same files
-into the bundle and mounts them read-only, so the image's rootfs is never changed. The sandbox
-has only a loopback network, so resolv.conf names a cluster DNS address that is unreachable
-from it: a lookup of a non-local name fails at once, as in a network namespace without DNS.
+into the bundle and mounts them read-only, so the image's rootfs is never changed. A pod also has
+eth0 with a private address (cluster peers such as alertmanager advertise it); when goslim runs
+as root with ip(8) and nsenter(1), a createRuntime hook gives the container's network namespace
+an eth0 (one end of a veth pair whose other end stays inside, so nothing leaves the sandbox) with
+a pod-style address and no route out. resolv.conf names a cluster DNS address that is unreachable
+from the sandbox: a lookup of a non-local name fails at once, as in a network namespace without DNS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +56,20 @@ KUBERNETES_ENV = (
     ("KUBERNETES_PORT_443_TCP_ADDR", "10.96.0.1"),
 )
 FILE_OPTIONS = ["rbind", "ro", "nosuid", "nodev", "noexec"]
+# A pod's eth0: an address from kubeadm-style pod CIDRs; the veth's other end stays in the sandbox.
+POD_IP, POD_PREFIX, POD_PEER = "10.244.0.2", 24, "goslim-peer"
+POD_NET_LABEL = f"eth0 ({POD_IP}/{POD_PREFIX}, a pod's private address; no route out)"
+# Run by the runtime with the container's state on stdin, before the process starts. A failure is
+# not fatal (observe checks for eth0 and says when the pod network could not be given).
+_POD_NET_SCRIPT = """
+import json, subprocess, sys
+ns = "--net=/proc/%d/ns/net" % json.load(sys.stdin)["pid"]
+steps = (["link", "add", "eth0", "type", "veth", "peer", "name", PEER], ["link", "set", PEER, "up"],
+         ["addr", "add", ADDR, "dev", "eth0"], ["link", "set", "eth0", "up"])
+for step in steps:
+    if subprocess.run([NSENTER, ns, IP, *step], capture_output=True, timeout=5).returncode != 0:
+        break
+"""
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,10 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         extra_env=[f"{k}={v}" for k, v in added],
         writable=options.writable,
     )
+    hook = _pod_network_hook()
+    if hook is not None:
+        spec["hooks"] = {"createRuntime": [hook]}
+        injected.append(POD_NET_LABEL)
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     confinement = (
         f"seccomp: the Docker/containerd default profile ({profile_source()}): "
@@ -109,9 +132,23 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         "cgroup namespace",
         f"cpu limit: {options.cpus:g} CPU{'s' if options.cpus > 1 else ''} as a CFS quota",
         f"memory limit: {options.memory_mb} MiB; pids limit: {options.pids}",
-        "read-only root, no capabilities, no-new-privileges, loopback-only network",
+        "read-only root, no capabilities, no-new-privileges, "
+        + ("network: loopback and eth0, no route out" if hook else "loopback-only network"),
     )
     return Sandbox(tuple(injected), confinement)
+
+
+def _pod_network_hook() -> dict[str, Any] | None:
+    """The createRuntime hook that gives the container eth0, or None where it cannot (not root,
+    no ip(8) or nsenter(1))."""
+    ip, nsenter = shutil.which("ip"), shutil.which("nsenter")
+    if os.geteuid() != 0 or ip is None or nsenter is None:
+        return None
+    script = (
+        f"PEER, ADDR, IP, NSENTER = {POD_PEER!r}, '{POD_IP}/{POD_PREFIX}', {ip!r}, {nsenter!r}\n"
+        + _POD_NET_SCRIPT
+    )
+    return {"path": sys.executable, "args": [sys.executable, "-I", "-c", script], "timeout": 20}
 
 
 def _id_map(options: VerifyOptions, highest_id: int, work_dir: Path) -> tuple[IdMap | None, str]:

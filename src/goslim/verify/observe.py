@@ -20,7 +20,7 @@ from pathlib import Path
 
 from goslim import interrupt
 from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, speaks_first, wait_until
-from goslim.verify.bundle import write_bundle
+from goslim.verify.bundle import POD_NET_LABEL, write_bundle
 from goslim.verify.cgroups import LimitUsage, limit_usage
 from goslim.verify.logs import LogFacts, analyze_logs, read_span, read_stream
 from goslim.verify.models import Listener, Observed, ProbeAnswer, ProbeSettings, VerifyOptions
@@ -124,6 +124,7 @@ def observe(
             progress("starting the container")
             container = runtime.start(runtime.new_id(), bundle, timeout=options.start_timeout_seconds)
             obs.start_seconds = container.ready - container.started
+            obs.injected = _confirm_pod_network(obs.injected, container.pid)
             obs.phase_seconds["start"] = obs.start_seconds
             _observe_running(runtime, container, process=process, options=options, obs=obs, progress=progress)
             obs.logs = _read_logs(container, obs)
@@ -133,6 +134,24 @@ def observe(
                 runtime.remove(container)
             shutil.rmtree(bundle, ignore_errors=True)
     return obs
+
+
+def _confirm_pod_network(injected: tuple[str, ...], pid: int) -> tuple[str, ...]:
+    """Keep the eth0 entry only when the container's network namespace has eth0 (the hook that
+    adds it does not stop the run when it fails)."""
+    if POD_NET_LABEL not in injected:
+        return injected
+    try:
+        with open(f"/proc/{pid}/net/dev", encoding="ascii", errors="replace") as f:
+            names = {line.split(":", 1)[0].strip() for line in f.read(1 << 16).splitlines() if ":" in line}
+    except OSError:
+        names = set()
+    if "eth0" in names:
+        return injected
+    return tuple(
+        "no eth0: the pod network could not be set up (loopback only)" if item == POD_NET_LABEL else item
+        for item in injected
+    )
 
 
 def _observe_running(
