@@ -252,3 +252,15 @@ def test_port_80_terminal_output_names_the_bind_error_and_the_fix(tmp_path: Path
     assert "bind: permission denied" in terminal  # the service's own log line, not only in report.json
     assert "NET_BIND_SERVICE" in terminal and "--arg" in terminal  # and the ways out
     assert "cannot bind port 80" in terminal
+    assert "1 line (plain text)" in terminal and "1 lines" not in terminal  # plural forms
+
+
+def test_module_that_needs_cgo_is_bad_input_with_the_fix_on_the_terminal(tmp_path: Path, capsys) -> None:
+    # A reason of the module's own (cgo under CGO_ENABLED=0): exit 2, not "external tool failed" (3).
+    need_tool("go")
+    module = tmp_path / "cgo-required"
+    shutil.copytree(GO_FIXTURES / "cgo-required", module)
+    code = main(["slim", str(module), "--report", str(tmp_path / "report"), "--no-ablation"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "needs cgo" in err and "--profile default" in err  # the cause and the fix, not only in the report
