@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,17 +58,20 @@ FILE_OPTIONS = ["rbind", "ro", "nosuid", "nodev", "noexec"]
 # A pod's eth0: an address from kubeadm-style pod CIDRs; the veth's other end stays in the sandbox.
 POD_IP, POD_PREFIX, POD_PEER = "10.244.0.2", 24, "goslim-peer"
 POD_NET_LABEL = f"eth0 ({POD_IP}/{POD_PREFIX}, a pod's private address; no route out)"
-# Run by the runtime with the container's state on stdin, before the process starts. A failure is
-# not fatal (observe checks for eth0 and says when the pod network could not be given).
-_POD_NET_SCRIPT = """
-import json, subprocess, sys
-ns = "--net=/proc/%d/ns/net" % json.load(sys.stdin)["pid"]
-steps = (["link", "add", "eth0", "type", "veth", "peer", "name", PEER], ["link", "set", PEER, "up"],
-         ["addr", "add", ADDR, "dev", "eth0"], ["link", "set", "eth0", "up"])
-for step in steps:
-    if subprocess.run([NSENTER, ns, IP, *step], capture_output=True, timeout=5).returncode != 0:
-        break
-"""
+# ip -batch commands that give the container's network namespace a pod's eth0.
+POD_NET_BATCH = (
+    f"link add eth0 type veth peer name {POD_PEER}\n"
+    f"link set {POD_PEER} up\n"
+    f"addr add {POD_IP}/{POD_PREFIX} dev eth0\n"
+    "link set eth0 up\n"
+)
+# Run by the runtime before the process starts, with the container's state (JSON, "pid":N) on
+# stdin; $1 nsenter, $2 ip, $3 the batch file. A failure never stops the run: observe checks for
+# eth0 afterwards and says when the pod network could not be given.
+_POD_NET_SCRIPT = (
+    "read -r state || true; pid=${state#*'\"pid\":'}; pid=${pid# }; pid=${pid%%[!0-9]*}; "
+    '[ -n "$pid" ] && "$1" --net="/proc/$pid/ns/net" "$2" -batch "$3" >/dev/null 2>&1; exit 0'
+)
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         extra_env=[f"{k}={v}" for k, v in added],
         writable=options.writable,
     )
-    hook = _pod_network_hook()
+    hook = _pod_network_hook(bundle)
     if hook is not None:
         spec["hooks"] = {"createRuntime": [hook]}
         injected.append(POD_NET_LABEL)
@@ -138,17 +140,16 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     return Sandbox(tuple(injected), confinement)
 
 
-def _pod_network_hook() -> dict[str, Any] | None:
+def _pod_network_hook(bundle: Path) -> dict[str, Any] | None:
     """The createRuntime hook that gives the container eth0, or None where it cannot (not root,
-    no ip(8) or nsenter(1))."""
-    ip, nsenter = shutil.which("ip"), shutil.which("nsenter")
-    if os.geteuid() != 0 or ip is None or nsenter is None:
+    no sh, ip(8) or nsenter(1))."""
+    sh, ip, nsenter = shutil.which("sh"), shutil.which("ip"), shutil.which("nsenter")
+    if os.geteuid() != 0 or sh is None or ip is None or nsenter is None:
         return None
-    script = (
-        f"PEER, ADDR, IP, NSENTER = {POD_PEER!r}, '{POD_IP}/{POD_PREFIX}', {ip!r}, {nsenter!r}\n"
-        + _POD_NET_SCRIPT
-    )
-    return {"path": sys.executable, "args": [sys.executable, "-I", "-c", script], "timeout": 20}
+    batch = bundle / "pod-net.ip"
+    batch.write_text(POD_NET_BATCH)
+    args = ["sh", "-c", _POD_NET_SCRIPT, "goslim-pod-net", nsenter, ip, str(batch)]
+    return {"path": sh, "args": args, "timeout": 20}
 
 
 def _id_map(options: VerifyOptions, highest_id: int, work_dir: Path) -> tuple[IdMap | None, str]:
