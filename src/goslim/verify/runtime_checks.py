@@ -119,7 +119,7 @@ def check_logs(obs: RunObservation) -> CheckResult:
         else "plain text"
     )
     evidence = [
-        f"stdout: {_lines(facts.stdout_lines)}, stderr: {_lines(facts.stderr_lines)}",
+        f"stdout: {_count(facts.stdout_lines)}, stderr: {_count(facts.stderr_lines)}",
         *(f"log: {line}" for line in facts.last_lines[:3]),
     ]
     measured = {
@@ -133,15 +133,15 @@ def check_logs(obs: RunObservation) -> CheckResult:
         own = facts.error_count - facts.probe_error_count
         parts = []
         if own:
-            parts.append(f"{_lines(own, 'error-level line')} of its own")
+            parts.append(f"{_count(own, 'error-level line')} of its own")
         if facts.probe_error_count:
             parts.append(
-                f"{_lines(facts.probe_error_count, 'error-level line')} while goslim probed health paths"
+                f"{_count(facts.probe_error_count, 'error-level line')} while goslim probed health paths"
             )
         return _r(
             "logs",
             W,
-            f"{_lines(facts.total)} ({kind}); {', '.join(parts)}",
+            f"{_count(facts.total)} ({kind}); {', '.join(parts)}",
             [
                 *evidence[:1],
                 *(f"error: {line}" for line in facts.error_lines[:3]),
@@ -149,10 +149,11 @@ def check_logs(obs: RunObservation) -> CheckResult:
             ],
             **measured,
         )
-    return _r("logs", P, f"{_lines(facts.total)} ({kind}), no error-level lines", evidence, **measured)
+    return _r("logs", P, f"{_count(facts.total)} ({kind}), no error-level lines", evidence, **measured)
 
 
-def _lines(n: int, what: str = "line") -> str:
+def _count(n: int, what: str = "line") -> str:
+    """``n`` and the word, plural unless n is 1 ("1 line", "3 attempts")."""
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
@@ -233,7 +234,11 @@ def check_startup(obs: RunObservation) -> CheckResult:
         else w.last.detail
     )
     return _r(
-        "startup", F, f"{spec.describe()} failed after {w.attempts} attempts: {why}", evidence, w.seconds
+        "startup",
+        F,
+        f"{spec.describe()} failed after {_count(w.attempts, 'attempt')}: {why}",
+        evidence,
+        w.seconds,
     )
 
 
@@ -262,7 +267,11 @@ def check_readiness(obs: RunObservation) -> CheckResult:
     return _r(
         "readiness",
         F,
-        f"never ready: {spec.describe()} failed {w.attempts} times ({w.last.detail})",
+        (
+            f"never ready: the process exited while {spec.describe()} was probed (see starts)"
+            if w.last.detail == "process exited"
+            else f"never ready: {spec.describe()} failed {_count(w.attempts, 'time')} ({w.last.detail})"
+        ),
         evidence,
         w.seconds,
         attempts=w.attempts,
@@ -436,9 +445,9 @@ def check_limits(obs: RunObservation, options: VerifyOptions) -> CheckResult:
     }
     hits = []
     if u.pids_limit_hits:
-        hits.append(f"hit the pids limit ({options.pids}) {u.pids_limit_hits} times")
+        hits.append(f"hit the pids limit ({options.pids}) {_count(u.pids_limit_hits, 'time')}")
     if u.memory_limit_hits:
-        hits.append(f"hit the memory limit ({options.memory_mb} MiB) {u.memory_limit_hits} times")
+        hits.append(f"hit the memory limit ({options.memory_mb} MiB) {_count(u.memory_limit_hits, 'time')}")
     if hits:
         return _r("limits", F, "; ".join(hits), evidence, **measured)
     return _r("limits", P, f"peak memory {mem}, {u.pids_current} tasks", evidence, **measured)
