@@ -264,3 +264,17 @@ def test_module_that_needs_cgo_is_bad_input_with_the_fix_on_the_terminal(tmp_pat
     err = capsys.readouterr().err
     assert code == 2, err
     assert "needs cgo" in err and "--profile default" in err  # the cause and the fix, not only in the report
+
+
+def test_loopback_only_listener_is_not_taken_as_the_pods_port(run_shape) -> None:
+    # caddy's shape: `caddy run` with no config serves only its admin API on localhost:2019.
+    cl = run_shape("-listen", "127.0.0.1:9090")
+    assert cl.observed is not None and cl.observed.port is None
+    assert Listener(proto="tcp", port=9090, loopback=True) in cl.observed.listening
+    ready = cl.result("readiness")
+    assert ready.status is CheckStatus.SKIP and "loopback only (9090/tcp)" in ready.summary
+    assert any(e.startswith("fix: have the service listen on all interfaces") for e in ready.evidence)
+    # Pinned anyway: it answers inside the pod, but not where the kubelet's probes connect.
+    cl = run_shape("-listen", "127.0.0.1:9090", options=QUICK.model_copy(update={"port": 9090}))
+    ready = cl.result("readiness")
+    assert ready.status is CheckStatus.WARN and "the kubelet probes the pod IP" in ready.summary

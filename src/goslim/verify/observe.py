@@ -318,7 +318,7 @@ def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
     the catch-all speaking, and proves nothing; a path with its own answer is a handler of its own
     (node_exporter's landing page answers any path, its /metrics is still /metrics).
     """
-    ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, external_first=True) if p != obs.port)]
+    ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, reachable_only=True) if p != obs.port)]
     answers: list[ProbeAnswer] = []
     for port in [p for p in ports if p is not None][:MAX_DISCOVERY_PORTS]:
         if speaks_first(port, netns):
@@ -426,11 +426,11 @@ def _record_listeners(obs: RunObservation, pid: int) -> tuple[Listener, ...]:
     return now
 
 
-def _tcp_ports(found: tuple[Listener, ...], *, external_first: bool = False) -> tuple[int, ...]:
-    tcp = [li for li in found if li.proto == "tcp"]
-    if external_first:
-        tcp.sort(key=lambda li: (li.loopback, li.port))
-    return tuple(dict.fromkeys(li.port for li in tcp))
+def _tcp_ports(found: tuple[Listener, ...], *, reachable_only: bool = False) -> tuple[int, ...]:
+    """TCP ports listened on; ``reachable_only``: not those bound to loopback alone, which the
+    kubelet's probes and a Service cannot reach (they connect to the pod IP)."""
+    tcp = [li for li in found if li.proto == "tcp" and not (reachable_only and li.loopback)]
+    return tuple(dict.fromkeys(li.port for li in sorted(tcp, key=lambda li: li.port)))
 
 
 def _log_offsets(container: Container) -> tuple[int, int]:
@@ -477,7 +477,7 @@ def observed_facts(obs: RunObservation) -> Observed:
 def _discover_port(container: Container, startup: ProbeSettings) -> int | None:
     deadline = time.monotonic() + startup.period_seconds * startup.failure_threshold
     while time.monotonic() < deadline and container.running():
-        ports = _tcp_ports(listeners(container.pid), external_first=True)
+        ports = _tcp_ports(listeners(container.pid), reachable_only=True)
         if ports:
             return ports[0]
         time.sleep(startup.period_seconds)

@@ -171,6 +171,13 @@ def _pin_clause(note: str) -> str:
     return head + sep + rest.split(";", 1)[0] if sep else head
 
 
+def _loopback_only(obs: RunObservation) -> list[int]:
+    """TCP ports bound to 127.0.0.1 or ::1 alone: reachable inside the pod, not by the kubelet."""
+    tcp = [li for li in obs.listeners if li.proto == "tcp"]
+    reachable = {li.port for li in tcp if not li.loopback}
+    return sorted({li.port for li in tcp if li.loopback and li.port not in reachable})
+
+
 def _discovery(obs: RunObservation) -> list[str]:
     return [obs.discovered] if obs.discovered else []
 
@@ -189,6 +196,19 @@ def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
             check_id,
             S,
             f"not probed: exited with {describe_exit(obs.early_exit_code)} before it listened (see starts)",
+        )
+    loopback = _loopback_only(obs)
+    if loopback:
+        return _r(
+            check_id,
+            S,
+            f"no port to probe: it listens on loopback only ({', '.join(f'{p}/tcp' for p in loopback)}), "
+            "which the kubelet's probes and a Service cannot reach (they connect to the pod IP)",
+            [
+                f"listening: {_listening(obs)}",
+                "fix: have the service listen on all interfaces (e.g. :8080, not localhost:8080) with "
+                "its own flag (--arg), then pin it with --port",
+            ],
         )
     udp = [str(li.port) for li in obs.listeners if li.proto == "udp"]
     if udp:
@@ -253,6 +273,17 @@ def check_readiness(obs: RunObservation) -> CheckResult:
         f"probe: {spec.describe()}",
         f"attempts: {w.attempts}, last: {w.last.detail}",
     ]
+    if w.ok and obs.time_to_ready is not None and obs.port in _loopback_only(obs):
+        return _r(
+            "readiness",
+            W,
+            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()}), but on loopback only: "
+            f"the kubelet probes the pod IP, where port {obs.port} is closed",
+            [*evidence, f"listening: {_listening(obs)}"],
+            w.seconds,
+            time_to_ready_s=round(obs.time_to_ready, 3),
+            attempts=w.attempts,
+        )
     if w.ok and obs.time_to_ready is not None:
         return _r(
             "readiness",
