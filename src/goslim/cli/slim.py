@@ -12,6 +12,7 @@ from rich.table import Table
 
 from goslim import interrupt
 from goslim.cli.build import resolve_targets
+from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -291,6 +292,7 @@ def render_summary(console: Console, run: SlimRun) -> None:
             style = STATUS_STYLE[r.status.value]
             table.add_row(plain(r.title), f"[{style}]{r.status.value}[/]", plain(r.summary))
         console.print(table)
+        render_causes(console, run.checklist)  # the log line that explains it, and the fix
     if run.analysis and run.analysis.findings:
         console.print("[bold]findings[/]")
         for f in run.analysis.findings:
