@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,26 @@ class ZoneinfoTree:
     @property
     def bytes(self) -> int:
         return sum(e.size for e in self.entries)
+
+    def select(self, names: list[str]) -> tuple[ZoneinfoTree, list[str]]:
+        """Only the zones ``names`` (aliases with their targets) plus UTC; and the names not in the tree."""
+        by_path = {e.path: e for e in self.entries}
+        chosen: dict[str, BaseFile] = {}
+        missing: list[str] = []
+        for name in sorted({*names, "UTC"}):
+            path = f"{ZONEINFO_DIR}/{name}"
+            for _hop in range(8):  # an alias may point at another alias; the tree has no loops
+                entry = by_path.get(path)
+                if entry is None or entry.kind == "dir":
+                    missing.append(name)
+                    break
+                chosen[path] = entry
+                if entry.kind == "file":
+                    break
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
+        dirs = {d for p in chosen for d in _parents(p) if d.startswith(ZONEINFO_DIR)}
+        subset = [*chosen.values(), *(BaseFile(path=d, kind="dir", mode=0o755) for d in dirs)]
+        return ZoneinfoTree(tuple(sorted(subset, key=lambda e: e.path)), self.source, self.version), missing
 
 
 def load_ca_bundle(source: CaSource = "auto", system_bundle: Path = SYSTEM_CA_BUNDLE) -> CaBundle:
