@@ -10,9 +10,10 @@ address stored as a value (a func variable) means a name comes from data, so eve
 from __future__ import annotations
 
 import bisect
+import mmap
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from goslim.binary.elf import ElfImage
@@ -21,7 +22,9 @@ from goslim.binary.pclntab import FunctionTable
 LOAD_LOCATION = "time.LoadLocation"
 LOAD_FROM_TZDATA = "time.LoadLocationFromTZData"
 MAX_ZONE_NAME = 255  # longer is no zone name (and bounds what a hostile binary makes us read)
+BLOCK = 1 << 16  # code bytes searched per pattern (see _candidates)
 MAX_SITES = 10_000  # call sites examined per target; more reads as "not read"
+Code = bytes | mmap.mmap
 Site = tuple[int, int, tuple[int, int] | None]  # call address, callee entry, constant string argument
 # Names LoadLocation answers without a file.
 FILELESS_ZONES = frozenset({"", "UTC", "Local"})
@@ -31,6 +34,16 @@ _ZONE_NAME = re.compile(rb"[A-Za-z0-9_+\-./]{1,255}")
 _CALL, _JMP = 0xE8, 0xE9
 _LEA_AX = b"\x48\x8d\x05"
 _MOV_BX = 0xBB
+
+
+@dataclass(frozen=True)
+class Span:
+    """The text section inside the file's bytes: [start, end) file offsets; VA = base + offset."""
+
+    code: Code
+    start: int
+    end: int
+    base: int
 
 
 @dataclass
@@ -73,7 +86,9 @@ def read_zone_calls(elf: ElfImage, table: FunctionTable, targets: tuple[str, ...
         return found
     starts = [table.text_start + off for off in table.entry_offsets]
     count = 0
-    for site, entry, arg in finder(elf.section_bytes(text), text.addr, frozenset(entries)):
+    # Searched in place (the file may be a map of 100 MB): offsets are file offsets, base maps them to VAs.
+    span = Span(elf.data, text.offset, text.offset + text.size, text.addr - text.offset)
+    for site, entry, arg in finder(span, frozenset(entries)):
         target = entries[entry]
         caller = _function_at(table, starts, site)
         if caller == target:
@@ -123,28 +138,60 @@ def _address_taken(elf: ElfImage, entry: int) -> bool:
             continue
         if sec.name in (".gopclntab", ".gosymtab", ".go.buildinfo", ".typelink", ".itablink"):
             continue
-        data = elf.section_bytes(sec)
         if sec.name.startswith(".rela"):
             # Elf64_Rela: r_offset, r_info, r_addend; PIE stores funcval pointers as relocations.
+            data = elf.section_bytes(sec)
             if elf.elf_class == 64 and any(
                 a == entry for _o, _i, a in struct.iter_unpack("<QQq", data[: len(data) // 24 * 24])
             ):
                 return True
             continue
-        pos = data.find(word)
+        end = sec.offset + sec.size
+        pos = elf.data.find(word, sec.offset, end)  # in place: no copy of a large section
         while pos >= 0:
-            if pos % len(word) == 0:
+            if (pos - sec.offset) % len(word) == 0:
                 return True
-            pos = data.find(word, pos + 1)
+            pos = elf.data.find(word, pos + 1, end)
     return False
 
 
-def _amd64_sites(code: bytes, base: int, entries: frozenset[int]) -> Iterator[Site]:
+def _candidates(
+    span: Span, lead: int, highs_of: Callable[[int, int], set[int]], align: int, phase: int
+) -> Iterator[int]:
+    """Offsets of instructions whose bytes ``lead`` .. ``lead + 1`` hold a branch's high 16 bits.
+
+    A direct branch to a fixed target encodes target - pc, so within a block of 64 KiB of pc the
+    displacement's high half takes at most two values per target: finding those two bytes (``find``
+    runs in C) visits every call without decoding each instruction in Python. Blocks start where
+    the first target's high half changes (VAs congruent to ``phase``), so it has one value per block.
+    """
+    code, last = span.code, span.end - lead - 1
+    first = span.start + (phase - span.base - span.start) % BLOCK
+    for start in (span.start, *range(first, span.end, BLOCK)):
+        end = min(first if start < first else start + BLOCK, last)  # instruction offsets in [start, end)
+        if end <= start:
+            continue
+        for high in sorted(highs_of(span.base + start, span.base + end - 1)):
+            needle = struct.pack("<H", high)
+            pos = code.find(needle, start + lead, end + lead + 1)
+            while pos >= 0:
+                at = pos - lead
+                if (at - span.start) % align == 0:
+                    yield at
+                pos = code.find(needle, pos + 1, end + lead + 1)
+
+
+def _amd64_sites(span: Span, entries: frozenset[int]) -> Iterator[Site]:
     """(call address, target, (string address, length) or None) for each CALL or JMP rel32 to ``entries``."""
-    for m in re.finditer(rb"[\xe8\xe9](?=...[\x00\xff])", code, re.DOTALL):
-        p = m.start()
-        if p + 5 > len(code):
-            break
+    code, base = span.code, span.base
+
+    def highs(first: int, last: int) -> set[int]:
+        # rel32 = entry - (pc + 5); its high half sits in the last two bytes of the instruction.
+        return {((e - 5 - pc) >> 16) & 0xFFFF for e in entries for pc in (first, last)}
+
+    for p in _candidates(span, 3, highs, 1, phase=min(entries) - 4):
+        if code[p] not in (_CALL, _JMP) or p + 5 > span.end:
+            continue
         rel = int.from_bytes(code[p + 1 : p + 5], "little", signed=True)
         target = base + p + 5 + rel
         if target not in entries:
@@ -152,12 +199,15 @@ def _amd64_sites(code: bytes, base: int, entries: frozenset[int]) -> Iterator[Si
         if code[p] == _JMP:
             yield base + p, target, None  # a tail call: the argument is the jumping function's own
             continue
-        yield base + p, target, _amd64_constant_arg(code, base, p)
+        yield base + p, target, _amd64_constant_arg(span, p)
 
 
-def _amd64_constant_arg(code: bytes, base: int, call: int) -> tuple[int, int] | None:
+def _amd64_constant_arg(span: Span, call: int) -> tuple[int, int] | None:
     """LEAQ s(IP), AX and MOVL $n, BX, in either order, right before the call."""
+    code, base = span.code, span.base
     lea_mov = call - 12
+    if lea_mov < span.start:
+        return None
     if lea_mov >= 0 and code[lea_mov : lea_mov + 3] == _LEA_AX and code[lea_mov + 7] == _MOV_BX:
         disp = int.from_bytes(code[lea_mov + 3 : lea_mov + 7], "little", signed=True)
         return base + lea_mov + 7 + disp, int.from_bytes(code[call - 4 : call], "little")
@@ -167,23 +217,30 @@ def _amd64_constant_arg(code: bytes, base: int, call: int) -> tuple[int, int] | 
     return None
 
 
-def _arm64_sites(code: bytes, base: int, entries: frozenset[int]) -> Iterator[Site]:
+def _arm64_sites(span: Span, entries: frozenset[int]) -> Iterator[Site]:
     """(call address, target, (string address, length) or None) for each BL or B to ``entries``."""
-    words = struct.unpack(f"<{len(code) // 4}I", code[: len(code) // 4 * 4])
-    for i, w in enumerate(words):
+    code, base = span.code, span.base
+
+    def highs(first: int, last: int) -> set[int]:
+        # The word's high half: the opcode (BL 0x94, B 0x14) and imm26's top ten bits.
+        return {op | ((((e - pc) >> 2) >> 16) & 0x3FF)
+                for e in entries for pc in (first, last) for op in (0x9400, 0x1400)}
+
+    for off in _candidates(span, 2, highs, 4, phase=min(entries)):
+        w = int.from_bytes(code[off : off + 4], "little")
         op = w & 0xFC000000
         if op not in (0x94000000, 0x14000000):  # BL, B
             continue
         imm = w & 0x03FFFFFF
-        rel = (imm - (1 << 26) if imm & (1 << 25) else imm) * 4
-        pc = base + i * 4
-        target = pc + rel
+        pc = base + off
+        target = pc + (imm - (1 << 26) if imm & (1 << 25) else imm) * 4
         if target not in entries:
             continue
-        if op == 0x14000000 or i < 3:
+        if op == 0x14000000 or off - 12 < span.start:
             yield pc, target, None
             continue
-        yield pc, target, _arm64_constant_arg(words[i - 3 : i], pc - 12)
+        prev = struct.unpack("<3I", code[off - 12 : off])
+        yield pc, target, _arm64_constant_arg(prev, pc - 12)
 
 
 def _arm64_constant_arg(prev: tuple[int, ...], pc: int) -> tuple[int, int] | None:
