@@ -110,3 +110,18 @@ def test_tz_in_the_run_contract_brings_its_zone(go_build, tmp_path: Path) -> Non
     with_tz = RUN.model_copy(update={"extra_env": {"TZ": "Asia/Tokyo"}})
     checklist = verify_image(f"oci:{tmp_path / 'bare'}:t", with_tz)
     assert checklist.result("zoneinfo").status is CheckStatus.FAIL
+
+
+def test_arm64_build_names_the_same_zones(go_build) -> None:
+    binary = go_build("named-zones", platform="linux/arm64")
+    need = analyze(binary.path).needs.zoneinfo
+    assert need.needed and need.names == ["Asia/Shanghai", "Europe/Paris", "US/Pacific"]
+
+
+def test_zone_name_from_the_environment_keeps_every_zone(go_build) -> None:
+    """The bundled example reads its zone name from DISPLAY_TZ: any zone may load, so all go in."""
+    binary = go_build("hello-api")
+    report = analyze(binary.path)
+    need = report.needs.zoneinfo
+    assert need.needed and need.names is None and "not a constant" in need.detail
+    assert len(zone_files(assemble(binary, report, "static"))) > 500
