@@ -125,6 +125,8 @@ def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None, calls: Mapping[str
     # time's own loadLocation passes file data to LoadLocationFromTZData; other callers bring their own.
     from_data = calls.get(LOAD_FROM_TZDATA, ZoneCalls())
     own_data = [c for c in from_data.callers if not c.startswith("time.")]
+    if from_data.as_value:
+        own_data.append("a func value")
     tzdata = funcs.in_package(TZDATA_PKG)
     tags = (info.settings.get("-tags", "") if info else "").split(",")
     if not evidence and not own_data:

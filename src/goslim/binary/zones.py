@@ -53,6 +53,7 @@ class ZoneCalls:
     constant: dict[str, list[str]] = field(default_factory=dict)  # zone name -> callers passing it
     dynamic: list[str] = field(default_factory=list)  # callers whose argument is not a constant
     unreadable: str = ""  # why the call sites could not be read at all ("" when they were)
+    as_value: bool = False  # the function's address is stored in data: called through a func value
 
     @property
     def callers(self) -> list[str]:
@@ -71,6 +72,7 @@ def read_zone_calls(elf: ElfImage, table: FunctionTable, targets: tuple[str, ...
             continue
         entry = table.text_start + table.entry_offsets[index]
         if _address_taken(elf, entry):
+            calls.as_value = True
             calls.unreadable = f"{target} is used as a value (a func variable), so any name may be passed"
         else:
             entries[entry] = target
@@ -80,6 +82,8 @@ def read_zone_calls(elf: ElfImage, table: FunctionTable, targets: tuple[str, ...
         "the binary has no .text section" if text is None or text.file_size == 0
         else "" if finder is not None else f"call sites are read on amd64 and arm64, not {elf.goarch}"
     )
+    if not entries:
+        return found
     if why or text is None or finder is None:
         for target in entries.values():
             found[target].unreadable = why
