@@ -40,6 +40,12 @@ class Platform(BaseModel):
         base = f"{self.os}/{self.architecture}"
         return f"{base}/{self.variant}" if self.variant else base
 
+    def matches(self, offered: Platform) -> bool:
+        """Does ``offered`` (an index entry's platform) serve a request for this one? No variant: any."""
+        if str(self) == str(offered):
+            return True
+        return self.variant is None and (self.os, self.architecture) == (offered.os, offered.architecture)
+
     @property
     def slug(self) -> str:
         """File-name friendly form: linux_amd64."""

@@ -22,14 +22,18 @@ from goslim.cli.contract_options import (
     contract_flags,
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import line, plain
+from goslim.cli.output import Output, line, plain
 from goslim.config import load_config
 from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.verify import Checklist, CheckStatus, verify_image, verify_rootfs
-from goslim.verify.export import to_junit, to_markdown
+from goslim.oci.image import Index
+from goslim.platform import Platform, parse_platforms
+from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_image, verify_rootfs
+from goslim.verify.export import platforms_junit, to_junit, to_markdown
+from goslim.verify.image import load_image_or_index
 from goslim.verify.options import options_from_config
+from goslim.verify.platforms import PlatformChecklists, verify_index
 
 ROOTFS_PREFIX = "rootfs:"
 STYLES = {
@@ -65,6 +69,8 @@ def verify(
     image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
+    platform: Annotated[str | None, typer.Option(
+        help="Of an image index, verify only these (comma list); default: every platform.")] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -85,6 +91,16 @@ def verify(
         max_image_mb=max_image_mb,
         max_binary_mb=max_binary_mb,
     )
+    wanted = parse_platforms(platform) if platform else None
+    if not image.startswith(ROOTFS_PREFIX):
+        with output.progress("reading the image"):
+            found = load_image_or_index(image)
+        if isinstance(found, Index):
+            _verify_index(output, found, image, options, wanted, junit, markdown)
+            return
+        if wanted and not any(p.matches(found.platform) for p in wanted):
+            raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
+                                 hint="leave out --platform, or give an image index")
     with output.progress("verify") as step:
         if image.startswith(ROOTFS_PREFIX):
             rootfs = Path(image[len(ROOTFS_PREFIX) :])
@@ -92,7 +108,8 @@ def verify(
                 rootfs, read_image_config(image_config), options, label=image, progress=step
             )
         else:
-            checklist = verify_image(image, options, progress=step)
+            checklist = verify_image(found, options, progress=step)
+            checklist = checklist.model_copy(update={"image": image})
     output.emit(checklist, lambda c: render_checklist(c, checklist))
     if junit:
         write_text_atomic(junit, to_junit(checklist))
@@ -104,6 +121,44 @@ def verify(
             f"{len(checklist.failed)} check(s) failed: {failed}",
             hint="see the evidence above; --skip CHECK to accept a known gap",
         )
+
+
+def _verify_index(
+    output: Output, index: Index, image: str, options: VerifyOptions, wanted: tuple[Platform, ...] | None,
+    junit: Path | None, markdown: Path | None,
+) -> None:
+    """Every platform of an index (or the ``--platform`` ones), a checklist each, one verdict."""
+    with output.progress("verify") as step:
+        result = verify_index(index, options, label=image, platforms=wanted, progress=step)
+    output.emit(result, lambda c: render_platforms(c, result))
+    if junit:
+        write_text_atomic(junit, platforms_junit(result))
+    if markdown:
+        write_text_atomic(markdown, "\n".join(to_markdown(r.checklist) for r in result.runs))
+    if not result.ok:
+        rows = "; ".join(f"{r.platform}: {', '.join(c.id for c in r.checklist.failed)}"
+                         for r in result.failed)
+        raise CheckFailedError(
+            f"{len(result.failed)} of {len(result.runs)} platform(s) failed checks ({rows})",
+            hint="see each platform's evidence above; --platform to verify a subset",
+        )
+
+
+def render_platforms(console: Console, result: PlatformChecklists) -> None:
+    for run in result.runs:
+        render_checklist(console, run.checklist)
+    table = Table(title=line(f"goslim verify {result.image}: index {result.index_digest[:19]}"),
+                  title_justify="left")
+    for col in ("platform", "ran", "result", "checks"):
+        table.add_column(col)
+    for run in result.runs:
+        how = {"native": "natively", "emulated": f"emulated: {run.emulator}",
+               "not run": f"not run: {run.reason}"}[run.mode]
+        counts = run.checklist.counts()
+        verdict = "[green]ok[/]" if run.ok else "[bold red]failed[/]"
+        tally = f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
+        table.add_row(line(run.platform), line(how), verdict, tally)
+    console.print(table)
 
 
 def read_image_config(path: Path | None) -> dict:

@@ -73,7 +73,7 @@ def requested_platforms(
     if not builtin and len(wanted) > 1:
         offered = lister(base_spec)
         for p in wanted:
-            if not any(_matches(p, o) for o in offered):
+            if not any(p.matches(o) for o in offered):
                 have = ", ".join(str(o) for o in offered) or "none"
                 raise BasePlatformError(f"base {base_spec} has no {p} image (it has: {have})",
                                         hint="drop that platform, or pick a base that offers it")
@@ -93,9 +93,3 @@ def assemble_index(
     docker = all(a.image.media_type == mediatypes.DOCKER_MANIFEST for a in images)
     index = Index.build([a.image for a in images], docker_media_types=docker)
     return AssembledIndex(index=index, digest=str(index.digest), media_type=index.media_type, images=images)
-
-
-def _matches(want: Platform, offered: Platform) -> bool:
-    if str(want) == str(offered):
-        return True
-    return want.variant is None and (want.os, want.architecture) == (offered.os, offered.architecture)
