@@ -135,3 +135,11 @@ def test_remote_base_without_arm64_is_refused_in_one_line(example, registry, tmp
     assert code == 2
     assert "has no linux/arm64 image (it has: linux/amd64)" in err[0]
     assert not (tmp_path / "never").exists()
+
+
+def test_inspect_lists_the_platforms_of_a_layout_index(index_layout, capsys) -> None:
+    doc = image_json(capsys, "inspect", f"oci:{index_layout}:v1", "--platform", "linux/arm64", "--json")
+    assert doc["platform"] == "linux/arm64"
+    assert doc["platforms"] == ["linux/amd64", "linux/arm64"]
+    raw = run("skopeo", "inspect", "--raw", f"oci:{index_layout}:v1").stdout
+    assert doc["index_digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
