@@ -34,9 +34,10 @@ from goslim.fsutil import write_text_atomic
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
+from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
-from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
+from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
 from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
@@ -49,6 +50,7 @@ from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
 from goslim.verify import Checklist, verify_image
 from goslim.verify.options import options_from_config
+from goslim.verify.platforms import PlatformChecklists, verify_index
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
@@ -64,6 +66,7 @@ class SlimOptions:
     package: str = "."  # the main package's import path (or pattern) to build
     package_dir: str = "."  # the same, relative to the module: ./cmd/NAME
     platform: Platform = field(default_factory=lambda: Platform(os="linux", architecture="amd64"))
+    more_platforms: tuple[Platform, ...] = ()  # also built and imaged: the image becomes an index
     flags: ContractFlags = field(default_factory=ContractFlags)  # the run-contract flags
     ablation: bool = True
     compare: bool = True
@@ -204,13 +207,14 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
     upx_report, shipped = _upx_stage(stages, opts, binary, given)
-    assembled, location = _image_stage(stages, opts, shipped, analysis, given)
+    assembled, location, index = _image_stage(stages, opts, shipped, analysis, given, build_opts)
     bases = (
         _compare_stage(stages, opts, binary, shipped, analysis, given)
         if opts.compare and binary and assembled
         else []
     )
     checklist = _verify_stage(stages, opts, location, assembled, given)
+    platform_checks = _verify_platforms_stage(stages, opts, index, given)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
         opts.flags,
@@ -223,7 +227,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     signature = _sign_stage(stages, opts, location)
-    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
+    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
+                                 index.digest if index else None)
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
     stack = (
@@ -232,7 +237,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         else None
     )
     claims = evaluate_claims(ablation, upx_report, bases, stack, analysis.elf.stripped if analysis else None)
-    exit_status = _exit_status(stages, checklist)
+    exit_status = _exit_status(stages, checklist, platform_checks)
     run = SlimRun(
         goslim_version=__version__,
         module_dir=str(opts.module_dir),
@@ -248,6 +253,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         image_location=location,
         bases=bases,
         checklist=checklist,
+        index=index,
+        platform_checks=platform_checks,
         scan=scan,
         sbom=sbom,
         signature=signature,
@@ -304,26 +311,41 @@ def _image_stage(
     binary: Binary | None,
     analysis: BinaryReport | None,
     contract: RunContract,
-) -> tuple[AssembledImage | None, str | None]:
+    build_opts: BuildOptions,
+) -> tuple[AssembledImage | None, str | None, AssembledIndex | None]:
+    """The image (with ``more_platforms``: this platform's image, and the index over every platform)."""
     if binary is None or analysis is None:
         stages.skip("image", "needs a built and analyzed binary")
-        return None, None
+        return None, None, None
 
     image_opts = ImageOptions.from_config(opts.config.image, contract)
     location = f"oci:{opts.out_dir / 'image'}:{IMAGE_TAG}"
+    index: AssembledIndex | None = None
 
     def build_and_write() -> AssembledImage:
-        assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
-        write_image(location, assembled.image)
+        nonlocal index
+        base = opts.config.image.base
+        assembled = assemble(binary, analysis, base, image_opts)
+        written: Image | Index = assembled.image
+        if opts.more_platforms:
+            others = more_platform_images(
+                GoToolchain(opts.module_dir), opts.package, build_opts, opts.more_platforms,
+                opts.out_dir / "bin" / "platforms", base, image_opts,
+            )
+            index = index_of([assembled, *others])
+            written = index.index
+            stages.note("image", f"index {index.digest} of {', '.join(index.platforms)}"
+                        + (" (UPX only on this platform)" if binary.profile.startswith("upx") else ""))
+        write_image(location, written)
         if opts.to:
-            _publish(stages, assembled.image, opts.to, opts.mount_from)
+            _publish(stages, written, opts.to, opts.mount_from)
         return assembled
 
     assembled = stages.run("image", build_and_write)
-    return assembled, (location if assembled else None)
+    return assembled, (location if assembled else None), (index if assembled else None)
 
 
-def _publish(stages: StageRecorder, image: Image, to: str, mount_from: tuple[str, ...]) -> None:
+def _publish(stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]) -> None:
     """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
     destination = ImageLocation.parse(to)
     if destination.reference is None:
@@ -397,7 +419,33 @@ def _verify_stage(
     options = options_from_config(opts.config.verify, contract).model_copy(
         update={"image_size_bytes": assembled.stats.pull_size}
     )
-    return stages.run("verify", lambda: verify_image(location, options))
+    if not opts.more_platforms:
+        return stages.run("verify", lambda: verify_image(location, options))
+    # The layout holds an index: verify this platform's image itself, under the same name.
+    checklist = stages.run("verify", lambda: verify_image(assembled.image, options))
+    return checklist.model_copy(update={"image": location}) if checklist else None
+
+
+def _verify_platforms_stage(
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
+) -> PlatformChecklists | None:
+    """The index's other platforms run too: natively when this machine is theirs, else under qemu-user."""
+    if not opts.more_platforms:
+        return None
+    if index is None:
+        stages.skip("verify platforms", "needs an image index")
+        return None
+    options = options_from_config(opts.config.verify, contract)
+
+    def run() -> PlatformChecklists:
+        result = verify_index(index.index, options, label=f"image index {index.digest}",
+                              platforms=opts.more_platforms)
+        for r in result.runs:
+            how = r.mode if r.mode != "not run" else f"not run: {r.reason}"
+            stages.note("verify platforms", f"{r.platform} {how}: {'ok' if r.ok else 'failed'}")
+        return result
+
+    return stages.run("verify platforms", run)
 
 
 def _scan_stage(
@@ -485,6 +533,7 @@ def _deploy_stage(
     location: str | None,
     checklist: Checklist | None,
     contract: RunContract,
+    index_digest: str | None = None,
 ) -> dict[str, str]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
     from the run contract and what verify observed (ports, probes, grace period)."""
@@ -509,7 +558,7 @@ def _deploy_stage(
         dockerfile = write_dockerfile(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
-        pinned = _pinned_reference(opts.to, assembled.digest)
+        pinned = _pinned_reference(opts.to, index_digest or assembled.digest)  # an index: pin the index
         k8s_input, _notes = plan_k8s(pinned or location, contract, observed=observed)
         manifests = build_manifests(k8s_input)
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
@@ -535,13 +584,16 @@ def _pinned_reference(to: str | None, digest: str) -> str | None:
     return f"{repo}@{digest}"
 
 
-def _exit_status(stages: StageRecorder, checklist: Checklist | None) -> ExitStatus:
+def _exit_status(
+    stages: StageRecorder, checklist: Checklist | None, platform_checks: PlatformChecklists | None = None
+) -> ExitStatus:
     if stages.interrupted_by is not None:
         return interrupt.exit_status(stages.interrupted_by)
     if stages.first_error is not None:
         return stages.first_error.exit_status
     broke_policy = any(o.policy for o in stages.outcomes)
-    if (checklist is not None and not checklist.ok) or broke_policy:
+    platforms_failed = platform_checks is not None and not platform_checks.ok
+    if (checklist is not None and not checklist.ok) or platforms_failed or broke_policy:
         return ExitStatus.CHECK_FAILED
     return ExitStatus.OK
 

@@ -7,11 +7,14 @@ platform of the base: the built-in bases are generated per platform, a pulled ba
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goslim.binary import analyze
 from goslim.errors import UserInputError
+from goslim.gobuild import BuildOptions, GoToolchain, build_binaries
 from goslim.image.assemble import AssembledImage, BaseReader, assemble
 from goslim.image.locations import read_base_image
 from goslim.image.options import ImageOptions
@@ -80,6 +83,24 @@ def requested_platforms(
     return wanted
 
 
+def more_platform_images(
+    toolchain: GoToolchain,
+    package: str,
+    build: BuildOptions,
+    platforms: Sequence[Platform],
+    out_dir: Path,
+    base_spec: str,
+    options: ImageOptions,
+) -> list[AssembledImage]:
+    """The same package built (in parallel, one Go cache) and imaged for each of ``platforms``.
+
+    `goslim slim` runs its whole pipeline on one platform; these are the index's other entries.
+    """
+    binaries = build_binaries(toolchain, [package], out_dir,
+                              [build.model_copy(update={"platform": p}) for p in platforms])
+    return [assemble(b, analyze(b.path), base_spec, options) for b in binaries]
+
+
 def assemble_index(
     services: Sequence[Service],
     base_spec: str,
@@ -89,7 +110,13 @@ def assemble_index(
 ) -> AssembledIndex:
     """One image per service (one service per platform), then the index over them, in that order."""
     images = [assemble(s.binary, s.report, base_spec, options, reader=reader) for s in services]
+    return index_of(images)
+
+
+def index_of(images: Sequence[AssembledImage]) -> AssembledIndex:
+    """The OCI image index over ``images`` (one per platform, in that order)."""
     # A Docker-typed base gives Docker manifests: list them in a Docker manifest list, as buildx does.
     docker = all(a.image.media_type == mediatypes.DOCKER_MANIFEST for a in images)
     index = Index.build([a.image for a in images], docker_media_types=docker)
-    return AssembledIndex(index=index, digest=str(index.digest), media_type=index.media_type, images=images)
+    return AssembledIndex(index=index, digest=str(index.digest), media_type=index.media_type,
+                          images=list(images))

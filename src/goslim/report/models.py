@@ -10,10 +10,12 @@ from goslim.binary import BinaryReport
 from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
+from goslim.image.platforms import AssembledIndex
 from goslim.models import Frozen
 from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
+from goslim.verify.platforms import PlatformChecklists
 
 
 class StageOutcome(Frozen):
@@ -77,6 +79,8 @@ class SlimRun(Frozen):
     image_location: str | None = None
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
+    index: AssembledIndex | None = None  # with several platforms: the index over every platform's image
+    platform_checks: PlatformChecklists | None = None  # the index's other platforms, verified
     scan: ScanReport | None = None
     sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
     signature: str | None = None
