@@ -45,6 +45,8 @@ from goslim.scan import run_scan
 from goslim.scan.errors import VulnDbError
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
+from goslim.scan.sbom import make_sbom, sbom_file_name
+from goslim.scan.target import open_target
 from goslim.sign import sign_image
 from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
@@ -226,6 +228,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
+    platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
     signature = _sign_stage(stages, opts, location)
     deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
                                  index.digest if index else None)
@@ -262,7 +265,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         journey=_journey(ablation, binary, shipped, assembled),
         exit_status=int(exit_status),
     )
-    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files}
+    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files,
+               **platform_sboms}
     outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
     run = run.model_copy(
         update={"seconds": time.monotonic() - t0, "outputs": {k: v for k, v in outputs.items() if v}}
@@ -495,6 +499,30 @@ def _scan_stage(
     if outcome.policy_failures:
         _broke_policy(stages, "scan", _fail_on_text(outcome))
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
+
+
+def _platform_sboms_stage(
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
+) -> dict[str, str]:
+    """An SBOM per other platform of the index, from that platform's own binary (its build info)."""
+    if index is None or len(index.images) < 2:
+        return {}
+
+    def write() -> dict[str, str]:
+        written: dict[str, str] = {}
+        for image in index.images[1:]:
+            slug = image.platform.replace("/", "_")
+            with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
+                subject = open_target(image.binary.path, Path(tmp)).subject
+            for fmt in opts.config.scan.sbom:
+                path = opts.out_dir / "sbom" / sbom_file_name(f"{contract.name}-{slug}", fmt)
+                write_text_atomic(path, make_sbom(subject, fmt).content)
+                written[f"sbom {fmt} ({image.platform})"] = str(path)
+        first = index.images[0].platform
+        stages.note("sbom platforms", f"each describes its platform's binary; vulnerabilities: {first} only")
+        return written
+
+    return stages.run("sbom platforms", write) or {}
 
 
 def _fail_on_text(outcome: ScanOutcome) -> str:

@@ -35,5 +35,8 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     pushed = subprocess.run(["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{ref}"],
                             capture_output=True, check=True, timeout=60).stdout
     assert "sha256:" + hashlib.sha256(pushed).hexdigest() == digest
+    arm_sbom = Path(run["outputs"]["sbom cyclonedx (linux/arm64)"])
+    arm_binary = run["index"]["images"][1]["binary"]["sha256"]
+    assert arm_sbom.parent == out / "sbom" and arm_binary in arm_sbom.read_text()  # the arm64 binary's own
     k8s = (out / "deploy" / "k8s.yaml").read_text()
     assert f"image: {registry.host}/multiarch/slim@{digest}" in k8s
