@@ -34,6 +34,7 @@ from goslim.fsutil import write_text_atomic
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
+from goslim.image.locations import archive_choice
 from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
@@ -198,6 +199,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     if not opts.ablation:
         stages.skip("ablation", "--no-ablation")
+    elif opts.more_platforms:
+        stages.note("ablation", f"measured on {opts.platform} only")
 
     # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
     given = resolve_contract(
@@ -262,7 +265,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         sbom=sbom,
         signature=signature,
         claims=claims,
-        journey=_journey(ablation, binary, shipped, assembled),
+        journey=_journey(ablation, binary, shipped, assembled, index),
         exit_status=int(exit_status),
     )
     outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files,
@@ -352,6 +355,9 @@ def _image_stage(
 def _publish(stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]) -> None:
     """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
     destination = ImageLocation.parse(to)
+    if destination.kind == "docker-archive" and isinstance(image, Index):
+        image = archive_choice(image)  # a docker-archive holds one image: say which
+        stages.note("image", f"{to} holds {image.platform} only")
     if destination.reference is None:
         write_image(destination, image)
         return
@@ -627,7 +633,11 @@ def _exit_status(
 
 
 def _journey(
-    ablation: Ablation | None, binary: Binary | None, shipped: Binary | None, assembled: AssembledImage | None
+    ablation: Ablation | None,
+    binary: Binary | None,
+    shipped: Binary | None,
+    assembled: AssembledImage | None,
+    index: AssembledIndex | None = None,
 ) -> list[JourneyStep]:
     steps: list[JourneyStep] = []
     if ablation is not None:
@@ -639,6 +649,13 @@ def _journey(
     if assembled is not None:
         steps.append(JourneyStep(label="image on disk", size=assembled.stats.disk_size, what="image disk"))
         steps.append(JourneyStep(label="image to pull", size=assembled.stats.pull_size, what="image pull"))
+    if index is not None:
+        # A node pulls its own platform; a registry mirror of the index holds them all (shared blobs once).
+        for other in index.images[1:]:
+            steps.append(JourneyStep(label=f"{other.platform} image to pull", size=other.pull_size,
+                                     what="image pull"))
+        steps.append(JourneyStep(label=f"index of {len(index.images)} platforms, every blob once",
+                                 size=index.pull_size, what="image pull"))
     return steps
 
 

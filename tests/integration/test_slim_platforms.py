@@ -38,5 +38,10 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     arm_sbom = Path(run["outputs"]["sbom cyclonedx (linux/arm64)"])
     arm_binary = run["index"]["images"][1]["binary"]["sha256"]
     assert arm_sbom.parent == out / "sbom" and arm_binary in arm_sbom.read_text()  # the arm64 binary's own
+    journey = {j["label"]: j["size"] for j in run["journey"]}
+    assert journey["linux/arm64 image to pull"] == run["index"]["images"][1]["stats"]["pull_size"]
+    assert journey["index of 2 platforms, every blob once"] > journey["image to pull"]
+    ablation = next(s for s in run["stages"] if s["stage"] == "ablation")
+    assert ablation["status"] == "skipped"
     k8s = (out / "deploy" / "k8s.yaml").read_text()
     assert f"image: {registry.host}/multiarch/slim@{digest}" in k8s

@@ -34,7 +34,7 @@ def write_image(location: str, image: Image | Index, *, tag: str, name: str) -> 
     """
     loc = ImageLocation.parse(location)
     if loc.kind == "docker-archive" and isinstance(image, Index):
-        chosen = _archive_choice(image)
+        chosen = archive_choice(image)
         where = write_image(location, chosen, tag=tag, name=name)
         return f"{where[:-1]}, {chosen.platform} only of {len(image.images)} platforms)"
     if loc.kind == "oci":
@@ -52,8 +52,8 @@ def write_image(location: str, image: Image | Index, *, tag: str, name: str) -> 
     return f"{ref}@{digest}"
 
 
-def _archive_choice(index: Index) -> Image:
-    """The index's image for this machine when it has one, else its first."""
+def archive_choice(index: Index) -> Image:
+    """What a docker-archive (one image) gets of an index: this machine's platform, else the first."""
     here = default_platform()
     for img in index.images:
         if (img.platform.os, img.platform.architecture) == (here.os, here.architecture):
