@@ -70,8 +70,13 @@ class PlatformChecklists(BaseModel):
 def select_images(index: Index, wanted: Sequence[Platform] | None) -> list[Image]:
     """The index's images for ``wanted`` (all when None); a platform the index lacks is bad input."""
     if not wanted:
-        # Entries that are not a Linux platform goslim targets (unknown/unknown attestations) are not run.
-        return [img for img in index.images if f"{img.platform.os}/{img.platform.architecture}" in SUPPORTED]
+        # Entries that are not a Linux platform goslim targets (unknown/unknown attestations) are not run;
+        # a platform listed twice runs once, its first entry (the one a runtime would pull).
+        first: dict[str, Image] = {}
+        for img in index.images:
+            if f"{img.platform.os}/{img.platform.architecture}" in SUPPORTED:
+                first.setdefault(str(img.platform), img)
+        return list(first.values())
     chosen = []
     for p in wanted:
         match = next((img for img in index.images if p.matches(img.platform)), None)

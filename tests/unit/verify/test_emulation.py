@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from goslim.oci import FileEntry, Image, Index, build_layer, mediatypes, new_config
+from goslim.oci.descriptor import canonical_json
+from goslim.platform import Platform
 from goslim.verify.bundle import write_bundle
 from goslim.verify.emulation import Emulator, NoEmulator, find_emulator
 from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
-from goslim.verify.platforms import _mark_emulated
+from goslim.verify.platforms import _mark_emulated, select_images
 from goslim.verify.process import container_process
 
 QEMU = Emulator(architecture="arm64", host_path="/usr/bin/qemu-aarch64-static",
@@ -60,3 +63,17 @@ def test_timing_results_are_marked_not_judged() -> None:
     assert "not judged against native budgets" in marked.summary
     other = CheckResult(id="no-shell", title="t", status=CheckStatus.PASS, summary="no shell")
     assert _mark_emulated(other) == other
+
+
+def tiny(os_name: str, arch: str) -> Image:
+    cfg = new_config(Platform(os=os_name, architecture=arch), entrypoint=["/app"])
+    return Image.build(cfg, [build_layer([FileEntry.file("/app", arch.encode(), 0o755)])])
+
+
+def test_an_index_runs_each_linux_platform_once() -> None:
+    amd, arm, attestation = tiny("linux", "amd64"), tiny("linux", "arm64"), tiny("unknown", "unknown")
+    entries = [i.descriptor(with_platform=True).to_dict() for i in (amd, attestation, arm, amd)]
+    data = canonical_json({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": entries})
+    index = Index(data, (amd, attestation, arm))
+    assert [str(i.platform) for i in select_images(index, None)] == ["linux/amd64", "linux/arm64"]
+    assert select_images(index, (Platform.parse("linux/arm64"),)) == [arm]
