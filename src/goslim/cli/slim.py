@@ -38,7 +38,9 @@ from goslim.report.models import SlimRun, StageOutcome
 STATUS_STYLE = {
     "ok": "green",
     "failed": "red",
+    "warned": "yellow",
     "skipped": "dim",
+    "not checked": "yellow",
     "cancelled": "yellow",
     "pass": "green",
     "fail": "red",
@@ -163,12 +165,12 @@ def slim(
         style = STATUS_STYLE[outcome.status]
         who = f"{names[service]}: " if several else ""
         detail = f" — {outcome.message}" if outcome.message else ""
-        output.note(line((f"{outcome.status:>7}", style), " ", who, outcome.stage, " ",
+        output.note(line((f"{outcome.status:>11}", style), " ", who, outcome.stage, " ",
                          (f"{outcome.seconds:.1f}s", "dim"), detail))
         for evidence in outcome.evidence:
-            output.note(line("          ", (evidence, "dim")))
+            output.note(line("              ", (evidence, "dim")))
         if outcome.status == "failed" and outcome.hint:
-            output.note(line("          ", ("hint:", "cyan"), " ", outcome.hint))
+            output.note(line("              ", ("hint:", "cyan"), " ", outcome.hint))
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")
@@ -193,11 +195,15 @@ def slim(
 
 
 def _what_failed(run: SlimRun) -> str:
-    failed = [s.stage for s in run.failed_stages]
-    if run.checklist is not None and not run.checklist.ok:
-        failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
-    policy = [f"{s.stage}: {s.policy}" for s in run.stages if s.policy]
-    return ", ".join(failed + policy) or "policy"
+    failed = []
+    for s in run.failed_stages:
+        if s.policy:
+            failed.append(f"{s.stage}: {s.policy}")
+        elif s.stage == "verify" and run.checklist is not None and not run.checklist.ok:
+            failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
+        else:
+            failed.append(s.stage)
+    return ", ".join(failed) or "policy"
 
 
 def _relative(package_dir: Path, module_dir: Path) -> str:

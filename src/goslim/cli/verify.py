@@ -108,8 +108,7 @@ def verify(
                 rootfs, read_image_config(image_config), options, label=image, progress=step
             )
         else:
-            checklist = verify_image(found, options, progress=step)
-            checklist = checklist.model_copy(update={"image": image})
+            checklist = verify_image(image, options, progress=step)  # by location, as it was read
     output.emit(checklist, lambda c: render_checklist(c, checklist))
     if junit:
         write_text_atomic(junit, to_junit(checklist))
