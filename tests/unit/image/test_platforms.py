@@ -6,6 +6,7 @@ import pytest
 
 from goslim.errors import UserInputError
 from goslim.image.platforms import BasePlatformError, requested_platforms
+from goslim.image.service import load_services
 from goslim.platform import BUILTIN_ALL, Platform, parse_platforms
 
 
@@ -44,3 +45,10 @@ def test_a_variant_less_request_matches_a_variant_entry() -> None:
     lister = offers("linux/amd64", "linux/arm64/v8")
     got = requested_platforms("linux/amd64,linux/arm64", "b:1", lister=lister)
     assert [str(p) for p in got] == ["linux/amd64", "linux/arm64"]
+
+
+def test_a_built_binary_is_one_platform(tmp_path) -> None:
+    binary = tmp_path / "svc"
+    binary.write_bytes(b"\x7fELF")
+    with pytest.raises(UserInputError, match="is a built binary, which is for one platform"):
+        load_services(str(binary), parse_platforms("linux/amd64,linux/arm64"))
