@@ -43,5 +43,8 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     assert journey["index of 2 platforms, every blob once"] > journey["image to pull"]
     ablation = next(s for s in run["stages"] if s["stage"] == "ablation")
     assert ablation["status"] == "skipped"
+    md = (out / "report.md").read_text()
+    assert "| linux/arm64 |" in md and "emulated: qemu-aarch64" in md
+    assert "Platforms of the image index" in (out / "report.html").read_text()
     k8s = (out / "deploy" / "k8s.yaml").read_text()
     assert f"image: {registry.host}/multiarch/slim@{digest}" in k8s
