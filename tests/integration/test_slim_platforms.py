@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 from goslim.cli.app import main
+from goslim.oci import layout_tags
 from tests.conftest import app_dir, need_tool
 from tests.integration.test_verify_platforms import need_qemu
 
@@ -43,6 +44,10 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     assert journey["index of 2 platforms, every blob once"] > journey["image to pull"]
     ablation = next(s for s in run["stages"] if s["stage"] == "ablation")
     assert ablation["status"] == "skipped"
+    gc = next(s for s in run["stages"] if s["stage"] == "gc")
+    assert "stale" not in (gc["message"] or "")  # the SBOM attached to the amd64 image stays
+    amd_digest = run["index"]["images"][0]["digest"]
+    assert f"{amd_digest.replace(':', '-')}.sbom" in layout_tags(out / "image")
     md = (out / "report.md").read_text()
     assert "| linux/arm64 |" in md and "emulated: qemu-aarch64" in md
     assert "Platforms of the image index" in (out / "report.html").read_text()
