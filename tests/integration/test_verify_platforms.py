@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -102,7 +103,8 @@ def test_without_an_emulator_the_row_says_not_run_and_why(hello_index) -> None:
 def test_a_crash_only_on_arm64_fails_only_the_arm64_row(tmp_path, capsys) -> None:
     need_qemu()
     layout = index_of("crashes-on-arm64", tmp_path)
-    code, doc, err = verify_json(capsys, f"oci:{layout}:v1")
+    junit = tmp_path / "verify.xml"
+    code, doc, err = verify_json(capsys, f"oci:{layout}:v1", "--junit", str(junit))
     assert code == 1
     amd, arm = doc["runs"]
     assert statuses(amd)["starts"] == "pass" and not [s for s in statuses(amd).values() if s == "fail"]
@@ -111,3 +113,6 @@ def test_a_crash_only_on_arm64_fails_only_the_arm64_row(tmp_path, capsys) -> Non
     starts = next(r for r in arm["checklist"]["results"] if r["id"] == "starts")
     assert any("unaligned table on arm64" in e for e in starts["evidence"]) or "exited" in starts["summary"]
     assert "linux/arm64" in err and "linux/amd64:" not in err
+    suites = ET.parse(junit).getroot().findall("testsuite")
+    assert [s.get("name").rsplit("(", 1)[-1] for s in suites] == ["linux/amd64)", "linux/arm64)"]
+    assert suites[0].get("failures") == "0" and int(suites[1].get("failures")) >= 1
