@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
+from goslim.attestation import attest_sbom, attest_verification, find_reusable
 from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
+from goslim.decisions import ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -37,23 +39,25 @@ from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
 from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
 from goslim.image.startcheck import check_starts
-from goslim.k8s import build_manifests, plan_k8s
+from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
-from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome, StageStatus
+from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageOutcome, StageStatus
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
 from goslim.scan.sbom import make_sbom, sbom_file_name
 from goslim.scan.target import open_target
-from goslim.sign import sign_image
+from goslim.sign import load_private_key, sign_image
+from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
-from goslim.upx import Budget, UpxReport, apply_policy
-from goslim.verify import Checklist, CheckResult, CheckStatus, verify_image
+from goslim.upx import Budget
+from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
 from goslim.verify.platforms import PlatformChecklists, verify_index
+from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
@@ -82,6 +86,10 @@ class SlimOptions:
     key: Path | None = None
     key_password: bytes | None = None
     allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
+    reuse_attestation: bool = False  # a valid signed verification of the same image replaces the run
+    lock: ServiceLock | None = None  # this package's entry in goslim.lock (decisions to reuse)
+    lock_where: str = LOCK_NAME  # the lock file, as messages name it
+    redecide: bool = False  # measure again even while goslim.lock's facts hold
 
 
 class StageRecorder:
@@ -244,14 +252,17 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
-    upx_report, shipped = _upx_stage(stages, opts, binary, given)
+    upx_outcome = _upx_stage(stages, opts, binary, given)
+    upx_report = upx_outcome.report if upx_outcome else None
+    shipped = upx_outcome.shipped if upx_outcome else binary
     assembled, location, index = _image_stage(stages, opts, shipped, analysis, given, build_opts)
     bases = (
         _compare_stage(stages, opts, binary, shipped, analysis, given)
         if opts.compare and binary and assembled
         else []
     )
-    checklist = _verify_stage(stages, opts, location, assembled, given)
+    verify_options = options_from_config(cfg.verify, given)
+    checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
     platform_checks = _verify_platforms_stage(stages, opts, index, given)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
@@ -265,10 +276,13 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
-    signature = _sign_stage(stages, opts, location)
+    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
     _gc_stage(stages, opts, location)
-    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
-                                 index.digest if index else None)
+    deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
+                                      index.digest if index else None)
+    decisions: list[Decision] = [upx_outcome.decision] if upx_outcome else []
+    decisions += k8s.decisions if k8s else []
+    previous = opts.lock or ServiceLock()
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
     stack = (
@@ -288,6 +302,11 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         binary=binary,
         analysis=analysis,
         upx=upx_report,
+        decisions=decisions,
+        lock=ServiceLock(
+            upx=upx_outcome.entry if upx_outcome and upx_outcome.entry else previous.upx,
+            k8s=k8s.entry if k8s else previous.k8s,
+        ),
         contract=contract,
         image=assembled,
         image_location=location,
@@ -314,36 +333,33 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
 def _upx_stage(
     stages: StageRecorder, opts: SlimOptions, binary: Binary | None, contract: RunContract
-) -> tuple[UpxReport | None, Binary | None]:
-    """(the UPX report, the binary to ship): the built one unless a packed one was chosen."""
+) -> UpxOutcome | None:
+    """The binary to ship (the built one unless a packed one was chosen), the measurements, and the
+    decision under goslim.lock; None when UPX did not run (the built binary ships)."""
     if binary is None:
-        return None, None
+        return None
     if opts.upx_policy == "off":
         stages.skip("upx", "policy off (use --upx auto to measure and decide)")
-        return None, binary
+        return None
 
-    budget = Budget.from_config(opts.config.upx, opts.config.image.compression)
-
-    def decide() -> tuple[Binary, UpxReport | None]:
-        shipped, report = apply_policy(
+    def decide() -> UpxOutcome:
+        outcome = upx_under_lock(
             binary,
             opts.upx_policy,
-            budget,
+            Budget.from_config(opts.config.upx, opts.config.image.compression),
             start_probe(contract),
-            auto_levels=tuple(opts.config.upx.levels),
+            levels=tuple(opts.config.upx.levels),
             work_dir=opts.out_dir / "upx",
+            entry=opts.lock.upx if opts.lock else None,
+            redecide=opts.redecide,
+            where=opts.lock_where,
             env=contract.env,
             args=contract.args,
         )
-        if report is not None:
-            stages.note("upx", report.decision.reason)  # shown with the stage's line
-        return shipped, report
+        stages.note("upx", outcome.note)  # shown with the stage's line
+        return outcome
 
-    result = stages.run("upx", decide)
-    if result is None:
-        return None, binary
-    shipped, report = result
-    return report, shipped
+    return stages.run("upx", decide)
 
 
 def _image_stage(
@@ -460,18 +476,34 @@ def _verify_stage(
     location: str | None,
     assembled: AssembledImage | None,
     contract: RunContract,
+    verify_options: VerifyOptions,
 ) -> Checklist | None:
     if location is None or assembled is None:
         stages.skip("verify", "needs an image")
         return None
 
-    options = options_from_config(opts.config.verify, contract).model_copy(
-        update={"image_size_bytes": assembled.stats.pull_size}
-    )
+    options = verify_options.model_copy(update={"image_size_bytes": assembled.stats.pull_size})
+
+    def reuse_or_run() -> Checklist:
+        key = _sign_key(opts)
+        if opts.reuse_attestation and key is not None:
+            pub = load_verifying_key(key, lambda: _key_password(opts))
+            # The registry copy first: that is where an earlier CI run left its attestation.
+            reuse = find_reusable([*_registry_copy(opts), location], pub, contract, options,
+                                  image_digest=assembled.digest)
+            if reuse.checklist is not None:
+                stages.note("verify", reuse.reason)
+                return reuse.checklist
+            stages.note("verify", f"ran it: no attestation to reuse: {reuse.reason}")
+        elif opts.reuse_attestation:
+            stages.note("verify", "ran it: --reuse-attestation needs a key (--key or sign.key)")
+        if opts.more_platforms:
+            # With an index in the layout, verify this platform's image itself, under the layout's name.
+            return verify_image(assembled.image, options).model_copy(update={"image": location})
+        return verify_image(location, options)
+
     def verify() -> Checklist:
-        # With an index in the layout, verify this platform's image itself, under the layout's name.
-        checklist = (verify_image(location, options) if not opts.more_platforms
-                     else verify_image(assembled.image, options).model_copy(update={"image": location}))
+        checklist = reuse_or_run()  # an attested checklist is judged as a fresh one
         status, why = checklist_verdict(checklist)
         stages.judge("verify", status, why)
         return checklist
@@ -589,19 +621,55 @@ def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
     stages.judge(stage, "failed", policy=policy)
 
 
-def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) -> str | None:
-    key = opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+def _sign_key(opts: SlimOptions) -> Path | None:
+    return opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+
+
+def _key_password(opts: SlimOptions) -> bytes:
+    return opts.key_password if opts.key_password is not None else read_password(confirm=False)
+
+
+def _registry_copy(opts: SlimOptions) -> list[str]:
+    """The registry destination (--to) as an attachment location; [] for none or a docker-archive."""
+    if not opts.to or opts.to.startswith(("oci:", "docker-archive:")):
+        return []
+    return [opts.to]
+
+
+def _sign_stage(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    location: str | None,
+    checklist: Checklist | None,
+    contract: RunContract,
+    verify_options: VerifyOptions,
+    sboms: dict[str, str],
+) -> str | None:
+    """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
+    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags)."""
+    key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
         return None
     if location is None:
         stages.skip("sign", "needs an image")
         return None
+    locations = [location, *_registry_copy(opts)]
 
     def sign() -> str:
-        password = opts.key_password if opts.key_password is not None else read_password(confirm=False)
-        signed = sign_image(location, key, password)
-        return f"{signed.attachment.tag} ({signed.image_digest})"
+        private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
+        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
+        attested = []
+        if checklist is not None:
+            predicate = verification_predicate(checklist, contract, verify_options)
+            attest_verification(locations, private, predicate)
+            attested.append("the verification")
+        if "cyclonedx" in sboms:
+            attest_sbom(locations, private, Path(sboms["cyclonedx"]))
+            attested.append("the CycloneDX SBOM")
+        if attested:
+            stages.note("sign", f"attested {' and '.join(attested)} in {' and '.join(locations)}")
+        return f"{signed[0].attachment.tag} ({signed[0].image_digest})"
 
     return stages.run("sign", sign)
 
@@ -630,17 +698,20 @@ def _deploy_stage(
     checklist: Checklist | None,
     contract: RunContract,
     index_digest: str | None = None,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], ManifestsOutcome | None]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
-    from the run contract and what verify observed (ports, probes, grace period)."""
+    from the run contract and what verify observed (ports, probes, grace period); and the manifest
+    values rounded from measured times."""
     if analysis is None or location is None or assembled is None:
         stages.skip("deploy files", "needs an image")
-        return {}
+        return {}, None
     cfg = opts.config
     deploy_dir = opts.out_dir / "deploy"
     observed = checklist.observed if checklist else None
+    k8s: ManifestsOutcome | None = None
 
     def write() -> dict[str, str]:
+        nonlocal k8s
         base = assembled.base
         spec = plan_dockerfile(
             opts.module_dir,
@@ -652,18 +723,29 @@ def _deploy_stage(
         dockerfile = write_dockerfile(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
-        pinned = _pinned_reference(opts.to, index_digest or assembled.digest)  # an index: pin the index
-        k8s_input, _notes = plan_k8s(pinned or location, contract, observed=observed)
-        manifests = build_manifests(k8s_input)
+        pinned_digest = index_digest or assembled.digest  # an index: pin the index
+        pinned = _pinned_reference(opts.to, pinned_digest)
+        k8s = manifests_under_lock(
+            pinned or location,
+            contract,
+            observed,
+            digest=pinned_digest,
+            entry=opts.lock.k8s if opts.lock else None,
+            redecide=opts.redecide,
+        )
+        manifests = k8s.manifests
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
         slow_stop = manifests.slow_stop
+        if k8s.note:
+            stages.note("deploy files", k8s.note)
         if slow_stop:
             stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         if slow_stop and not opts.allow_slow_stop:
             _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
-    return stages.run("deploy files", write) or {}
+    files = stages.run("deploy files", write) or {}
+    return files, k8s
 
 
 def _pinned_reference(to: str | None, digest: str) -> str | None:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from goslim.attestation import attest_verification, find_reusable
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -23,17 +24,21 @@ from goslim.cli.contract_options import (
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import Output, line, plain
-from goslim.config import load_config
+from goslim.config import GoslimConfig, load_config
 from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.oci.image import Index
 from goslim.platform import Platform, parse_platforms
+from goslim.sign.keys import load_private_key, load_verifying_key
+from goslim.sign.locations import open_store
+from goslim.sign.password import read_password
 from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_image, verify_rootfs
 from goslim.verify.export import platforms_junit, to_junit, to_markdown
 from goslim.verify.image import load_image_or_index
 from goslim.verify.options import options_from_config
 from goslim.verify.platforms import PlatformChecklists, verify_index
+from goslim.verify.predicate import verification_predicate
 
 ROOTFS_PREFIX = "rootfs:"
 STYLES = {
@@ -71,6 +76,25 @@ def verify(
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
     platform: Annotated[str | None, typer.Option(
         help="Of an image index, verify only these (comma list); default: every platform.")] = None,
+    attest: Annotated[
+        bool, typer.Option("--attest", help="Sign the checklist onto the image as a goslim attestation.")
+    ] = False,
+    reuse_attestation: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-attestation",
+            help="Skip the run when a valid goslim attestation for this digest, contract and check set "
+            "exists (signed by --key).",
+        ),
+    ] = False,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="cosign.key for --attest (password from COSIGN_PASSWORD); cosign.pub or cosign.key for "
+            "--reuse-attestation (default: goslim.yaml sign.key).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -96,19 +120,36 @@ def verify(
         with output.progress("reading the image"):
             found = load_image_or_index(image)
         if isinstance(found, Index):
+            if attest or reuse_attestation:
+                raise UserInputError("--attest and --reuse-attestation take one image, not an image index",
+                                     hint="give one platform's image by digest (goslim inspect lists them)")
             _verify_index(output, found, image, options, wanted, junit, markdown)
             return
         if wanted and not any(p.matches(found.platform) for p in wanted):
             raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
                                  hint="leave out --platform, or give an image index")
-    with output.progress("verify") as step:
-        if image.startswith(ROOTFS_PREFIX):
-            rootfs = Path(image[len(ROOTFS_PREFIX) :])
-            checklist = verify_rootfs(
-                rootfs, read_image_config(image_config), options, label=image, progress=step
-            )
-        else:
-            checklist = verify_image(image, options, progress=step)  # by location, as it was read
+    key_path = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
+    # Key and location are checked before the run: a wrong password or a docker-archive wastes nothing.
+    signer = load_private_key(key_path, read_password()) if attest and key_path else None
+    checklist = None
+    if reuse_attestation and key_path:
+        pub = signer.public_key() if signer else load_verifying_key(key_path, read_password)
+        reuse = find_reusable([image], pub, contract, options)
+        checklist = reuse.checklist
+        output.note(reuse.reason if reuse.reused else f"running it: no attestation to reuse: {reuse.reason}")
+    if checklist is None:
+        with output.progress("verify") as step:
+            if image.startswith(ROOTFS_PREFIX):
+                rootfs = Path(image[len(ROOTFS_PREFIX) :])
+                checklist = verify_rootfs(
+                    rootfs, read_image_config(image_config), options, label=image, progress=step
+                )
+            else:
+                checklist = verify_image(image, options, progress=step)
+        if signer is not None:
+            predicate = verification_predicate(checklist, contract, options)
+            for done in attest_verification([image], signer, predicate):
+                output.note(line(("attested", "green"), f" {done.image_digest} as {done.attachment.tag}"))
     output.emit(checklist, lambda c: render_checklist(c, checklist))
     if junit:
         write_text_atomic(junit, to_junit(checklist))
@@ -158,6 +199,23 @@ def render_platforms(console: Console, result: PlatformChecklists) -> None:
         tally = f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
         table.add_row(line(run.platform), line(how), verdict, tally)
     console.print(table)
+
+
+def _attestation_key(
+    image: str, config: GoslimConfig, key: Path | None, *, attest: bool, reuse: bool
+) -> Path | None:
+    """The key --attest signs with and --reuse-attestation checks with; None when neither was asked."""
+    if not (attest or reuse):
+        return None
+    flag = "--attest" if attest else "--reuse-attestation"
+    if image.startswith(ROOTFS_PREFIX):
+        raise UserInputError(f"{flag} needs an image, not a rootfs: attestations are stored beside an image",
+                             hint="verify oci:PATH[:TAG] or a registry reference")
+    open_store(image)  # a docker-archive cannot hold attestations: say so before the run
+    chosen = key or (Path(config.sign.key) if config.sign.key else None)
+    if chosen is None:
+        raise UserInputError(f"{flag} needs --key", hint="pass --key cosign.key (or sign.key in goslim.yaml)")
+    return chosen
 
 
 def read_image_config(path: Path | None) -> dict:

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goslim.binary.models import Needs
 from goslim.verify.emulation import Emulator
 
 
@@ -89,6 +90,7 @@ class Checklist(BaseModel):
         default_factory=dict
     )  # unpack, start, probes, alive, shutdown, static
     observed: Observed | None = None  # None when no container ran
+    needs: Needs | None = None  # what the entrypoint needs from the image (goslim.binary's answer)
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
