@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(runc crun upx-ucl docker-registry skopeo umoci xz-utils zstd iproute2 util-linux ca-certificates tzdata chromium)
+SYSTEM_PACKAGES=(runc crun upx-ucl docker-registry skopeo umoci qemu-user-static xz-utils zstd iproute2 util-linux ca-certificates tzdata chromium)
 VENV=${GOSLIM_VENV:-.venv}
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 

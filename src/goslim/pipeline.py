@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,9 +36,11 @@ from goslim.fsutil import write_text_atomic
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
+from goslim.image.locations import archive_choice
+from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
 from goslim.image.startcheck import check_starts
 from goslim.lock import LOCK_NAME, ServiceLock
-from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
+from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
@@ -45,12 +48,15 @@ from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageO
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
+from goslim.scan.sbom import make_sbom, sbom_file_name
+from goslim.scan.target import open_target
 from goslim.sign import load_private_key, sign_image
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
 from goslim.upx import Budget
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
+from goslim.verify.platforms import PlatformChecklists, verify_index
 from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
@@ -69,6 +75,7 @@ class SlimOptions:
     package: str = "."  # the main package's import path (or pattern) to build
     package_dir: str = "."  # the same, relative to the module: ./cmd/NAME
     platform: Platform = field(default_factory=lambda: Platform(os="linux", architecture="amd64"))
+    more_platforms: tuple[Platform, ...] = ()  # also built and imaged: the image becomes an index
     flags: ContractFlags = field(default_factory=ContractFlags)  # the run-contract flags
     ablation: bool = True
     compare: bool = True
@@ -233,6 +240,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     if not opts.ablation:
         stages.skip("ablation", "--no-ablation")
+    elif opts.more_platforms:
+        stages.note("ablation", f"measured on {opts.platform} only")
 
     # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
     given = resolve_contract(
@@ -246,7 +255,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     upx_outcome = _upx_stage(stages, opts, binary, given)
     upx_report = upx_outcome.report if upx_outcome else None
     shipped = upx_outcome.shipped if upx_outcome else binary
-    assembled, location = _image_stage(stages, opts, shipped, analysis, given)
+    assembled, location, index = _image_stage(stages, opts, shipped, analysis, given, build_opts)
     bases = (
         _compare_stage(stages, opts, binary, shipped, analysis, given)
         if opts.compare and binary and assembled
@@ -254,6 +263,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     verify_options = options_from_config(cfg.verify, given)
     checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
+    platform_checks = _verify_platforms_stage(stages, opts, index, given)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
         opts.flags,
@@ -265,9 +275,11 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
+    platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
     signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
     _gc_stage(stages, opts, location)
-    deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
+    deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
+                                      index.digest if index else None)
     decisions: list[Decision] = [upx_outcome.decision] if upx_outcome else []
     decisions += k8s.decisions if k8s else []
     previous = opts.lock or ServiceLock()
@@ -300,14 +312,17 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         image_location=location,
         bases=bases,
         checklist=checklist,
+        index=index,
+        platform_checks=platform_checks,
         scan=scan,
         sbom=sbom,
         signature=signature,
         claims=claims,
-        journey=_journey(ablation, binary, shipped, assembled),
+        journey=_journey(ablation, binary, shipped, assembled, index),
         exit_status=int(exit_status),
     )
-    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files}
+    outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files,
+               **platform_sboms}
     outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
     run = run.model_copy(
         update={"seconds": time.monotonic() - t0, "outputs": {k: v for k, v in outputs.items() if v}}
@@ -353,23 +368,38 @@ def _image_stage(
     binary: Binary | None,
     analysis: BinaryReport | None,
     contract: RunContract,
-) -> tuple[AssembledImage | None, str | None]:
+    build_opts: BuildOptions,
+) -> tuple[AssembledImage | None, str | None, AssembledIndex | None]:
+    """The image (with ``more_platforms``: this platform's image, and the index over every platform)."""
     if binary is None or analysis is None:
         stages.skip("image", "needs a built and analyzed binary")
-        return None, None
+        return None, None, None
 
     image_opts = ImageOptions.from_config(opts.config.image, contract)
     location = f"oci:{_layout_dir(opts)}:{IMAGE_TAG}"
+    index: AssembledIndex | None = None
 
     def build_and_write() -> AssembledImage:
-        assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
-        write_image(location, assembled.image)
+        nonlocal index
+        base = opts.config.image.base
+        assembled = assemble(binary, analysis, base, image_opts)
+        written: Image | Index = assembled.image
+        if opts.more_platforms:
+            others = more_platform_images(
+                GoToolchain(opts.module_dir), opts.package, build_opts, opts.more_platforms,
+                opts.out_dir / "bin" / "platforms", base, image_opts,
+            )
+            index = index_of([assembled, *others])
+            written = index.index
+            stages.note("image", f"index {index.digest} of {', '.join(index.platforms)}"
+                        + (" (UPX only on this platform)" if binary.profile.startswith("upx") else ""))
+        write_image(location, written)
         if opts.to:
-            _publish(stages, assembled.image, opts.to, opts.mount_from)
+            _publish(stages, written, opts.to, opts.mount_from)
         return assembled
 
     assembled = stages.run("image", build_and_write)
-    return assembled, (location if assembled else None)
+    return assembled, (location if assembled else None), (index if assembled else None)
 
 
 def _layout_dir(opts: SlimOptions) -> Path:
@@ -377,9 +407,12 @@ def _layout_dir(opts: SlimOptions) -> Path:
     return opts.out_dir / "image"
 
 
-def _publish(stages: StageRecorder, image: Image, to: str, mount_from: tuple[str, ...]) -> None:
+def _publish(stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]) -> None:
     """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
     destination = ImageLocation.parse(to)
+    if destination.kind == "docker-archive" and isinstance(image, Index):
+        image = archive_choice(image)  # a docker-archive holds one image: say which
+        stages.note("image", f"{to} holds {image.platform} only")
     if destination.reference is None:
         write_image(destination, image)
         return
@@ -464,6 +497,9 @@ def _verify_stage(
             stages.note("verify", f"ran it: no attestation to reuse: {reuse.reason}")
         elif opts.reuse_attestation:
             stages.note("verify", "ran it: --reuse-attestation needs a key (--key or sign.key)")
+        if opts.more_platforms:
+            # With an index in the layout, verify this platform's image itself, under the layout's name.
+            return verify_image(assembled.image, options).model_copy(update={"image": location})
         return verify_image(location, options)
 
     def verify() -> Checklist:
@@ -487,6 +523,30 @@ def checklist_verdict(checklist: Checklist) -> tuple[Verdict, str]:
 
 def _checks_text(results: Sequence[CheckResult], what: str) -> str:
     return f"{len(results)} check{'s' * (len(results) != 1)} {what}: {', '.join(r.id for r in results)}"
+
+
+def _verify_platforms_stage(
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
+) -> PlatformChecklists | None:
+    """The index's other platforms run too: natively when this machine is theirs, else under qemu-user."""
+    if not opts.more_platforms:
+        return None
+    if index is None:
+        stages.skip("verify platforms", "needs an image index")
+        return None
+    options = options_from_config(opts.config.verify, contract)
+
+    def run() -> PlatformChecklists:
+        result = verify_index(index.index, options, label=f"image index {index.digest}",
+                              platforms=opts.more_platforms)
+        for r in result.runs:
+            status, why = checklist_verdict(r.checklist)
+            if r.mode == "not run":
+                status, why = ("failed" if status == "failed" else "not checked"), f"not run: {r.reason}"
+            stages.judge("verify platforms", status, f"{r.platform} {r.mode}: {why or 'ok'}")
+        return result
+
+    return stages.run("verify platforms", run)
 
 
 def _scan_stage(
@@ -530,6 +590,30 @@ def _scan_stage(
     if outcome is None:
         return None, {}
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
+
+
+def _platform_sboms_stage(
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
+) -> dict[str, str]:
+    """An SBOM per other platform of the index, from that platform's own binary (its build info)."""
+    if index is None or len(index.images) < 2:
+        return {}
+
+    def write() -> dict[str, str]:
+        written: dict[str, str] = {}
+        for image in index.images[1:]:
+            slug = image.platform.replace("/", "_")
+            with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
+                subject = open_target(image.binary.path, Path(tmp)).subject
+            for fmt in opts.config.scan.sbom:
+                path = opts.out_dir / "sbom" / sbom_file_name(f"{contract.name}-{slug}", fmt)
+                write_text_atomic(path, make_sbom(subject, fmt).content)
+                written[f"sbom {fmt} ({image.platform})"] = str(path)
+        first = index.images[0].platform
+        stages.note("sbom platforms", f"each describes its platform's binary; vulnerabilities: {first} only")
+        return written
+
+    return stages.run("sbom platforms", write) or {}
 
 
 def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
@@ -613,6 +697,7 @@ def _deploy_stage(
     location: str | None,
     checklist: Checklist | None,
     contract: RunContract,
+    index_digest: str | None = None,
 ) -> tuple[dict[str, str], ManifestsOutcome | None]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
     from the run contract and what verify observed (ports, probes, grace period); and the manifest
@@ -638,12 +723,13 @@ def _deploy_stage(
         dockerfile = write_dockerfile(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
-        pinned = _pinned_reference(opts.to, assembled.digest)
+        pinned_digest = index_digest or assembled.digest  # an index: pin the index
+        pinned = _pinned_reference(opts.to, pinned_digest)
         k8s = manifests_under_lock(
             pinned or location,
             contract,
             observed,
-            digest=assembled.digest,
+            digest=pinned_digest,
             entry=opts.lock.k8s if opts.lock else None,
             redecide=opts.redecide,
         )
@@ -686,7 +772,11 @@ def _exit_status(stages: StageRecorder, checklist: Checklist | None) -> ExitStat
 
 
 def _journey(
-    ablation: Ablation | None, binary: Binary | None, shipped: Binary | None, assembled: AssembledImage | None
+    ablation: Ablation | None,
+    binary: Binary | None,
+    shipped: Binary | None,
+    assembled: AssembledImage | None,
+    index: AssembledIndex | None = None,
 ) -> list[JourneyStep]:
     steps: list[JourneyStep] = []
     if ablation is not None:
@@ -698,6 +788,13 @@ def _journey(
     if assembled is not None:
         steps.append(JourneyStep(label="image on disk", size=assembled.stats.disk_size, what="image disk"))
         steps.append(JourneyStep(label="image to pull", size=assembled.stats.pull_size, what="image pull"))
+    if index is not None:
+        # A node pulls its own platform; a registry mirror of the index holds them all (shared blobs once).
+        for other in index.images[1:]:
+            steps.append(JourneyStep(label=f"{other.platform} image to pull", size=other.pull_size,
+                                     what="image pull"))
+        steps.append(JourneyStep(label=f"index of {len(index.images)} platforms, every blob once",
+                                 size=index.pull_size, what="image pull"))
     return steps
 
 

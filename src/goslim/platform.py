@@ -40,7 +40,32 @@ class Platform(BaseModel):
         base = f"{self.os}/{self.architecture}"
         return f"{base}/{self.variant}" if self.variant else base
 
+    def matches(self, offered: Platform) -> bool:
+        """Does ``offered`` (an index entry's platform) serve a request for this one? No variant: any."""
+        if str(self) == str(offered):
+            return True
+        return self.variant is None and (self.os, self.architecture) == (offered.os, offered.architecture)
+
     @property
     def slug(self) -> str:
         """File-name friendly form: linux_amd64."""
         return str(self).replace("/", "_")
+
+
+# What `--platform all` means on the built-in bases (static, scratch): the Linux ports images ship for.
+BUILTIN_ALL = ("linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x", "linux/riscv64")
+
+
+def parse_platforms(text: str) -> tuple[Platform, ...]:
+    """``linux/amd64,linux/arm64`` -> platforms in the order given, duplicates dropped.
+
+    ``all`` is not handled here: what it means depends on the base (see goslim.image.platforms).
+    """
+    seen: dict[str, Platform] = {}
+    for part in text.split(","):
+        if not part.strip():
+            raise UserInputError(f"empty platform in '{text}'", hint="separate platforms with commas, e.g. "
+                                 "linux/amd64,linux/arm64")
+        p = Platform.parse(part)
+        seen.setdefault(str(p), p)
+    return tuple(seen.values())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,16 +22,30 @@ from goslim.cli.contract_options import (
     contract_flags,
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes, line
+from goslim.cli.output import Output, human_bytes, line
+from goslim.config import load_config
 from goslim.contract import RunContract
+from goslim.contract_resolve import ContractFlags
 from goslim.errors import UserInputError
+from goslim.gobuild.toolchain import find_module_root
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.locations import default_location, write_image
-from goslim.image.service import load_service, price_tz
+from goslim.image.platforms import AssembledIndex, assemble_index, requested_platforms
+from goslim.image.service import load_service, load_services, price_tz
 from goslim.image.tzchoice import TzChoice
 from goslim.oci.reference import ImageLocation
 
 TZ_TAG = "timetzdata"
+
+
+class IndexResult(BaseModel):
+    """What `goslim image --platform A,B` made: an image index, one image per platform, and where it went."""
+
+    model_config = ConfigDict(frozen=True)
+
+    location: str
+    index: AssembledIndex
+    contract: RunContract
 
 
 class ImageResult(BaseModel):
@@ -58,7 +73,8 @@ TzOpt = Annotated[str | None, typer.Option(
     help="auto (zoneinfo files when needed), files, embed (-tags timetzdata), none.")]
 UserOpt = Annotated[str | None, typer.Option(help="uid:gid the service runs as (default 65532:65532).")]
 AppDirOpt = Annotated[str | None, typer.Option("--app-dir", help="Where the binary goes (default /app).")]
-PlatformOpt = Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for (default: goslim.yaml).")]
+PlatformOpt = Annotated[str | None, typer.Option(
+    help="GOOS/GOARCH to build for (default: goslim.yaml); a comma list or 'all' writes an OCI image index.")]
 
 
 def image(
@@ -92,6 +108,9 @@ def image(
     if base not in (None, "static", "scratch"):
         ImageLocation.parse(base)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
+    if platform is not None and ("," in platform or platform.strip() == "all"):
+        _image_index(output, target, base, to, tag, compression, tz, user, app_dir, platform, flags)
+        return
     service = load_service(target, output.progress, platform=platform, embed_tz=tz == "embed")
     cfg = service.config.image
     contract = service.contract(flags)
@@ -113,6 +132,56 @@ def image(
                               name=contract.name)
     result = ImageResult(location=written, assembled=assembled, contract=contract, tz=tz_choice)
     output.emit(result, lambda c: render_image(c, result))
+
+
+def _image_index(
+    output: Output, target: str | None, base: str | None, to: str | None, tag: str | None,
+    compression: str | None, tz: str | None, user: str | None, app_dir: str | None, platform: str,
+    flags: ContractFlags,
+) -> None:
+    """`--platform A,B|all`: one build and one image per platform, under one OCI image index."""
+    if tz == "embed":
+        raise UserInputError("--tz embed is not offered with several platforms yet",
+                             hint="use --tz auto or files (zoneinfo files are the same on every platform)")
+    path = Path(target) if target else None
+    module_dir = find_module_root(path if path is not None and path.is_dir() else Path.cwd())
+    cfg = load_config(module_dir).image
+    base_spec = base or cfg.base
+    with output.progress(f"listing the platforms of {base_spec}"):
+        platforms = requested_platforms(platform, base_spec)
+    services = load_services(target, platforms, output.progress)
+    first = services[0]
+    contract = first.contract(flags)
+    options = ImageOptions.from_config(
+        cfg, contract, user=user, compression=compression, tz=tz, app_dir=app_dir
+    )
+    with output.progress(f"assembling {len(services)} platforms on {base_spec}"):
+        assembled = assemble_index(services, base_spec, options)
+    version = assembled.images[0].labels.get("org.opencontainers.image.version")
+    location = to or cfg.to or default_location(module_dir, first.config.build.out)
+    with output.progress(f"writing {location}"):
+        written = write_image(location, assembled.index, tag=tag or cfg.tag or version or "latest",
+                              name=contract.name)
+    result = IndexResult(location=written, index=assembled, contract=contract)
+    output.emit(result, lambda c: render_index(c, result))
+
+
+def render_index(console: Console, result: IndexResult) -> None:
+    idx = result.index
+    console.print(line(f"image index of {len(idx.images)} platforms → ", result.location), highlight=False)
+    console.print(line("index digest ", idx.digest), highlight=False)
+    table = Table(title_justify="left", show_edge=False)
+    for col, right in (("platform", False), ("base", False), ("digest", False), ("pull", True),
+                       ("disk", True)):
+        table.add_column(col, justify="right" if right else "left")
+    for a in idx.images:
+        table.add_row(line(a.platform), line(a.base.name), line(a.digest[:19]), human_bytes(a.pull_size),
+                      human_bytes(a.disk_size))
+    table.add_row("[bold]all[/]", "", "", f"[bold]{human_bytes(idx.pull_size)}[/]", "")
+    console.print(table)
+    for a in idx.images:
+        for warning in a.warnings:
+            console.print(line(("warning:", "yellow"), f" {a.platform}: ", warning), highlight=False)
 
 
 def render_image(console: Console, result: ImageResult) -> None:

@@ -29,8 +29,10 @@ from goslim.cli.output import Output, human_bytes, line, plain
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus, UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain, plan_build
+from goslim.image.platforms import requested_platforms
 from goslim.lock import LockFile, lock_path, read_lock, write_lock
 from goslim.oci import ImageReference
+from goslim.oci.layout import default_platform
 from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
 from goslim.platform import Platform
 from goslim.report.models import SlimRun, StageOutcome
@@ -73,7 +75,8 @@ def slim(
         typer.Option(help="static (default), scratch, or an image reference / oci: / docker-archive: path."),
     ] = None,
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
-    platform: Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for.")] = None,
+    platform: Annotated[str | None, typer.Option(
+        help="GOOS/GOARCH to build for; a comma list or 'all' makes an image index.")] = None,
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
     key: Annotated[
         Path | None,
@@ -126,7 +129,7 @@ def slim(
     config = load_config(module_dir)
     if base:
         config = config.model_copy(update={"image": config.image.model_copy(update={"base": base})})
-    the_platform = Platform.parse(platform or config.build.platforms[0])
+    the_platform, more_platforms = _slim_platforms(platform, config.build.platforms[0], config.image.base)
     mains = GoToolchain(module_dir).main_packages(
         patterns, env=plan_build(BuildOptions(platform=the_platform)).env
     )
@@ -161,6 +164,7 @@ def slim(
             package=package,
             package_dir=dirs[package],
             platform=the_platform,
+            more_platforms=more_platforms,
             flags=flags,
             allow_slow_stop=allow_slow_stop,
             ablation=not no_ablation,
@@ -310,3 +314,13 @@ def render_summary(console: Console, run: SlimRun) -> None:
             console.print(line("  ", described), highlight=False)
     for what, path in run.outputs.items():
         console.print(line((what, "bold"), ": ", path), highlight=False)
+
+
+def _slim_platforms(text: str | None, default: str, base: str) -> tuple[Platform, tuple[Platform, ...]]:
+    """(the platform the whole pipeline runs on, the index's other platforms): this machine's first."""
+    if text is None or ("," not in text and text.strip() != "all"):
+        return Platform.parse(text or default), ()
+    platforms = requested_platforms(text, base)
+    here = default_platform()
+    first = next((p for p in platforms if p.matches(here) or here.matches(p)), platforms[0])
+    return first, tuple(p for p in platforms if p is not first)

@@ -24,17 +24,21 @@ from goslim.cli.contract_options import (
     contract_flags,
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import line, plain
+from goslim.cli.output import Output, line, plain
 from goslim.config import GoslimConfig, load_config
 from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
+from goslim.oci.image import Index
+from goslim.platform import Platform, parse_platforms
 from goslim.sign.keys import load_private_key, load_verifying_key
 from goslim.sign.locations import open_store
 from goslim.sign.password import read_password
-from goslim.verify import Checklist, CheckStatus, verify_image, verify_rootfs
-from goslim.verify.export import to_junit, to_markdown
+from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_image, verify_rootfs
+from goslim.verify.export import platforms_junit, to_junit, to_markdown
+from goslim.verify.image import load_image_or_index
 from goslim.verify.options import options_from_config
+from goslim.verify.platforms import PlatformChecklists, verify_index
 from goslim.verify.predicate import verification_predicate
 
 ROOTFS_PREFIX = "rootfs:"
@@ -71,6 +75,8 @@ def verify(
     image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
+    platform: Annotated[str | None, typer.Option(
+        help="Of an image index, verify only these (comma list); default: every platform.")] = None,
     attest: Annotated[
         bool, typer.Option("--attest", help="Sign the checklist onto the image as a goslim attestation.")
     ] = False,
@@ -110,6 +116,19 @@ def verify(
         max_image_mb=max_image_mb,
         max_binary_mb=max_binary_mb,
     )
+    wanted = parse_platforms(platform) if platform else None
+    if not image.startswith(ROOTFS_PREFIX):
+        with output.progress("reading the image"):
+            found = load_image_or_index(image)
+        if isinstance(found, Index):
+            if attest or reuse_attestation:
+                raise UserInputError("--attest and --reuse-attestation take one image, not an image index",
+                                     hint="give one platform's image by digest (goslim inspect lists them)")
+            _verify_index(output, found, image, options, wanted, junit, markdown)
+            return
+        if wanted and not any(p.matches(found.platform) for p in wanted):
+            raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
+                                 hint="leave out --platform, or give an image index")
     key_path = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
     # Key and location are checked before the run: a wrong password or a docker-archive wastes nothing.
     signer = load_private_key(key_path, read_password()) if attest and key_path else None
@@ -143,6 +162,44 @@ def verify(
             f"{len(checklist.failed)} check(s) failed: {failed}",
             hint="see the evidence above; --skip CHECK to accept a known gap",
         )
+
+
+def _verify_index(
+    output: Output, index: Index, image: str, options: VerifyOptions, wanted: tuple[Platform, ...] | None,
+    junit: Path | None, markdown: Path | None,
+) -> None:
+    """Every platform of an index (or the ``--platform`` ones), a checklist each, one verdict."""
+    with output.progress("verify") as step:
+        result = verify_index(index, options, label=image, platforms=wanted, progress=step)
+    output.emit(result, lambda c: render_platforms(c, result))
+    if junit:
+        write_text_atomic(junit, platforms_junit(result))
+    if markdown:
+        write_text_atomic(markdown, "\n".join(to_markdown(r.checklist) for r in result.runs))
+    if not result.ok:
+        rows = "; ".join(f"{r.platform}: {', '.join(c.id for c in r.checklist.failed)}"
+                         for r in result.failed)
+        raise CheckFailedError(
+            f"{len(result.failed)} of {len(result.runs)} platform(s) failed checks ({rows})",
+            hint="see each platform's evidence above; --platform to verify a subset",
+        )
+
+
+def render_platforms(console: Console, result: PlatformChecklists) -> None:
+    for run in result.runs:
+        render_checklist(console, run.checklist)
+    table = Table(title=line(f"goslim verify {result.image}: index {result.index_digest[:19]}"),
+                  title_justify="left")
+    for col in ("platform", "ran", "result", "checks"):
+        table.add_column(col)
+    for run in result.runs:
+        how = {"native": "natively", "emulated": f"emulated: {run.emulator}",
+               "not run": f"not run: {run.reason}"}[run.mode]
+        counts = run.checklist.counts()
+        verdict = "[green]ok[/]" if run.ok else "[bold red]failed[/]"
+        tally = f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
+        table.add_row(line(run.platform), line(how), verdict, tally)
+    console.print(table)
 
 
 def _attestation_key(

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from goslim import oci
 from goslim.errors import UserInputError
-from goslim.oci.image import Image
+from goslim.oci.image import Image, Index
+from goslim.oci.layout import default_platform
 from goslim.oci.reference import ImageLocation
 from goslim.platform import Platform
 
@@ -25,9 +26,17 @@ def read_base_image(location: str, platform: Platform) -> Image:
     return oci.read_image(loc, platform)
 
 
-def write_image(location: str, image: Image, *, tag: str, name: str) -> str:
-    """Write ``image`` to ``location``, adding ``tag`` where the location names none; returns where."""
+def write_image(location: str, image: Image | Index, *, tag: str, name: str) -> str:
+    """Write ``image`` (or an index) to ``location``, adding ``tag`` where the location names none.
+
+    Returns where it went; a docker-archive holds one image, so an index gives it this machine's
+    platform (else the first) and the returned text says which.
+    """
     loc = ImageLocation.parse(location)
+    if loc.kind == "docker-archive" and isinstance(image, Index):
+        chosen = archive_choice(image)
+        where = write_image(location, chosen, tag=tag, name=name)
+        return f"{where[:-1]}, {chosen.platform} only of {len(image.images)} platforms)"
     if loc.kind == "oci":
         assert loc.path is not None
         oci.write_oci_layout(loc.path, image, loc.tag or tag)
@@ -41,6 +50,15 @@ def write_image(location: str, image: Image, *, tag: str, name: str) -> str:
     ref = loc.reference if (loc.reference.tag or loc.reference.digest) else loc.reference.with_tag(tag)
     digest = oci.write_image(ImageLocation("registry", reference=ref), image)
     return f"{ref}@{digest}"
+
+
+def archive_choice(index: Index) -> Image:
+    """What a docker-archive (one image) gets of an index: this machine's platform, else the first."""
+    here = default_platform()
+    for img in index.images:
+        if (img.platform.os, img.platform.architecture) == (here.os, here.architecture):
+            return img
+    return index.images[0]
 
 
 def default_location(directory: Path, out: str) -> str:

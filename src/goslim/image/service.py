@@ -4,7 +4,7 @@ built one given as a file, with its analysis and the module's goslim.yaml."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,6 +84,28 @@ def load_service(
     return Service(binary, report, module_dir, config)
 
 
+def load_services(
+    target: str | None, platforms: Sequence[Platform], progress: Progress = _quiet, *, embed_tz: bool = False
+) -> list[Service]:
+    """One service per platform from a module directory: one `go build` per platform, in parallel,
+    sharing the Go build cache; each binary analyzed on its own."""
+    path = Path(target) if target else None
+    if path is not None and path.is_file():
+        raise UserInputError(f"{path} is a built binary, which is for one platform",
+                             hint="give the Go module directory to build one binary per platform")
+    if path is not None and not path.exists():
+        raise UserInputError(f"{path} does not exist", hint="give a Go module directory")
+    module_dir = find_module_root(path or Path.cwd())
+    config = load_config(module_dir)
+    binaries = _build(module_dir, config, progress, platforms, embed_tz=embed_tz, out_dir=None)
+    services = []
+    for binary in binaries:
+        with progress(f"analyzing {binary.name} ({binary.platform})"):
+            report = analyze(binary.path)
+        services.append(Service(binary, report, module_dir, config))
+    return services
+
+
 def build_service(
     module_dir: Path,
     config: GoslimConfig,
@@ -94,23 +116,35 @@ def build_service(
     out_dir: Path | None = None,
 ) -> Binary:
     """Build the module's one main package with the slim profile."""
+    target = Platform.parse(platform or config.build.platforms[0])
+    return _build(module_dir, config, progress, (target,), embed_tz=embed_tz, out_dir=out_dir)[0]
+
+
+def _build(
+    module_dir: Path,
+    config: GoslimConfig,
+    progress: Progress,
+    platforms: Sequence[Platform],
+    *,
+    embed_tz: bool,
+    out_dir: Path | None,
+) -> list[Binary]:
+    """The module's one main package, slim profile, once per platform (in that order)."""
     tags = tuple(config.build.tags) + ((TZ_TAG,) if embed_tz and TZ_TAG not in config.build.tags else ())
-    opts = BuildOptions(
-        profile=Profile.SLIM,
-        platform=Platform.parse(platform or config.build.platforms[0]),
-        tags=tags,
-        x=dict(config.build.x),
-    )
+    options = [
+        BuildOptions(profile=Profile.SLIM, platform=p, tags=tags, x=dict(config.build.x)) for p in platforms
+    ]
     out = out_dir or (module_dir / config.build.out)
-    with progress("go build (slim)"):
-        binaries = build_binaries(GoToolchain(module_dir), config.build.packages, out, [opts])
-    if len(binaries) != 1:
-        names = ", ".join(b.name for b in binaries)
+    what = "go build (slim)" if len(platforms) == 1 else f"go build (slim) for {len(platforms)} platforms"
+    with progress(what):
+        binaries = build_binaries(GoToolchain(module_dir), config.build.packages, out, options)
+    if len(binaries) != len(platforms):
+        names = ", ".join(sorted({b.name for b in binaries}))
         raise UserInputError(
-            f"{module_dir} has {len(binaries)} main packages ({names}); an image holds one",
+            f"{module_dir} has {len(binaries) // len(platforms)} main packages ({names}); an image holds one",
             hint="set build.packages in goslim.yaml to the one to image, e.g. [./cmd/server]",
         )
-    return binaries[0]
+    return binaries
 
 
 def price_tz(service: Service, options: ImageOptions, progress: Progress = _quiet) -> TzChoice | None:

@@ -18,6 +18,7 @@ from goslim.oci.descriptor import canonical_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import ImageFormatError
 from goslim.oci.layout import ATTACHMENT_TAG, REF_NAME, blob_path, layout_lock, load_index
+from goslim.oci.mediatypes import INDEX_TYPES
 
 _MAX_DOCUMENT = 4 << 20  # manifests and indexes larger than this are not followed
 
@@ -48,7 +49,9 @@ def collect_garbage(path: Path) -> GcResult:
     with layout_lock(root):
         index = load_index(root)
         entries = [e for e in index.get("manifests", []) if isinstance(e, dict)]
-        subjects = {e.get("digest") for e in entries if not ATTACHMENT_TAG.match(_tag(e))}
+        tagged = [e for e in entries if not ATTACHMENT_TAG.match(_tag(e))]
+        # A tagged index keeps the attachments of its platform images (an SBOM of the amd64 image) too.
+        subjects = {e.get("digest") for e in tagged} | _index_children(root, tagged)
         kept, dropped = [], []
         for entry in entries:
             tag = _tag(entry)
@@ -113,6 +116,27 @@ def _reachable(root: Path, entries: list[dict]) -> set[str]:
         pending.extend((c, False) for c in leaves if isinstance(c, dict))
         pending.extend((c, True) for c in _list(doc.get("manifests")) if isinstance(c, dict))
     return seen
+
+
+def _index_children(root: Path, entries: list[dict]) -> set[str]:
+    """Digests of the images listed by the indexes among ``entries`` (one level, as goslim writes)."""
+    children: set[str] = set()
+    for entry in entries:
+        if entry.get("mediaType") not in INDEX_TYPES:
+            continue
+        try:
+            path = blob_path(root, Digest.parse(str(entry.get("digest"))))
+        except (ImageFormatError, ValueError):
+            continue
+        if not path.is_file() or path.stat().st_size > _MAX_DOCUMENT:
+            continue
+        try:
+            doc = json.loads(path.read_bytes())
+        except ValueError:
+            continue
+        if isinstance(doc, dict):
+            children |= {str(c.get("digest")) for c in _list(doc.get("manifests")) if isinstance(c, dict)}
+    return children
 
 
 def _list(value: object) -> list:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from goslim.oci import mediatypes
@@ -10,7 +10,8 @@ from goslim.oci.archive import read_docker_archive
 from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import ImageFormatError
-from goslim.oci.layout import default_platform
+from goslim.oci.image import Image
+from goslim.oci.layout import default_platform, read_oci_layout
 from goslim.oci.reference import ImageLocation, ImageReference
 from goslim.oci.registry import RegistryClient
 from goslim.oci.store import read_image
@@ -54,6 +55,15 @@ def inspect_image(
         assert loc.path is not None
         image = read_docker_archive(loc.path, verify_layers=False)  # manifest.json and config only
         return _summary(str(loc), image.manifest_bytes, image.config_bytes)
+    if loc.kind == "oci":
+        assert loc.path is not None
+        found = read_oci_layout(loc.path, loc.tag)
+        if isinstance(found, Image):
+            return _summary(str(loc), found.manifest_bytes, found.config_bytes)
+        image = found.image_for(platform or default_platform())
+        summary = _summary(str(loc), image.manifest_bytes, image.config_bytes)
+        return replace(summary, platforms=tuple(str(i.platform) for i in found.images),
+                       index_digest=str(found.digest))
     if loc.kind != "registry":
         image = read_image(loc, platform)
         return _summary(str(loc), image.manifest_bytes, image.config_bytes)

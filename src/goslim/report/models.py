@@ -10,11 +10,13 @@ from goslim.binary import BinaryReport
 from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
+from goslim.image.platforms import AssembledIndex
 from goslim.lock import ServiceLock
 from goslim.models import Frozen
 from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
+from goslim.verify.platforms import PlatformChecklists
 
 # ok: ran and passed; failed: a tool or input error, failed checks, or a broken policy; warned: passed
 # with warnings; skipped: not run (why); not checked: ran but could not check what it is for (why);
@@ -114,6 +116,8 @@ class SlimRun(Frozen):
     image_location: str | None = None
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
+    index: AssembledIndex | None = None  # with several platforms: the index over every platform's image
+    platform_checks: PlatformChecklists | None = None  # the index's other platforms, verified
     scan: ScanReport | None = None
     sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
     signature: str | None = None

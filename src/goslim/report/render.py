@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
 
@@ -27,7 +28,43 @@ def to_html(run: SlimRun) -> str:
         finalize=_html_value,
     )
     needs = list(run.analysis.needs) if run.analysis else []
-    return env.get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs)
+    return env.get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs,
+                                                     platforms=platform_rows(run))
+
+
+@dataclass(frozen=True)
+class PlatformRow:
+    """One platform of an image index in the report: its image, how it ran, what its checks said."""
+
+    platform: str
+    digest: str
+    pull_size: int
+    ran: str  # natively | emulated (emulator version) | not run: why
+    checks: str  # "17 pass, 0 warn, 0 fail, 0 skip" or "not verified"
+
+
+def platform_rows(run: SlimRun) -> list[PlatformRow]:
+    """A row per platform of the index (none for a single-platform run); the first ran the whole pipeline."""
+    if run.index is None:
+        return []
+    runs = {r.platform: r for r in run.platform_checks.runs} if run.platform_checks else {}
+    rows = []
+    for i, image in enumerate(run.index.images):
+        other = runs.get(image.platform)
+        checklist = run.checklist if i == 0 else (other.checklist if other else None)
+        if i == 0:
+            ran = "natively (the whole pipeline)" if checklist else "not verified"
+        elif other is None:
+            ran = "not verified"
+        else:
+            ran = {"native": "natively", "emulated": f"emulated: {other.emulator}",
+                   "not run": f"not run: {other.reason}"}[other.mode]
+        checks = "not verified"
+        if checklist:
+            n = checklist.counts()
+            checks = f"{n['pass']} pass, {n['warn']} warn, {n['fail']} fail, {n['skip']} skip"
+        rows.append(PlatformRow(image.platform, image.digest, image.pull_size, ran, checks))
+    return rows
 
 
 def _html_value(value: object) -> object:
@@ -76,6 +113,11 @@ def to_markdown(run: SlimRun) -> str:
         first = run.journey[0].size
         lines += ["", "| size journey | bytes | vs default build |", "|---|---:|---:|"]
         lines += [f"| {c(j.label)} ({c(j.what)}) | {j.size:,} | {j.size / first:.3f}x |" for j in run.journey]
+    if run.index is not None:
+        lines += ["", f"index {markdown_code(run.index.digest)}", "",
+                  "| platform | pull bytes | ran | checks |", "|---|---:|---|---|"]
+        lines += [f"| {c(p.platform)} | {p.pull_size:,} | {c(p.ran)} | {c(p.checks)} |"
+                  for p in platform_rows(run)]
     if run.checklist:
         lines += ["", "| check | result | summary |", "|---|---|---|"]
         lines += [f"| {c(r.title)} | {r.status.value} | {c(r.summary)} |" for r in run.checklist.results]

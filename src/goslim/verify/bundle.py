@@ -110,6 +110,11 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
     if id_map is not None:
         os.chmod(bundle, 0o711)  # the mapped root must reach the mount sources
     seccomp = default_seccomp()
+    emulator = options.emulator
+    if emulator is not None:
+        # The one change emulation makes: the emulator, mounted read-only, runs the entrypoint.
+        mounts.append(emulator.mount())
+        process = emulator.wrap(process)
     spec = runtime_spec(
         process,
         rootfs,
@@ -136,6 +141,8 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         f"memory limit: {options.memory_mb} MiB; pids limit: {options.pids}",
         "read-only root, no capabilities, no-new-privileges, "
         + ("network: loopback and eth0, no route out" if hook else "loopback-only network"),
+        *((f"emulated: linux/{emulator.architecture} under {emulator.version}, "
+           f"mounted read-only at {emulator.inside_path}",) if emulator else ()),
     )
     return Sandbox(tuple(injected), confinement)
 

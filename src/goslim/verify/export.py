@@ -6,9 +6,13 @@ Summaries and evidence quote the image (config, logs): every value goes through 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from typing import TYPE_CHECKING
 
 from goslim.untrusted import markdown_block, markdown_cell, markdown_code, xml_text
 from goslim.verify.models import Checklist, CheckStatus
+
+if TYPE_CHECKING:
+    from goslim.verify.platforms import PlatformChecklists
 
 ICONS = {CheckStatus.PASS: "✅", CheckStatus.WARN: "⚠️", CheckStatus.FAIL: "❌", CheckStatus.SKIP: "⏭️"}
 
@@ -43,6 +47,16 @@ def to_junit(checklist: Checklist) -> str:
             out.text = xml_text(f"{r.status.value}: {r.summary}\n{evidence}".rstrip())
     suites = ET.Element("testsuites")
     suites.append(suite)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def platforms_junit(result: PlatformChecklists) -> str:
+    """One <testsuite> per platform of an index, in one <testsuites>."""
+    suites = ET.Element("testsuites")
+    for run in result.runs:
+        one = ET.fromstring(to_junit(run.checklist).split("\n", 1)[1])
+        suites.extend(list(one))
     ET.indent(suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
 

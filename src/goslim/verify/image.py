@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from goslim import interrupt, oci
-from goslim.oci.image import Image
+from goslim.oci.image import Image, Index
 from goslim.oci.reference import ImageLocation
 from goslim.verify.models import Checklist, VerifyOptions
 from goslim.verify.runtime import ROOTFS_PREFIX, OciRuntime
@@ -22,6 +22,22 @@ from goslim.verify.verify import Progress, verify_rootfs
 def load_image(location: str) -> Image:
     """The image at ``location`` (an index is narrowed to this machine's platform)."""
     return oci.read_image(location)
+
+
+def load_image_or_index(location: str) -> Image | Index:
+    """The image or the whole image index at ``location`` (a docker-archive holds one image)."""
+    loc = ImageLocation.parse(location)
+    if loc.kind == "oci":
+        assert loc.path is not None
+        return oci.read_oci_layout(loc.path, loc.tag)
+    if loc.kind == "docker-archive":
+        return oci.read_image(loc)
+    assert loc.reference is not None
+    client = oci.RegistryClient()
+    try:
+        return oci.pull(loc.reference, client)
+    finally:
+        client.close()
 
 
 def _stored_bytes(image: object) -> int | None:

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from goslim.binary.models import Needs
+from goslim.verify.emulation import Emulator
 
 
 class CheckStatus(StrEnum):
@@ -151,4 +152,5 @@ class VerifyOptions(BaseModel):
     image_size_bytes: int | None = None  # compressed size of the image, when known (else the rootfs size)
     # Set by verify_image: the rootfs was unpacked with owners shifted by this host id, so the
     # container runs in a user namespace mapping its ids from 0 onto it. None: no user namespace.
+    emulator: Emulator | None = None  # another architecture's image: run under this qemu-user emulator
     rootfs_id_shift: int | None = None

@@ -65,7 +65,8 @@ def verify_rootfs(
     assert exe_host is not None  # container_process found it
     report = entrypoint_report(exe_host, process.executable)
     interpreter = report.elf.interpreter if report else None
-    arch = _check_architecture(image_config, report, needs_run=bool(set(selected) & catalog.RUNTIME_CHECKS))
+    arch = _check_architecture(image_config, report, needs_run=bool(set(selected) & catalog.RUNTIME_CHECKS),
+                               emulated=options.emulator.architecture if options.emulator else None)
 
     results: dict[str, CheckResult] = {}
     obs: RunObservation | None = None
@@ -171,13 +172,18 @@ def entrypoint_report(host_path: Path, inside: str) -> BinaryReport | None:
 
 
 def _check_architecture(
-    image_config: Mapping[str, Any], report: BinaryReport | None, *, needs_run: bool
+    image_config: Mapping[str, Any],
+    report: BinaryReport | None,
+    *,
+    needs_run: bool,
+    emulated: str | None = None,
 ) -> str:
-    """The image's architecture; bad input when a container must run and it is not this machine's."""
+    """The image's architecture; bad input when a container must run and it is not this machine's
+    (or, under emulation, not the emulator's guest architecture)."""
     declared = image_config.get("architecture") if "config" in image_config else None
     binary_arch = (report.elf.goarch or report.elf.machine) if report else None
     arch = str(declared or binary_arch or host_architecture())
-    here = host_architecture()
+    here = emulated or host_architecture()
     if needs_run:
         for what, value in (("image", declared), ("entrypoint binary", binary_arch)):
             if value and value != here:

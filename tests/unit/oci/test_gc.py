@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from goslim.oci import FileEntry, Image, Platform, build_layer, layout_tags, new_config, write_oci_layout
+from goslim.oci import (
+    FileEntry,
+    Image,
+    Index,
+    Platform,
+    build_layer,
+    layout_tags,
+    new_config,
+    write_oci_layout,
+)
 from goslim.oci.gc import collect_garbage
 from goslim.oci.layout import blob_path, read_oci_layout
 from goslim.sign.attach import ArtifactLayer, attach
@@ -74,3 +83,20 @@ def test_other_tagged_images_and_writer_temp_files_are_kept(tmp_path: Path) -> N
     assert collect_garbage(layout).removed_blobs == 0
     assert temp.exists()
     assert {str(d.digest) for d in layout_tags(layout).values()} == {str(one.digest), str(two.digest)}
+
+
+def test_a_tagged_index_keeps_the_attachments_of_its_platform_images(tmp_path: Path) -> None:
+    layout = tmp_path / "image"
+    amd = _image(b"amd64 build")
+    arm = Image.build(new_config(Platform(os="linux", architecture="arm64"), entrypoint=["/app"]),
+                      [build_layer([FileEntry.file("app", b"arm64 build", mode=0o755)])])
+    write_oci_layout(layout, Index.build([amd, arm]), tag="latest")
+    sbom_tag = _sbom(layout, amd, b'{"platform": "linux/amd64"}')  # scan attaches to this machine's image
+
+    result = collect_garbage(layout)
+
+    assert result.removed_tags == ()
+    assert sbom_tag in layout_tags(layout)
+    back = read_oci_layout(layout, "latest")
+    assert isinstance(back, Index)
+    assert [str(i.platform) for i in back.images] == ["linux/amd64", "linux/arm64"]
