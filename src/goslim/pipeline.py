@@ -31,7 +31,8 @@ from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
+from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries
+from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
@@ -187,7 +188,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
     ablation = (
-        stages.run("ablation", lambda: run_ablation(toolchain, opts.package, build_opts))
+        stages.run("ablation", lambda: _ablation(stages, opts, toolchain, build_opts))
         if opts.ablation and binary
         else None
     )
@@ -262,6 +263,17 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     write_report(run, opts.out_dir)
     return run
+
+
+def _ablation(
+    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+) -> Ablation:
+    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note)."""
+    cfg = opts.config
+    outputs = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir]
+    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs)
+    stages.note("ablation", result.describe())
+    return result.ablation
 
 
 def _upx_stage(
