@@ -48,6 +48,7 @@ from goslim.scan.run import ScanOutcome
 from goslim.sign import sign_image
 from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
+from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.verify import Checklist, verify_image
 from goslim.verify.options import options_from_config
 
@@ -298,9 +299,12 @@ def _upx_stage(
             work_dir=opts.out_dir / "upx",
             env=contract.env,
             args=contract.args,
+            cache=UpxMeasurementCache(),
         )
         if report is not None:
             stages.note("upx", report.decision.reason)  # shown with the stage's line
+            if report.reused_measurements:
+                stages.note("upx", f"measurements reused from the cache (binary {binary.sha256[:12]})")
         return shipped, report
 
     result = stages.run("upx", decide)

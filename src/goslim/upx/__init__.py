@@ -8,6 +8,7 @@ the decision), ``pack(binary, level, out_path) -> Binary`` (``upx -t`` passed), 
 from goslim.upx.errors import UpxRefusedError
 from goslim.upx.evaluate import apply_policy, check_packable, evaluate, pack
 from goslim.upx.levels import ALL_LEVELS, LEVEL_FLAGS, POLICIES, check_policy, parse_levels
+from goslim.upx.measurement_cache import UpxMeasurement, UpxMeasurementCache
 from goslim.upx.models import Budget, LevelRow, Memory, Risk, UpxDecision, UpxReport
 
 __all__ = [
@@ -19,6 +20,8 @@ __all__ = [
     "Memory",
     "Risk",
     "UpxDecision",
+    "UpxMeasurement",
+    "UpxMeasurementCache",
     "UpxRefusedError",
     "UpxReport",
     "apply_policy",
