@@ -35,9 +35,11 @@ from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile,
 from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
+from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
 from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
+from goslim.oci.layout import layout_tags
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
 from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
@@ -330,13 +332,27 @@ def _image_stage(
 
     def build_and_write() -> AssembledImage:
         assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
+        before = _tagged_digest(opts.out_dir / "image", IMAGE_TAG)
         write_image(location, assembled.image)
+        if before == assembled.digest:
+            stages.note("image", f"same digest as the previous run ({assembled.digest[:19]}…)")
         if opts.to:
             _publish(stages, assembled.image, opts.to, opts.mount_from)
         return assembled
 
     assembled = stages.run("image", build_and_write)
     return assembled, (location if assembled else None)
+
+
+def _tagged_digest(layout: Path, tag: str) -> str | None:
+    """The digest an earlier run wrote under ``tag`` in the layout, if any (its own output, read once)."""
+    if not (layout / "index.json").is_file():
+        return None
+    try:
+        desc = layout_tags(layout).get(tag)
+    except (GoslimError, OSError):
+        return None
+    return str(desc.digest) if desc else None
 
 
 def _publish(stages: StageRecorder, image: Image, to: str, mount_from: tuple[str, ...]) -> None:
@@ -364,6 +380,7 @@ def _compare_stage(
     cfg = opts.config
     # The same options verify runs with: an unpinned port is discovered there, not skipped here.
     start_options = options_from_config(cfg.verify, contract)
+    starts = StartCheckCache()
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
@@ -380,8 +397,10 @@ def _compare_stage(
             variants,
             bases,
             ImageOptions.from_config(cfg.image, contract),
-            start_checker=lambda image: check_starts(image, start_options),
+            start_checker=starts.wrap(lambda image: check_starts(image, start_options), start_options),
         )
+        if starts.describe():
+            stages.note("compare", starts.describe())
         return [
             BaseRow(
                 base=r.base,

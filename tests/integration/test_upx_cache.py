@@ -21,14 +21,16 @@ def test_a_second_evaluation_reuses_rows_and_packed_files(go_build: BuildFixture
     cache = UpxMeasurementCache(ResultCache(CACHE_KIND, tmp_path / "cache"))
 
     def run(work: str, budget: Budget = ANYTHING_THAT_WORKS):
-        return evaluate(echo, ("default",), ECHO, budget, work_dir=tmp_path / work, repetitions=1, cache=cache)
+        work_dir = tmp_path / work
+        return evaluate(echo, ("default",), ECHO, budget, work_dir=work_dir, repetitions=1, cache=cache)
 
     first = run("one")
     assert not first.reused_measurements and first.decision.level == "default"
     second = run("two")
     assert second.reused_measurements
-    strip = {"path"}
-    assert [r.model_dump(exclude=strip) for r in second.rows] == [r.model_dump(exclude=strip) for r in first.rows]
+    assert [r.model_dump(exclude={"path"}) for r in second.rows] == [
+        r.model_dump(exclude={"path"}) for r in first.rows
+    ]
     assert second.decision.binary is not None and second.decision.binary.path.parent == tmp_path / "two"
     assert second.decision.binary.sha256 == first.decision.binary.sha256
     assert sha256_file(second.decision.binary.path)[0] == first.decision.binary.sha256
