@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from goslim import interrupt
-from goslim.cli.build import resolve_targets
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -25,13 +24,10 @@ from goslim.cli.contract_options import (
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain
-from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus, UserInputError
-from goslim.gobuild import BuildOptions, GoToolchain, plan_build
-from goslim.oci import ImageReference
-from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
-from goslim.platform import Platform
-from goslim.report.models import SlimRun, StageOutcome
+
+if TYPE_CHECKING:
+    from goslim.report.models import SlimRun, StageOutcome
 
 STATUS_STYLE = {
     "ok": "green",
@@ -97,6 +93,20 @@ def slim(
     debug: DebugOpt = False,
 ) -> None:
     """Build the smallest image that provably works, and write a report of how it got there."""
+    # The pipeline and everything it drives load here, not at import: `goslim slim --help` stays quick.
+    from goslim.cli.build import resolve_targets  # noqa: PLC0415
+    from goslim.config import load_config  # noqa: PLC0415
+    from goslim.gobuild import BuildOptions, GoToolchain, plan_build  # noqa: PLC0415
+    from goslim.oci import ImageReference  # noqa: PLC0415
+    from goslim.pipeline import (  # noqa: PLC0415
+        SlimOptions,
+        check_writable,
+        parse_shard,
+        run_many,
+        select_shard,
+    )
+    from goslim.platform import Platform  # noqa: PLC0415
+
     output = make_output(json_out)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
     module_dir, patterns = resolve_targets(targets or [])
