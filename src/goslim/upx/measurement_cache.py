@@ -80,10 +80,14 @@ class UpxMeasurementCache:
         self.results = results or ResultCache(CACHE_KIND)
         self.packed_dir = self.results.dir / "packed"
 
+    def find(self, key: str) -> UpxMeasurement | None:
+        """The stored measurement for ``key`` as it was written (row paths from that run), or None."""
+        return self.results.load(key, UpxMeasurement)
+
     def restore(self, key: str, binary: Binary, out_dir: Path) -> UpxMeasurement | None:
         """The measurement for ``key`` with its packed files copied into ``out_dir`` (sha256 checked);
         None when there is none or a packed file is gone or changed."""
-        found = self.results.load(key, UpxMeasurement)
+        found = self.find(key)
         if found is None or found.binary_sha256 != binary.sha256:
             return None
         rows = []
