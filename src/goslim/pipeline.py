@@ -210,7 +210,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     upx_report, shipped = _upx_stage(stages, opts, binary, given)
     assembled, location = _image_stage(stages, opts, shipped, analysis, given)
     bases = (
-        _compare_stage(stages, opts, binary, shipped, analysis, given)
+        _compare_stage(stages, opts, binary, shipped, analysis, given, assembled)
         if opts.compare and binary and assembled
         else []
     )
@@ -374,6 +374,7 @@ def _compare_stage(
     shipped: Binary | None,
     analysis: BinaryReport | None,
     contract: RunContract,
+    assembled: AssembledImage | None = None,
 ) -> list[BaseRow]:
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
 
@@ -398,6 +399,12 @@ def _compare_stage(
             bases,
             ImageOptions.from_config(cfg.image, contract),
             start_checker=starts.wrap(lambda image: check_starts(image, start_options), start_options),
+            # The image stage's image is this row when nothing was packed: not assembled twice.
+            assembled_already=(
+                {(cfg.image.base, "off"): assembled}
+                if assembled is not None and (shipped is None or shipped.path == binary.path)
+                else None
+            ),
         )
         if starts.describe():
             stages.note("compare", starts.describe())

@@ -1,8 +1,9 @@
 """Compare's start checks kept between runs, keyed by the image digest and how it was run.
 
 The same image bytes run with the same options on the same host start the same way, so a re-run
-of `goslim slim` with nothing changed does not run every base again. Only a start that succeeded is
-kept: a failure (often a slow machine) is checked again next time.
+of `goslim slim` with nothing changed does not run every base again. A result is kept when it is
+settled: the service became ready, or its process exited on its own; a timeout (often a slow
+machine) is checked again next time.
 """
 
 from __future__ import annotations
@@ -40,12 +41,12 @@ class StartCheckCache:
                 }
             )
             found = self.results.load(key, StartCheck)
-            if found is not None and found.started:
+            if found is not None and _settled(found):
                 self.reused += 1
                 return found
             result = check(image)
             self.checked += 1
-            if result.started:
+            if _settled(result):
                 self.results.store(key, result)
             return result
 
@@ -56,3 +57,9 @@ class StartCheckCache:
         if not self.reused:
             return ""
         return f"start checks reused for {self.reused} of {self.reused + self.checked} images (same digests)"
+
+
+def _settled(check: StartCheck) -> bool:
+    """A result the same image gives every time: it started, or its process ran and exited on its own
+    (a missing file, a crash); not a timeout or a runtime hiccup, which may pass next time."""
+    return check.started or (check.verdicts.get("starts") == "fail" and check.exit_code is not None)
