@@ -73,8 +73,8 @@ class GzipWriter:
         members: MemberCache | None = None,
     ) -> None:
         self._emit = emit
-        # Members of bytes compressed before (an unchanged binary) come back from goslim's cache.
-        self._members = members or MemberCache()
+        # With ``members``, bytes compressed before (an unchanged binary) come back from that cache.
+        self._members = members
         self._buffer = bytearray()
         self._wrote_any = False
         self._workers = max(1, workers or min(4, os.cpu_count() or 1))
@@ -121,7 +121,10 @@ class GzipWriter:
     def _submit(self, data: bytes) -> None:
         assert self._pool is not None
         self._wrote_any = True
-        self._pending.append(self._pool.submit(self._members.member, data, _member_tag(), gzip_member))
+        if self._members is None:
+            self._pending.append(self._pool.submit(gzip_member, data))
+        else:
+            self._pending.append(self._pool.submit(self._members.member, data, _member_tag(), gzip_member))
         # Bound memory: at most two members in flight per worker.
         while len(self._pending) > 2 * self._workers:
             self._emit(self._pending.popleft().result())
