@@ -6,8 +6,11 @@ import gzip
 import random
 from pathlib import Path
 
+import pytest
+
 from goslim.gzipcache import MIN_BYTES, MemberCache
 from goslim.gzipstream import MEMBER_BYTES, GzipWriter, gzip_member
+from goslim.oci.layer import FileEntry, build_layer
 
 
 def _data(size: int) -> bytes:
@@ -56,3 +59,13 @@ def test_hits_skip_compression_and_bad_entries_are_misses(tmp_path: Path):
     small = b"tiny"
     cache.member(small, "t", make)
     assert len(list(cache.dir.iterdir())) == 2  # small inputs are not kept
+
+
+def test_gzip_layers_keep_their_members_and_their_digest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("GOSLIM_CACHE", str(tmp_path / "cache"))
+    app = tmp_path / "app"
+    app.write_bytes(_data(MEMBER_BYTES + MIN_BYTES))
+    first = build_layer([FileEntry.from_path("/app/app", app, mode=0o755)], "gzip", mtime=0)
+    assert len(list((tmp_path / "cache" / "gzip").iterdir())) == 2
+    again = build_layer([FileEntry.from_path("/app/app", app, mode=0o755)], "gzip", mtime=0)
+    assert again.digest == first.digest and again.data == first.data
