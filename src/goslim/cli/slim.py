@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 STATUS_STYLE = {
     "ok": "green",
     "failed": "red",
+    "warned": "yellow",
     "skipped": "dim",
+    "not checked": "yellow",
     "cancelled": "yellow",
     "pass": "green",
     "fail": "red",
@@ -67,7 +69,18 @@ def slim(
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
     platform: Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for.")] = None,
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
-    key: Annotated[Path | None, typer.Option(help="cosign private key to sign the image with.")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="cosign private key: sign the image, attest its verification and SBOM."),
+    ] = None,
+    reuse_attestation: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-attestation",
+            help="Skip the verify run when the image already carries a valid verification attestation "
+            "(same digest, contract and check set, signed by --key).",
+        ),
+    ] = False,
     shard: Annotated[
         str | None, typer.Option(help="I/N: only this CI shard's stable slice of the services.")
     ] = None,
@@ -152,6 +165,7 @@ def slim(
             mount_from=shared_from(package),
             db=db,
             key=key,
+            reuse_attestation=reuse_attestation,
         )
 
     def destination(package: str) -> str | None:
@@ -169,12 +183,12 @@ def slim(
         style = STATUS_STYLE[outcome.status]
         who = f"{names[service]}: " if several else ""
         detail = f" — {outcome.message}" if outcome.message else ""
-        output.note(line((f"{outcome.status:>7}", style), " ", who, outcome.stage, " ",
+        output.note(line((f"{outcome.status:>11}", style), " ", who, outcome.stage, " ",
                          (f"{outcome.seconds:.1f}s", "dim"), detail))
         for evidence in outcome.evidence:
-            output.note(line("          ", (evidence, "dim")))
+            output.note(line("              ", (evidence, "dim")))
         if outcome.status == "failed" and outcome.hint:
-            output.note(line("          ", ("hint:", "cyan"), " ", outcome.hint))
+            output.note(line("              ", ("hint:", "cyan"), " ", outcome.hint))
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")
@@ -199,11 +213,15 @@ def slim(
 
 
 def _what_failed(run: SlimRun) -> str:
-    failed = [s.stage for s in run.failed_stages]
-    if run.checklist is not None and not run.checklist.ok:
-        failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
-    policy = [f"{s.stage}: {s.policy}" for s in run.stages if s.policy]
-    return ", ".join(failed + policy) or "policy"
+    failed = []
+    for s in run.failed_stages:
+        if s.policy:
+            failed.append(f"{s.stage}: {s.policy}")
+        elif s.stage == "verify" and run.checklist is not None and not run.checklist.ok:
+            failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
+        else:
+            failed.append(s.stage)
+    return ", ".join(failed) or "policy"
 
 
 def _relative(package_dir: Path, module_dir: Path) -> str:
