@@ -2,14 +2,16 @@
 
 Public API: ``evaluate(binary, levels, probe, budget) -> UpxReport`` (a row per level and
 the decision), ``pack(binary, level, out_path) -> Binary`` (``upx -t`` passed), and
-``apply_policy`` for the pipeline's ``--upx off|auto|LEVEL``.
+``apply_policy`` for the pipeline's ``--upx off|auto|LEVEL``, ``replay(binary, level, ...)`` for a
+level decided earlier (goslim.lock).
 """
 
 from goslim.upx.errors import UpxRefusedError
-from goslim.upx.evaluate import apply_policy, check_packable, evaluate, pack
+from goslim.upx.evaluate import apply_policy, check_packable, evaluate, pack, replay
 from goslim.upx.levels import ALL_LEVELS, LEVEL_FLAGS, POLICIES, check_policy, parse_levels
 from goslim.upx.measurement_cache import UpxMeasurement, UpxMeasurementCache
 from goslim.upx.models import Budget, LevelRow, Memory, Risk, UpxDecision, UpxReport
+from goslim.upx.policy import Previous
 
 __all__ = [
     "ALL_LEVELS",
@@ -18,6 +20,7 @@ __all__ = [
     "Budget",
     "LevelRow",
     "Memory",
+    "Previous",
     "Risk",
     "UpxDecision",
     "UpxMeasurement",
@@ -30,4 +33,5 @@ __all__ = [
     "evaluate",
     "pack",
     "parse_levels",
+    "replay",
 ]

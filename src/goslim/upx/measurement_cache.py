@@ -3,7 +3,7 @@
 A measurement is every row of one evaluation (the unpacked baseline and each level, measured
 interleaved in one run, so the ratios stay same-run ratios) and the packed files themselves,
 stored by sha256, so a re-run neither packs nor launches again. The decision is not cached: it is
-made again from the rows with the budget and policy of the run that reads them.
+made again from the rows (and the previous decision) by the run that reads them.
 """
 
 from __future__ import annotations
@@ -55,8 +55,10 @@ def measurement_key(
     env: Mapping[str, str] | None,
     args: tuple[str, ...],
     repetitions: int,
+    steering: object = None,
 ) -> str:
-    """The key of one evaluation: the binary, the levels, UPX, how it is started, and this host."""
+    """The key of one evaluation: the binary, the levels, UPX, how it is started, and this host;
+    ``steering``: what decides how many rounds are run (policy and budget)."""
     return cache_key(
         {
             "schema": SCHEMA,
@@ -67,6 +69,7 @@ def measurement_key(
             "env": sorted((env or {}).items()),
             "args": list(args),
             "repetitions": repetitions,
+            "steering": steering,
             "host": [os.uname().machine, os.uname().release, *host_platform.libc_ver()],
             "gzip": gzipstream.backend(),
         }
