@@ -50,6 +50,12 @@ def test_root_help_imports_no_command_and_no_stage():
     assert "pydantic" not in loaded
 
 
+def test_slim_help_imports_the_command_but_not_the_pipeline():
+    loaded = _modules_after("slim", "--help")
+    assert "goslim.cli.slim" in loaded
+    assert not {"goslim.pipeline", "goslim.gobuild", "goslim.oci", "goslim.verify"} & loaded
+
+
 def test_an_unknown_command_is_a_usage_error():
     run = subprocess.run(
         [sys.executable, "-m", "goslim", "no-such-command"],
