@@ -22,6 +22,7 @@ from goslim.lock import LOCK_NAME, UNPACKED, K8sLock, LockError, UpxLock, upx_fa
 from goslim.probe import ProbeSpec
 from goslim.report.models import Decision, Source
 from goslim.upx import Budget, Previous, UpxReport, apply_policy, replay
+from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.upx.policy import budget_text
 from goslim.upx.tool import Upx
 from goslim.verify.models import Observed
@@ -51,12 +52,15 @@ def upx_under_lock(
     where: str = LOCK_NAME,
     env: Mapping[str, str] | None = None,
     args: tuple[str, ...] = (),
+    cache: UpxMeasurementCache | None = None,
 ) -> UpxOutcome:
     """Ship under ``--upx POLICY``: for ``auto``, reuse ``entry`` (this package's goslim.lock UPX entry)
     while its facts hold and ``redecide`` is not asked; else measure, keeping ``entry``'s level when
     the new verdict is unclear. A named level or ``off`` is used as asked and not recorded."""
     if policy != "auto":
-        shipped, report = apply_policy(binary, policy, budget, probe, work_dir=work_dir, env=env, args=args)
+        shipped, report = apply_policy(
+            binary, policy, budget, probe, work_dir=work_dir, env=env, args=args, cache=cache
+        )
         reason = report.decision.reason if report else "UPX is off by policy"
         level = report.decision.level if report else None
         decision = Decision(
@@ -84,6 +88,7 @@ def upx_under_lock(
         env=env,
         args=args,
         previous=previous,
+        cache=cache,
     )
     assert report is not None  # auto always evaluates
     new = UpxLock.from_report(report, __version__)

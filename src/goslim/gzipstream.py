@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from goslim.gzipcache import MemberCache
+
 try:
     import deflate as _libdeflate
 except ImportError:  # pragma: no cover - exercised by the fallback test through BACKEND overrides
@@ -32,6 +34,12 @@ _HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"  # deflate, no flags, mtim
 def backend() -> str:
     """What compresses gzip layers here: 'libdeflate-12' or 'zlib-9 (libdeflate binding missing)'."""
     return "libdeflate-12" if _libdeflate is not None else "zlib-9 (libdeflate binding missing)"
+
+
+def _member_tag() -> str:
+    """Names the encoder in the member cache: another libdeflate may compress differently."""
+    version = getattr(_libdeflate, "__version__", "unknown")
+    return f"libdeflate{version}-{LIBDEFLATE_LEVEL}"
 
 
 def gzip_member(data: bytes) -> bytes:
@@ -58,8 +66,15 @@ class GzipWriter:
     """Streaming gzip: libdeflate members compressed on a thread pool and emitted in order, or one
     zlib member streamed as it comes when the binding is missing."""
 
-    def __init__(self, emit: Callable[[bytes], object], workers: int | None = None) -> None:
+    def __init__(
+        self,
+        emit: Callable[[bytes], object],
+        workers: int | None = None,
+        members: MemberCache | None = None,
+    ) -> None:
         self._emit = emit
+        # With ``members``, bytes compressed before (an unchanged binary) come back from that cache.
+        self._members = members
         self._buffer = bytearray()
         self._wrote_any = False
         self._workers = max(1, workers or min(4, os.cpu_count() or 1))
@@ -106,7 +121,10 @@ class GzipWriter:
     def _submit(self, data: bytes) -> None:
         assert self._pool is not None
         self._wrote_any = True
-        self._pending.append(self._pool.submit(gzip_member, data))
+        if self._members is None:
+            self._pending.append(self._pool.submit(gzip_member, data))
+        else:
+            self._pending.append(self._pool.submit(self._members.member, data, _member_tag(), gzip_member))
         # Bound memory: at most two members in flight per worker.
         while len(self._pending) > 2 * self._workers:
             self._emit(self._pending.popleft().result())

@@ -33,15 +33,18 @@ from goslim.decisions import ManifestsOutcome, UpxOutcome, manifests_under_lock,
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
-from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
+from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries
+from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
 from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
+from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
 from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
+from goslim.oci.layout import layout_tags
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
 from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageOutcome, StageStatus
@@ -54,6 +57,7 @@ from goslim.sign import load_private_key, sign_image
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
 from goslim.upx import Budget
+from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
 from goslim.verify.platforms import PlatformChecklists, verify_index
@@ -234,7 +238,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
     ablation = (
-        stages.run("ablation", lambda: run_ablation(toolchain, opts.package, build_opts))
+        stages.run("ablation", lambda: _ablation(stages, opts, toolchain, build_opts))
         if opts.ablation and binary
         else None
     )
@@ -257,7 +261,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     shipped = upx_outcome.shipped if upx_outcome else binary
     assembled, location, index = _image_stage(stages, opts, shipped, analysis, given, build_opts)
     bases = (
-        _compare_stage(stages, opts, binary, shipped, analysis, given)
+        _compare_stage(stages, opts, binary, shipped, analysis, given, assembled)
         if opts.compare and binary and assembled
         else []
     )
@@ -331,6 +335,17 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     return run
 
 
+def _ablation(
+    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+) -> Ablation:
+    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note)."""
+    cfg = opts.config
+    outputs = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir]
+    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs)
+    stages.note("ablation", result.describe())
+    return result.ablation
+
+
 def _upx_stage(
     stages: StageRecorder, opts: SlimOptions, binary: Binary | None, contract: RunContract
 ) -> UpxOutcome | None:
@@ -355,8 +370,11 @@ def _upx_stage(
             where=opts.lock_where,
             env=contract.env,
             args=contract.args,
+            cache=UpxMeasurementCache(),
         )
         stages.note("upx", outcome.note)  # shown with the stage's line
+        if outcome.report is not None and outcome.report.reused_measurements:
+            stages.note("upx", f"measurements reused from the cache (binary {binary.sha256[:12]})")
         return outcome
 
     return stages.run("upx", decide)
@@ -393,13 +411,27 @@ def _image_stage(
             written = index.index
             stages.note("image", f"index {index.digest} of {', '.join(index.platforms)}"
                         + (" (UPX only on this platform)" if binary.profile.startswith("upx") else ""))
+        before = _tagged_digest(_layout_dir(opts), IMAGE_TAG)
         write_image(location, written)
+        if before == (index.digest if index else assembled.digest):
+            stages.note("image", f"same digest as the previous run ({before[:19]}…)")
         if opts.to:
             _publish(stages, written, opts.to, opts.mount_from)
         return assembled
 
     assembled = stages.run("image", build_and_write)
     return assembled, (location if assembled else None), (index if assembled else None)
+
+
+def _tagged_digest(layout: Path, tag: str) -> str | None:
+    """The digest an earlier run wrote under ``tag`` in the layout, if any (its own output, read once)."""
+    if not (layout / "index.json").is_file():
+        return None
+    try:
+        desc = layout_tags(layout).get(tag)
+    except (GoslimError, OSError):
+        return None
+    return str(desc.digest) if desc else None
 
 
 def _layout_dir(opts: SlimOptions) -> Path:
@@ -429,12 +461,14 @@ def _compare_stage(
     shipped: Binary | None,
     analysis: BinaryReport | None,
     contract: RunContract,
+    assembled: AssembledImage | None = None,
 ) -> list[BaseRow]:
     """The same service on the chosen base, static and scratch (and packed, when UPX was chosen)."""
 
     cfg = opts.config
     # The same options verify runs with: an unpinned port is discovered there, not skipped here.
     start_options = options_from_config(cfg.verify, contract)
+    starts = StartCheckCache()
 
     def compare() -> list[BaseRow]:
         variants = [Variant(label="off", binary=binary, report=analysis)]
@@ -451,8 +485,16 @@ def _compare_stage(
             variants,
             bases,
             ImageOptions.from_config(cfg.image, contract),
-            start_checker=lambda image: check_starts(image, start_options),
+            start_checker=starts.wrap(lambda image: check_starts(image, start_options), start_options),
+            # The image stage's image is this row when nothing was packed: not assembled twice.
+            assembled_already=(
+                {(cfg.image.base, "off"): assembled}
+                if assembled is not None and (shipped is None or shipped.path == binary.path)
+                else None
+            ),
         )
+        if starts.describe():
+            stages.note("compare", starts.describe())
         return [
             BaseRow(
                 base=r.base,

@@ -12,7 +12,8 @@ from rich.table import Table
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import human_bytes, line, plain, signed_pct
 from goslim.config import load_config
-from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries, run_ablation
+from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries
+from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.gobuild.flags import parse_x_stamps
 from goslim.gobuild.toolchain import find_module_root
 from goslim.platform import Platform
@@ -45,7 +46,8 @@ def build(
     """Build Go main packages (slim: CGO_ENABLED=0 -trimpath -ldflags "-s -w -buildid=")."""
     output = make_output(json_out)
     module_dir, patterns = resolve_targets(targets or [])
-    config = load_config(module_dir).build
+    full_config = load_config(module_dir)
+    config = full_config.build
     platforms = [Platform.parse(p) for p in (platform.split(",") if platform else config.platforms)]
     base = BuildOptions(
         profile=Profile.parse(profile or config.profile),
@@ -55,9 +57,15 @@ def build(
     toolchain = GoToolchain(module_dir)
     if ablation:
         with output.progress("ablation") as step:
-            result = run_ablation(
-                toolchain, patterns[0], base.model_copy(update={"platform": platforms[0]}), step
+            cached = cached_ablation(
+                toolchain,
+                patterns[0],
+                base.model_copy(update={"platform": platforms[0]}),
+                exclude=[module_dir / config.out, module_dir / full_config.report.dir],
+                on_step=step,
             )
+        output.note(f"ablation {cached.describe()}")
+        result = cached.ablation
         output.emit(result, lambda c: render_ablation(c, result))
         return
     out_dir = (out or module_dir / config.out).resolve()

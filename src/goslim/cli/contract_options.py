@@ -8,12 +8,13 @@ taken for goslim's or for a package path.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperCommand
 
-from goslim.contract_resolve import ContractFlags, parse_flags
+if TYPE_CHECKING:
+    from goslim.contract_resolve import ContractFlags
 
 NameOpt = Annotated[
     str | None,
@@ -102,6 +103,8 @@ def contract_flags(
     writable: list[str] | None,
 ) -> ContractFlags:
     """The run-contract flags of a command (``arg`` already holds what followed ``--``)."""
+    from goslim.contract_resolve import parse_flags  # noqa: PLC0415 (pydantic: not for --help)
+
     return parse_flags(
         name=name,
         args=tuple(arg or ()),

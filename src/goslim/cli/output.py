@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.text import Text
@@ -89,6 +88,8 @@ class Output:
 
 
 def to_jsonable(value: Any) -> Any:
+    from pydantic import BaseModel  # noqa: PLC0415 (loaded by then for --json; not for --help)
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list | tuple):

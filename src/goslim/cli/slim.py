@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from goslim import interrupt
-from goslim.cli.build import resolve_targets
-from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -25,17 +23,14 @@ from goslim.cli.contract_options import (
     contract_flags,
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import Output, human_bytes, line, plain
-from goslim.config import load_config
+from goslim.cli.output import human_bytes, line, plain
 from goslim.errors import CheckFailedError, ExitStatus, UserInputError
-from goslim.gobuild import BuildOptions, GoToolchain, plan_build
-from goslim.image.platforms import requested_platforms
-from goslim.lock import LockFile, lock_path, read_lock, write_lock
-from goslim.oci import ImageReference
-from goslim.oci.layout import default_platform
-from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
-from goslim.platform import Platform
-from goslim.report.models import SlimRun, StageOutcome
+
+if TYPE_CHECKING:
+    from goslim.cli.output import Output
+    from goslim.lock import LockFile
+    from goslim.platform import Platform
+    from goslim.report.models import SlimRun, StageOutcome
 
 STATUS_STYLE = {
     "ok": "green",
@@ -123,6 +118,20 @@ def slim(
     debug: DebugOpt = False,
 ) -> None:
     """Build the smallest image that provably works, and write a report of how it got there."""
+    # The pipeline and everything it drives load here, not at import: `goslim slim --help` stays quick.
+    from goslim.cli.build import resolve_targets  # noqa: PLC0415
+    from goslim.config import load_config  # noqa: PLC0415
+    from goslim.gobuild import BuildOptions, GoToolchain, plan_build  # noqa: PLC0415
+    from goslim.lock import lock_path, read_lock  # noqa: PLC0415
+    from goslim.oci import ImageReference  # noqa: PLC0415
+    from goslim.pipeline import (  # noqa: PLC0415
+        SlimOptions,
+        check_writable,
+        parse_shard,
+        run_many,
+        select_shard,
+    )
+
     output = make_output(json_out)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
     module_dir, patterns = resolve_targets(targets or [])
@@ -228,6 +237,7 @@ def slim(
 
 def _record_lock(locked: LockFile, runs: list[SlimRun], path: Path, output: Output) -> None:
     """Write every service's decision into the lock at once; untouched when nothing changed."""
+    from goslim.lock import write_lock  # noqa: PLC0415
     for run in runs:
         if run.lock is not None and (run.lock.upx or run.lock.k8s):
             locked = locked.with_service(run.package, run.lock)
@@ -280,6 +290,7 @@ def render_services(console: Console, runs: list[SlimRun]) -> None:
 
 
 def render_summary(console: Console, run: SlimRun) -> None:
+    from goslim.cli.causes import render_causes  # noqa: PLC0415
     if run.journey:
         table = Table(title="size journey", title_justify="left")
         for col in ("step", "what", "size", "vs default"):
@@ -318,6 +329,10 @@ def render_summary(console: Console, run: SlimRun) -> None:
 
 def _slim_platforms(text: str | None, default: str, base: str) -> tuple[Platform, tuple[Platform, ...]]:
     """(the platform the whole pipeline runs on, the index's other platforms): this machine's first."""
+    from goslim.image.platforms import requested_platforms  # noqa: PLC0415
+    from goslim.oci.layout import default_platform  # noqa: PLC0415
+    from goslim.platform import Platform  # noqa: PLC0415
+
     if text is None or ("," not in text and text.strip() != "all"):
         return Platform.parse(text or default), ()
     platforms = requested_platforms(text, base)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -58,27 +60,37 @@ def run_ablation(
     base: BuildOptions,
     on_step: Callable[[str], None] | None = None,
 ) -> Ablation:
-    """Build ``pattern`` (one main package) once per technique; sizes are measured, not assumed."""
+    """Build ``pattern`` (one main package) once per technique; sizes are measured, not assumed.
+
+    Techniques are built and measured in parallel, up to the cores. Variants that change only link
+    flags (-s -w, -buildid=) reuse the compiled packages from Go's build cache and only link again.
+    """
     mains = toolchain.main_packages([pattern], env=plan_build(base).env)
     pkg = mains[0]
-    measured: list[tuple[str, list[str], dict[str, str], tuple[int, int, int]]] = []
-    with tempfile.TemporaryDirectory(prefix="goslim-ablation-") as tmp, ThreadPoolExecutor(2) as pool:
-        pending = []
-        for i, (name, overrides) in enumerate(TECHNIQUES):
-            if on_step:
-                on_step(name)
-            opts = base.model_copy(update={"profile": Profile.DEFAULT, **overrides})
-            binary = build_one(toolchain, pkg, opts, Path(tmp) / f"{i}-{pkg.name}")
-            # Compress in the background while the next technique compiles.
-            pending.append((name, binary, pool.submit(file_sizes, binary.path)))
-        for name, binary, sizes in pending:
-            measured.append((name, binary.flags, binary.env, sizes.result()))
-    base_size, base_gz, base_zst = measured[0][3]
+
+    def build_and_measure(i: int, name: str, overrides: dict, tmp: Path) -> _Measured:
+        if on_step:
+            on_step(name)
+        opts = base.model_copy(update={"profile": Profile.DEFAULT, **overrides})
+        binary = build_one(toolchain, pkg, opts, tmp / f"{i}-{pkg.name}")
+        sizes = file_sizes(binary.path)
+        binary.path.unlink()  # the sizes are what the ablation keeps
+        return _Measured(name, binary.flags, binary.env, sizes)
+
+    with tempfile.TemporaryDirectory(prefix="goslim-ablation-") as tmp_name:
+        tmp = Path(tmp_name)
+        with ThreadPoolExecutor(max(1, os.cpu_count() or 1)) as pool:
+            futures = [
+                pool.submit(build_and_measure, i, name, overrides, tmp)
+                for i, (name, overrides) in enumerate(TECHNIQUES)
+            ]
+            measured = [f.result() for f in futures]
+    base_size, base_gz, base_zst = measured[0].sizes
     rows = [
         AblationRow(
-            technique=name,
-            flags=flags,
-            env=env,
+            technique=m.name,
+            flags=m.flags,
+            env=m.env,
             size=size,
             gzip_size=gz,
             zstd_size=zst,
@@ -86,8 +98,17 @@ def run_ablation(
             gzip_change_pct=percent_change(gz, base_gz),
             zstd_change_pct=percent_change(zst, base_zst),
         )
-        for name, flags, env, (size, gz, zst) in measured
+        for m in measured
+        for size, gz, zst in [m.sizes]
     ]
     return Ablation(
         package=pkg.import_path, platform=str(base.platform), go_version=toolchain.version, rows=rows
     )
+
+
+@dataclass(frozen=True)
+class _Measured:
+    name: str
+    flags: list[str]
+    env: dict[str, str]
+    sizes: tuple[int, int, int]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -70,15 +70,23 @@ def compare_bases(
     start_checker: StartChecker | None = None,
     start_check: str = "skipped",
     on_step: Callable[[str], None] | None = None,
+    assembled_already: Mapping[tuple[str, str], AssembledImage] | None = None,
 ) -> Comparison:
-    """Assemble every variant on every base; a base that cannot take the binary gets a row saying why."""
+    """Assemble every variant on every base; a base that cannot take the binary gets a row saying why.
+
+    ``assembled_already`` maps (base, variant label) to an image the caller assembled with the same
+    binary, report and ``options`` (the pipeline's own image), so it is not assembled twice.
+    """
     rows: list[CompareRow] = []
+    done = assembled_already or {}
     for variant in variants:
         for spec in bases:
             if on_step:
                 on_step(f"{variant.label} on {spec}")
             try:
-                assembled = assemble(variant.binary, variant.report, spec, options)
+                assembled = done.get((spec, variant.label)) or assemble(
+                    variant.binary, variant.report, spec, options
+                )
             except GoslimError as exc:
                 rows.append(CompareRow(base=spec, variant=variant.label, error=exc.one_line()))
                 continue

@@ -24,6 +24,7 @@ from typing import IO, Literal, Protocol
 import zstandard
 
 from goslim.errors import UserInputError
+from goslim.gzipcache import MemberCache
 from goslim.gzipstream import LIBDEFLATE_LEVEL, GzipWriter
 from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor
@@ -314,7 +315,8 @@ class _HashingSink(io.RawIOBase):
         self._size = 0
         self._compression = compression
         if compression == "gzip":
-            self._gzip = GzipWriter(self._emit)  # deterministic: fixed header, fixed member size
+            # Deterministic (fixed header and member size), so members of unchanged bytes are reused.
+            self._gzip = GzipWriter(self._emit, members=MemberCache())
         elif compression == "zstd":
             self._zstd = zstandard.ZstdCompressor(level=level).compressobj()
 

@@ -8,7 +8,6 @@ Pulled blobs land in a content-addressed cache (verified) and become file-backed
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from goslim.cachedir import cache_root
 from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
@@ -132,10 +132,7 @@ def pull_image(
 
 def default_cache_dir() -> Path:
     """``$GOSLIM_CACHE`` or ``$XDG_CACHE_HOME/goslim`` or ``~/.cache/goslim``: verified pulled blobs."""
-    if os.environ.get("GOSLIM_CACHE"):
-        return Path(os.environ["GOSLIM_CACHE"])
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "goslim"
+    return cache_root()
 
 
 def _index_entries(doc: Any, ref: ImageReference) -> list[Descriptor]:

@@ -9,6 +9,7 @@ level decided earlier (goslim.lock).
 from goslim.upx.errors import UpxRefusedError
 from goslim.upx.evaluate import apply_policy, check_packable, evaluate, pack, replay
 from goslim.upx.levels import ALL_LEVELS, LEVEL_FLAGS, POLICIES, check_policy, parse_levels
+from goslim.upx.measurement_cache import UpxMeasurement, UpxMeasurementCache
 from goslim.upx.models import Budget, LevelRow, Memory, Risk, UpxDecision, UpxReport
 from goslim.upx.policy import Previous
 
@@ -22,6 +23,8 @@ __all__ = [
     "Previous",
     "Risk",
     "UpxDecision",
+    "UpxMeasurement",
+    "UpxMeasurementCache",
     "UpxRefusedError",
     "UpxReport",
     "apply_policy",

@@ -29,6 +29,7 @@ from goslim.upx.measure import (
     plan_startup,
     require_ready_baseline,
 )
+from goslim.upx.measurement_cache import UpxMeasurement, UpxMeasurementCache, measurement_key
 from goslim.upx.models import Budget, LevelRow, UpxDecision, UpxReport
 from goslim.upx.policy import Previous, decide
 from goslim.upx.risks import assess_risks, scanner_view, selinux_state
@@ -109,6 +110,7 @@ def evaluate(
     runner: Runner | None = None,
     progress: Progress | None = None,
     previous: Previous | None = None,
+    cache: UpxMeasurementCache | None = None,
 ) -> UpxReport:
     """Pack ``binary`` at each level, measure every variant in the same run, and decide.
 
@@ -117,6 +119,8 @@ def evaluate(
     runs to ready start the binary as the service runs. ``repetitions`` is the least number of
     rounds; more are run while a level's start-up verdict is within its spread of the budget.
     ``previous`` is the decision an earlier run recorded, kept when the new verdict is unclear.
+    With a ``cache``, a measurement of the same binary, levels, contract and budget from an earlier
+    run is reused (its packed files copied back) and only the decision is made again.
     """
     step = progress or (lambda _text: None)
     for level in levels:
@@ -126,6 +130,62 @@ def evaluate(
     version = upx.version()
     out_dir = work_dir or Path(tempfile.mkdtemp(prefix="goslim-upx-"))
     out_dir.mkdir(parents=True, exist_ok=True)
+    # The budget and policy steer how many rounds are run: they are part of what was measured.
+    key = measurement_key(
+        binary.sha256,
+        levels,
+        version,
+        probe,
+        env=env,
+        args=args,
+        repetitions=repetitions,
+        steering=[policy, budget.model_dump(mode="json")],
+    )
+    measurement = cache.restore(key, binary, out_dir) if cache else None
+    reused = measurement is not None
+    if measurement is None:
+        measurement = _measure(
+            binary, levels, probe, budget, policy, upx, version, out_dir, repetitions, env, args, step
+        )
+        if cache:
+            cache.save(key, measurement)
+    rows = measurement.rows
+    risks = assess_risks(
+        facts, rows, env_count=measurement.env_count, env_bytes=measurement.env_bytes, selinux=selinux_state()
+    )
+    level, reason, basis = decide(rows, policy, budget, previous)
+    chosen = _packed_binary(binary, level, next(r.path for r in rows if r.level == level)) if level else None
+    return UpxReport(
+        binary=binary,
+        upx_version=version,
+        budget=budget,
+        levels=list(levels),
+        repetitions=measurement.repetitions,
+        startup_method=measurement.startup_method,
+        ready_method=measurement.ready_method,
+        size_method=measurement.size_method,
+        rows=rows,
+        risks=risks,
+        decision=UpxDecision(policy=policy, level=level, reason=reason, basis=basis, binary=chosen),
+        reused_measurements=reused,
+    )
+
+
+def _measure(
+    binary: Binary,
+    levels: tuple[str, ...] | list[str],
+    probe: ProbeSpec | None,
+    budget: Budget,
+    policy: str,
+    upx: Upx,
+    version: str,
+    out_dir: Path,
+    repetitions: int,
+    env: Mapping[str, str] | None,
+    args: tuple[str, ...],
+    step: Progress,
+) -> UpxMeasurement:
+    """Pack at every level and launch every variant, interleaved: the rows, before any decision."""
     packed: dict[str, tuple[Binary, float, bool, str]] = {}
     for level in levels:
         step(f"upx {level}")
@@ -192,24 +252,17 @@ def evaluate(
                 }
             )
         )
-    rows = [rows[0], *(_with_problems(r) for r in rows[1:])]
-    risks = assess_risks(
-        facts, rows, env_count=len(big_env), env_bytes=env_size(big_env), selinux=selinux_state()
-    )
-    level, reason, basis = decide(rows, policy, budget, previous)
-    chosen = packed[level][0] if level else None
-    return UpxReport(
-        binary=binary,
+    return UpxMeasurement(
+        binary_sha256=binary.sha256,
         upx_version=version,
-        budget=budget,
         levels=list(levels),
         repetitions=rounds,
         startup_method=plan.startup_method(),
         ready_method=plan.ready_method(),
         size_method=SIZE_METHOD,
-        rows=rows,
-        risks=risks,
-        decision=UpxDecision(policy=policy, level=level, reason=reason, basis=basis, binary=chosen),
+        rows=[rows[0], *(_with_problems(r) for r in rows[1:])],
+        env_count=len(big_env),
+        env_bytes=env_size(big_env),
     )
 
 
@@ -226,6 +279,7 @@ def apply_policy(
     runner: Runner | None = None,
     progress: Progress | None = None,
     previous: Previous | None = None,
+    cache: UpxMeasurementCache | None = None,
 ) -> tuple[Binary, UpxReport | None]:
     """For the pipeline: the Binary to ship under ``--upx off|auto|LEVEL`` and the report behind it.
 
@@ -248,6 +302,7 @@ def apply_policy(
         runner=runner,
         progress=progress,
         previous=previous,
+        cache=cache,
     )
     return (report.decision.binary or binary), report
 

@@ -115,6 +115,7 @@ class UpxReport(Frozen):
     rows: list[LevelRow]
     risks: list[Risk]
     decision: UpxDecision
+    reused_measurements: bool = False  # rows from an earlier run's measurement of the same binary
 
     def row(self, level: str) -> LevelRow:
         return next(r for r in self.rows if r.level == level)

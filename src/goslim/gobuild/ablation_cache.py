@@ -1,0 +1,111 @@
+"""The ablation measured once per Go, flags, platform and source state, then reused from disk.
+
+The key holds everything that changes an ablation's figures: the Go version and its whole
+environment (``go env``), the C compiler a default (cgo) build links with, the host, the build
+options and the pattern, the technique list, how sizes are measured (gzip backend, zstd level and
+library), and the source (module tree with go.mod/go.sum, local replacements, go.work, git revision).
+Runs and services that share a key share one measurement (serialised by ``ResultCache.computing``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform as host_platform
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import zstandard
+
+from goslim import gzipstream
+from goslim.gobuild.ablation import TECHNIQUES, Ablation, run_ablation
+from goslim.gobuild.flags import BuildOptions, plan_build
+from goslim.gobuild.sourcehash import source_state
+from goslim.gobuild.toolchain import GoToolchain
+from goslim.resultcache import ResultCache, cache_key
+from goslim.sizes import ZSTD_LEVEL
+
+CACHE_KIND = "ablation"
+SCHEMA = 1  # bump when Ablation or how it is measured changes
+_GO_TMP = re.compile(r"/go-build\d+")  # go env names a fresh temp dir in GOGCCFLAGS each time
+
+
+@dataclass(frozen=True)
+class CachedAblation:
+    """An ablation and whether it was measured now or reused from an earlier run."""
+
+    ablation: Ablation
+    reused: bool
+    key: str
+    cache_note: str = ""  # why it could not be stored, when it could not
+
+    def describe(self) -> str:
+        """One line for the stage: what was reused or measured, and the key."""
+        if self.reused:
+            return f"reused from the cache (same Go, flags and source; key {self.key[:12]})"
+        builds = len(self.ablation.rows)
+        return f"measured {builds} builds; {self.cache_note or 'cached'} (key {self.key[:12]})"
+
+
+def ablation_key(
+    toolchain: GoToolchain, pattern: str, base: BuildOptions, exclude: Iterable[Path] = ()
+) -> str:
+    """The cache key of ``run_ablation(toolchain, pattern, base)``; ``exclude``: goslim's outputs."""
+    env = plan_build(base).env
+    go_env = _go_env(toolchain, env)
+    return cache_key(
+        {
+            "schema": SCHEMA,
+            "techniques": [[name, sorted(overrides.items())] for name, overrides in TECHNIQUES],
+            "pattern": pattern,
+            "options": base.model_dump(mode="json"),
+            "go_env": go_env,
+            "cc": _cc_version(toolchain, go_env.get("CC", "")),
+            "host": [os.uname().machine, *host_platform.libc_ver()],
+            "sizes": [gzipstream.backend(), ZSTD_LEVEL, zstandard.ZSTD_VERSION],
+            "source": source_state(toolchain, exclude),
+        }
+    )
+
+
+def cached_ablation(
+    toolchain: GoToolchain,
+    pattern: str,
+    base: BuildOptions,
+    *,
+    exclude: Iterable[Path] = (),
+    cache: ResultCache | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> CachedAblation:
+    """``run_ablation``, or its stored result when nothing it depends on changed."""
+    store = cache or ResultCache(CACHE_KIND)
+    key = ablation_key(toolchain, pattern, base, exclude)
+    with store.computing(key):
+        found = store.load(key, Ablation)
+        if found is not None:
+            return CachedAblation(ablation=found, reused=True, key=key)
+        ablation = run_ablation(toolchain, pattern, base, on_step)
+        note = store.store(key, ablation)
+    return CachedAblation(ablation=ablation, reused=False, key=key, cache_note=note)
+
+
+def _go_env(toolchain: GoToolchain, env: dict[str, str]) -> dict[str, str]:
+    """``go env`` under the build's environment, without the temp dir it makes up each time."""
+    out = toolchain.run(["env", "-json"], env=env).stdout
+    try:
+        values = json.loads(out)
+    except ValueError:
+        return {"raw": _GO_TMP.sub("/go-build", out)}
+    return {str(k): _GO_TMP.sub("/go-build", str(v)) for k, v in values.items()}
+
+
+def _cc_version(toolchain: GoToolchain, cc_setting: str) -> str:
+    """The C compiler's version line: a default build may link with it (cgo)."""
+    words = cc_setting.split()
+    cc = toolchain.runner.which(words[0]) if words else None
+    if not cc:
+        return "none"
+    result = toolchain.runner.run([cc, "--version"], timeout=30, check=False)
+    return (result.stdout.splitlines() or [""])[0]

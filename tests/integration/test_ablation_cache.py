@@ -1,0 +1,42 @@
+"""The ablation is measured once per Go, flags and source state, and reused from disk after that."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from goslim.gobuild import BuildOptions, GoToolchain
+from goslim.gobuild.ablation_cache import CACHE_KIND, cached_ablation
+from goslim.resultcache import ResultCache
+from tests.conftest import GO_FIXTURES, need_tool
+
+
+@pytest.fixture
+def module(tmp_path: Path) -> Path:
+    need_tool("go")
+    return Path(shutil.copytree(GO_FIXTURES / "no-needs", tmp_path / "no-needs"))
+
+
+def test_reused_until_the_source_or_the_flags_change(module: Path, tmp_path: Path):
+    cache = ResultCache(CACHE_KIND, tmp_path / "cache")
+    go = GoToolchain(module)
+    outputs = [module / "goslim-report"]
+    first = cached_ablation(go, ".", BuildOptions(), exclude=outputs, cache=cache)
+    assert not first.reused and "measured 7 builds" in first.describe()
+
+    (module / "goslim-report").mkdir()  # goslim's own output inside the module changes nothing
+    (module / "goslim-report" / "report.json").write_text("{}")
+    again = cached_ablation(go, ".", BuildOptions(), exclude=outputs, cache=cache)
+    assert again.reused and again.key == first.key and again.ablation == first.ablation
+    assert "reused from the cache" in again.describe()
+
+    stamped = cached_ablation(go, ".", BuildOptions(x={"main.version": "2"}), exclude=outputs, cache=cache)
+    assert not stamped.reused and stamped.key != first.key
+
+    main_go = module / "main.go"
+    main_go.write_text(main_go.read_text() + "\nvar extra = []byte(\"a change to the source\")\n")
+    changed = cached_ablation(go, ".", BuildOptions(), exclude=outputs, cache=cache)
+    assert not changed.reused and changed.key not in (first.key, stamped.key)
+    assert len(list(cache.dir.glob("*.json"))) == 3
