@@ -19,6 +19,7 @@ from goslim.cli import image as image_cmd
 from goslim.cli import inspect as inspect_cmd
 from goslim.cli import k8s as k8s_cmd
 from goslim.cli import lint as lint_cmd
+from goslim.cli import report as report_cmd
 from goslim.cli import scan as scan_cmd
 from goslim.cli import sign as sign_cmd
 from goslim.cli import slim as slim_cmd
@@ -66,6 +67,7 @@ sign_cmd.register(app)
 attest_cmd.register(app)
 upx_cmd.register(app)
 verify_cmd.register(app)
+report_cmd.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

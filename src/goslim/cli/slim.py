@@ -189,11 +189,7 @@ def slim(
 
 
 def _what_failed(run: SlimRun) -> str:
-    failed = [s.stage for s in run.failed_stages]
-    if run.checklist is not None and not run.checklist.ok:
-        failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
-    policy = [f"{s.stage}: {s.policy}" for s in run.stages if s.policy]
-    return ", ".join(failed + policy) or "policy"
+    return ", ".join(run.what_failed()) or "policy"
 
 
 def _relative(package_dir: Path, module_dir: Path) -> str:

@@ -53,7 +53,7 @@ class AssembledImage(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    image: Any = Field(exclude=True)  # goslim.oci.Image
+    image: Any = Field(default=None, exclude=True)  # goslim.oci.Image; None when read back from report.json
     digest: str
     platform: str
     compression: str

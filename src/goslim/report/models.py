@@ -91,3 +91,10 @@ class SlimRun(Frozen):
     @property
     def failed_stages(self) -> list[StageOutcome]:
         return [s for s in self.stages if s.status == "failed"]
+
+    def what_failed(self) -> list[str]:
+        """What kept this run from passing: failed stages, failed verify checks, broken policies."""
+        failed = [s.stage for s in self.failed_stages]
+        if self.checklist is not None and not self.checklist.ok:
+            failed.append("verify checks " + ", ".join(r.id for r in self.checklist.failed))
+        return failed + [f"{s.stage}: {s.policy}" for s in self.stages if s.policy]
