@@ -246,6 +246,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         contract=contract,
         image=assembled,
         image_location=location,
+        published=_published(opts.to, assembled),
         bases=bases,
         checklist=checklist,
         scan=scan,
@@ -522,6 +523,13 @@ def _deploy_stage(
     if slow_stop and not opts.allow_slow_stop:
         _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
     return files
+
+
+def _published(to: str | None, assembled: AssembledImage | None) -> str | None:
+    """Where the image stage also wrote the image: REPO@DIGEST for a registry, else ``to`` itself."""
+    if not to or assembled is None:
+        return None
+    return _pinned_reference(to, assembled.digest) or to
 
 
 def _pinned_reference(to: str | None, digest: str) -> str | None:

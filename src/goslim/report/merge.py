@@ -38,7 +38,7 @@ class ServiceRow(Frozen):
     started: str
     exit_status: int
     seconds: float
-    image: str  # where the image went ("" when no image was written)
+    image: str  # where the image went: the registry when pushed, else the OCI layout ("" without one)
     digest: str  # the image digest ("" without an image)
     pull_size: int | None  # bytes a pull transfers
     checks: dict[str, int]  # verify results by status; empty when verify did not run
@@ -61,7 +61,7 @@ class ServiceRow(Frozen):
             started=run.started,
             exit_status=run.exit_status,
             seconds=run.seconds,
-            image=run.image_location or "",
+            image=run.published or run.image_location or "",
             digest=run.image.digest if run.image else "",
             pull_size=run.image.stats.pull_size if run.image else None,
             checks=run.checklist.counts() if run.checklist else {},

@@ -75,6 +75,7 @@ class SlimRun(Frozen):
     contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
     image: AssembledImage | None = None
     image_location: str | None = None
+    published: str | None = None  # where --to wrote the image too: REPO@DIGEST for a registry
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
     scan: ScanReport | None = None

@@ -33,7 +33,7 @@ def service(name: str, *, exit_status: int = 0, started: str = "2026-01-01T00:00
             "exit_status": exit_status,
             "started": started,
             "checklist": run.checklist if exit_status else ok,
-            "image_location": f"127.0.0.1:5000/team/{name}:latest",
+            "published": f"127.0.0.1:5000/team/{name}:latest",
         }
     )
 
@@ -134,7 +134,7 @@ def test_search_is_bounded_in_depth_and_skips_links(tmp_path: Path) -> None:
 
 
 def test_a_hostile_report_renders_inert_and_bounded(tmp_path: Path) -> None:
-    hostile = _hostile_run().model_copy(update={"image_location": f"reg/{LONG}", "exit_status": 1})
+    hostile = _hostile_run().model_copy(update={"published": f"reg/{LONG}", "exit_status": 1})
     # A folder name that would be a javascript: URL if it were not quoted.
     write_report(hostile, tmp_path / "javascript:alert(1)")
     read = read_report(tmp_path / "javascript:alert(1)" / "report.json")
