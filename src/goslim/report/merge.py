@@ -26,6 +26,14 @@ REPORT_NAME = report_paths(Path())["json"].name  # what `goslim slim` names the 
 MAX_REPORT_BYTES = 16 << 20  # one service's report.json; real ones are tens of KiB
 MAX_REPORTS = 5000  # report files in one merge
 MAX_DEPTH = 8  # folders below each given folder: shard artifact / module / service
+MAX_VALUE = 1024  # characters kept of one value from a report: thousands of rows stay a readable page
+MAX_FAILED = 20  # reasons kept per service
+
+
+def _bounded(text: str) -> str:
+    return (
+        text if len(text) <= MAX_VALUE else f"{text[:MAX_VALUE]}… ({len(text) - MAX_VALUE} more characters)"
+    )
 
 
 class ServiceRow(Frozen):
@@ -53,19 +61,21 @@ class ServiceRow(Frozen):
         if html.is_file() and not html.is_symlink():
             # A URL path (quoted: a folder named "javascript:..." stays a relative path).
             link = quote(posixpath.join(*Path(os.path.relpath(html, out_dir)).parts), safe="/")
+        failed = run.what_failed() if run.exit_status else []
         return cls(
             source=str(source),
-            package=run.package or run.module_dir,
-            module_dir=run.module_dir,
-            goslim_version=run.goslim_version,
-            started=run.started,
+            package=_bounded(run.package or run.module_dir),
+            module_dir=_bounded(run.module_dir),
+            goslim_version=_bounded(run.goslim_version),
+            started=_bounded(run.started),
             exit_status=run.exit_status,
             seconds=run.seconds,
-            image=run.published or run.image_location or "",
-            digest=run.image.digest if run.image else "",
+            image=_bounded(run.published or run.image_location or ""),
+            digest=_bounded(run.image.digest if run.image else ""),
             pull_size=run.image.stats.pull_size if run.image else None,
             checks=run.checklist.counts() if run.checklist else {},
-            failed=run.what_failed() if run.exit_status else [],
+            failed=[_bounded(f) for f in failed[:MAX_FAILED]]
+            + ([f"and {len(failed) - MAX_FAILED} more"] if len(failed) > MAX_FAILED else []),
             report_html=link,
         )
 
@@ -128,8 +138,10 @@ def _search(root: Path) -> list[Path]:
         if len(here.parts) - base_depth >= MAX_DEPTH:
             dirs.clear()  # deeper than any shard layout: not searched
         dirs.sort()
-        if REPORT_NAME in names and not (here / REPORT_NAME).is_symlink():
-            found.append(here / REPORT_NAME)
+        candidate = here / REPORT_NAME
+        # A regular file only: a link may point anywhere, and opening a FIFO would block.
+        if REPORT_NAME in names and not candidate.is_symlink() and candidate.is_file():
+            found.append(candidate)
             if len(found) > MAX_REPORTS:
                 break
     return found

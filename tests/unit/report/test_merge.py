@@ -10,7 +10,14 @@ import pytest
 
 from goslim.cli.app import main
 from goslim.report import write_report
-from goslim.report.merge import MAX_DEPTH, MAX_REPORT_BYTES, find_reports, merge_reports, read_report
+from goslim.report.merge import (
+    MAX_DEPTH,
+    MAX_REPORT_BYTES,
+    MAX_VALUE,
+    find_reports,
+    merge_reports,
+    read_report,
+)
 from goslim.report.merge_render import merged_to_html, merged_to_markdown
 from goslim.report.models import SlimRun
 from goslim.untrusted import DEFAULT_LIMIT
@@ -123,12 +130,14 @@ def test_no_report_at_all_is_bad_input(tmp_path: Path, capsys) -> None:
     assert main(["report", "merge", str(tmp_path / "missing"), "--out", str(tmp_path / "out")]) == 2
 
 
-def test_search_is_bounded_in_depth_and_skips_links(tmp_path: Path) -> None:
+def test_search_is_bounded_in_depth_and_skips_links_and_fifos(tmp_path: Path) -> None:
     deep = tmp_path.joinpath(*[f"d{i}" for i in range(MAX_DEPTH + 2)])
     write_report(service("deep"), deep)
     write_report(service("shallow"), tmp_path / "s")
     (tmp_path / "link").mkdir()
     os.symlink(tmp_path / "s" / "report.json", tmp_path / "link" / "report.json")
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / "report.json")  # opening it would block the merge
     found = find_reports([tmp_path])
     assert found == [tmp_path / "s" / "report.json"]
 
@@ -144,7 +153,7 @@ def test_a_hostile_report_renders_inert_and_bounded(tmp_path: Path) -> None:
     html = merged_to_html(merged)
     assert_inert(html.encode(), "summary.html")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
-    assert "A" * (16 * DEFAULT_LIMIT + 1) not in html  # a 200,000-character value is cut
+    assert "A" * (MAX_VALUE + 1) not in html and len(html) < 50_000  # a 200,000-character value is cut
     md = merged_to_markdown(merged)
     assert_inert(md.encode(), "summary.md")
     assert "<script>" not in outside_code_blocks(md)
