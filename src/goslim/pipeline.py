@@ -14,16 +14,16 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
+from goslim.attestation import attest_sbom, attest_verification, find_reusable
 from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
@@ -37,21 +37,25 @@ from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
 from goslim.k8s import build_manifests, plan_k8s
 from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
+from goslim.oci.gc import GcResult, collect_garbage
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
-from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome
+from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome, StageStatus
 from goslim.scan import run_scan
-from goslim.scan.errors import VulnDbError
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
-from goslim.sign import sign_image
+from goslim.sign import load_private_key, sign_image
+from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
 from goslim.upx import Budget, UpxReport, apply_policy
-from goslim.verify import Checklist, verify_image
+from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
+from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
 IMAGE_TAG = "latest"
+# What a stage's own result can make of it; skipped and cancelled come only from the recorder.
+Verdict = Literal["ok", "warned", "not checked", "failed"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ class SlimOptions:
     key: Path | None = None
     key_password: bytes | None = None
     allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
+    reuse_attestation: bool = False  # a valid signed verification of the same image replaces the run
 
 
 class StageRecorder:
@@ -88,6 +93,7 @@ class StageRecorder:
         self.first_error: GoslimError | None = None
         self.interrupted_by: int | None = None  # the signal that cancelled a stage
         self._pending: dict[str, list[str]] = {}
+        self._verdicts: dict[str, tuple[Verdict, str | None]] = {}
         self._on_stage = on_stage or (lambda _o: None)
 
     def run(self, name: str, fn: Callable[[], T]) -> T | None:
@@ -128,6 +134,20 @@ class StageRecorder:
                 return
         self._pending.setdefault(name, []).append(text)
 
+    def judge(self, name: str, status: Verdict, why: str = "", policy: str | None = None) -> None:
+        """Give a stage the verdict its own result calls for (checks failed or warned, nothing could be
+        checked, a policy broken): a running stage gets it when it ends, a recorded one at once.
+        A worse status wins; a broken policy fails a stage that would otherwise pass."""
+        if why:
+            self.note(name, why)
+        for i, outcome in enumerate(self.outcomes):
+            if outcome.stage == name:
+                self.outcomes[i] = _with_verdict(outcome, status, policy)
+                return
+        earlier, earlier_policy = self._verdicts.get(name, ("ok", None))
+        worse = status if _SEVERITY[status] > _SEVERITY[earlier] else earlier
+        self._verdicts[name] = (worse, policy or earlier_policy)
+
     def skip(self, name: str, why: str) -> None:
         if interrupt.requested() is not None:
             self._cancel(name, "not run")  # most skips then follow from a cancelled stage
@@ -142,6 +162,9 @@ class StageRecorder:
         self._record(StageOutcome(stage=name, status="cancelled", seconds=seconds, message=message))
 
     def _record(self, outcome: StageOutcome) -> None:
+        verdict = self._verdicts.pop(outcome.stage, None)
+        if verdict is not None:
+            outcome = _with_verdict(outcome, *verdict)
         pending = self._pending.pop(outcome.stage, [])
         if pending:
             outcome = outcome.model_copy(
@@ -149,6 +172,19 @@ class StageRecorder:
             )
         self.outcomes.append(outcome)
         self._on_stage(outcome)
+
+
+# Which verdict wins when a stage earns several; failed, skipped and cancelled are never softened.
+_SEVERITY: dict[StageStatus, int] = {"ok": 0, "warned": 1, "not checked": 2, "failed": 3}
+
+
+def _with_verdict(outcome: StageOutcome, status: Verdict, policy: str | None) -> StageOutcome:
+    if outcome.status not in _SEVERITY:
+        return outcome
+    worse = status if _SEVERITY[status] > _SEVERITY[outcome.status] else outcome.status
+    if policy is not None and worse in ("ok", "warned"):
+        worse = "failed"  # not checked stays what it is: the policy says why the run fails
+    return outcome.model_copy(update={"status": worse, "policy": policy or outcome.policy})
 
 
 def _evidence(exc: GoslimError, lines: int = 8) -> tuple[str, ...]:
@@ -210,7 +246,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         if opts.compare and binary and assembled
         else []
     )
-    checklist = _verify_stage(stages, opts, location, assembled, given)
+    verify_options = options_from_config(cfg.verify, given)
+    checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
         opts.flags,
@@ -222,7 +259,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
-    signature = _sign_stage(stages, opts, location)
+    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
+    _gc_stage(stages, opts, location)
     deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
@@ -311,7 +349,7 @@ def _image_stage(
         return None, None
 
     image_opts = ImageOptions.from_config(opts.config.image, contract)
-    location = f"oci:{opts.out_dir / 'image'}:{IMAGE_TAG}"
+    location = f"oci:{_layout_dir(opts)}:{IMAGE_TAG}"
 
     def build_and_write() -> AssembledImage:
         assembled = assemble(binary, analysis, opts.config.image.base, image_opts)
@@ -322,6 +360,11 @@ def _image_stage(
 
     assembled = stages.run("image", build_and_write)
     return assembled, (location if assembled else None)
+
+
+def _layout_dir(opts: SlimOptions) -> Path:
+    """The OCI layout goslim owns: the image, its SBOMs and signatures."""
+    return opts.out_dir / "image"
 
 
 def _publish(stages: StageRecorder, image: Image, to: str, mount_from: tuple[str, ...]) -> None:
@@ -390,15 +433,50 @@ def _verify_stage(
     location: str | None,
     assembled: AssembledImage | None,
     contract: RunContract,
+    verify_options: VerifyOptions,
 ) -> Checklist | None:
     if location is None or assembled is None:
         stages.skip("verify", "needs an image")
         return None
 
-    options = options_from_config(opts.config.verify, contract).model_copy(
-        update={"image_size_bytes": assembled.stats.pull_size}
-    )
-    return stages.run("verify", lambda: verify_image(location, options))
+    options = verify_options.model_copy(update={"image_size_bytes": assembled.stats.pull_size})
+
+    def reuse_or_run() -> Checklist:
+        key = _sign_key(opts)
+        if opts.reuse_attestation and key is not None:
+            pub = load_verifying_key(key, lambda: _key_password(opts))
+            # The registry copy first: that is where an earlier CI run left its attestation.
+            reuse = find_reusable([*_registry_copy(opts), location], pub, contract, options,
+                                  image_digest=assembled.digest)
+            if reuse.checklist is not None:
+                stages.note("verify", reuse.reason)
+                return reuse.checklist
+            stages.note("verify", f"ran it: no attestation to reuse: {reuse.reason}")
+        elif opts.reuse_attestation:
+            stages.note("verify", "ran it: --reuse-attestation needs a key (--key or sign.key)")
+        return verify_image(location, options)
+
+    def verify() -> Checklist:
+        checklist = reuse_or_run()  # an attested checklist is judged as a fresh one
+        status, why = checklist_verdict(checklist)
+        stages.judge("verify", status, why)
+        return checklist
+
+    return stages.run("verify", verify)
+
+
+def checklist_verdict(checklist: Checklist) -> tuple[Verdict, str]:
+    """The verify stage's status from its checks: failed when one failed, warned when one warned."""
+    warned = [r for r in checklist.results if r.status is CheckStatus.WARN]
+    if checklist.failed:
+        return "failed", _checks_text(checklist.failed, "failed")
+    if warned:
+        return "warned", _checks_text(warned, "warned")
+    return "ok", ""
+
+
+def _checks_text(results: Sequence[CheckResult], what: str) -> str:
+    return f"{len(results)} check{'s' * (len(results) != 1)} {what}: {', '.join(r.id for r in results)}"
 
 
 def _scan_stage(
@@ -417,65 +495,104 @@ def _scan_stage(
     # The SBOM comes from the unpacked binary: a packed Go binary hides its build info.
     unpacked = binary.path if shipped is not None and shipped.path != binary.path else None
 
-    def scan(db_path: Path | None) -> ScanOutcome:
-        return run_scan(
+    def scan() -> ScanOutcome:
+        outcome = run_scan(
             location,
-            db=db_path,
+            db=db,
             sbom_formats=opts.config.scan.sbom,
             out_dir=opts.out_dir / "sbom",
             fail_on=opts.config.scan.fail_on,
             unpacked=unpacked,
             name=contract.name,
         )
-
-    def scan_offline_if_needed() -> ScanOutcome:
-        try:
-            outcome = scan(db)
-        except VulnDbError as exc:
-            if db is not None:
-                raise
-            # No database given and none reachable: still write the SBOM, and say what was not checked.
-            stages.note("scan", f"vulnerabilities not checked: {exc.one_line()} (pass --db PATH)")
-            with tempfile.TemporaryDirectory(prefix="goslim-emptydb-") as empty:
-                outcome = scan(Path(empty))
-        if outcome.policy_failures:
-            stages.note("scan", _fail_on_text(outcome))
+        breach = outcome.policy_breach()
+        if outcome.report.not_checked is not None:
+            # No database reachable: the SBOMs are written, the vulnerabilities are not checked (and say so).
+            why = f"vulnerabilities not checked: {outcome.report.not_checked}"
+            db_missing = db is None and outcome.report.go_version is not None
+            stages.judge("scan", "not checked", why + (" (pass --db PATH)" if db_missing else ""))
+        status: Verdict = "not checked" if outcome.report.not_checked is not None else "failed"
+        if breach is not None:
+            stages.judge("scan", status, breach, policy=breach)
         return outcome
 
-    outcome = stages.run("scan", scan_offline_if_needed)
+    outcome = stages.run("scan", scan)
     if outcome is None:
         return None, {}
-    if outcome.policy_failures:
-        _broke_policy(stages, "scan", _fail_on_text(outcome))
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
 
 
-def _fail_on_text(outcome: ScanOutcome) -> str:
-    return f"--fail-on {outcome.fail_on}: {', '.join(outcome.policy_failures)}"
-
-
 def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
-    """Mark a recorded stage as having broken a policy: it ran, and the run exits 1 because of it."""
-    for i, outcome in enumerate(stages.outcomes):
-        if outcome.stage == stage:
-            stages.outcomes[i] = outcome.model_copy(update={"policy": policy})
+    """Mark a stage as having broken a policy: it ran, failed, and the run exits 1 because of it."""
+    stages.judge(stage, "failed", policy=policy)
 
 
-def _sign_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) -> str | None:
-    key = opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+def _sign_key(opts: SlimOptions) -> Path | None:
+    return opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
+
+
+def _key_password(opts: SlimOptions) -> bytes:
+    return opts.key_password if opts.key_password is not None else read_password(confirm=False)
+
+
+def _registry_copy(opts: SlimOptions) -> list[str]:
+    """The registry destination (--to) as an attachment location; [] for none or a docker-archive."""
+    if not opts.to or opts.to.startswith(("oci:", "docker-archive:")):
+        return []
+    return [opts.to]
+
+
+def _sign_stage(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    location: str | None,
+    checklist: Checklist | None,
+    contract: RunContract,
+    verify_options: VerifyOptions,
+    sboms: dict[str, str],
+) -> str | None:
+    """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
+    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags)."""
+    key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
         return None
     if location is None:
         stages.skip("sign", "needs an image")
         return None
+    locations = [location, *_registry_copy(opts)]
 
     def sign() -> str:
-        password = opts.key_password if opts.key_password is not None else read_password(confirm=False)
-        signed = sign_image(location, key, password)
-        return f"{signed.attachment.tag} ({signed.image_digest})"
+        private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
+        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
+        attested = []
+        if checklist is not None:
+            predicate = verification_predicate(checklist, contract, verify_options)
+            attest_verification(locations, private, predicate)
+            attested.append("the verification")
+        if "cyclonedx" in sboms:
+            attest_sbom(locations, private, Path(sboms["cyclonedx"]))
+            attested.append("the CycloneDX SBOM")
+        if attested:
+            stages.note("sign", f"attested {' and '.join(attested)} in {' and '.join(locations)}")
+        return f"{signed[0].attachment.tag} ({signed[0].image_digest})"
 
     return stages.run("sign", sign)
+
+
+def _gc_stage(stages: StageRecorder, opts: SlimOptions, location: str | None) -> None:
+    """A re-run writes into the same layout: remove what earlier runs left there (the old image's
+    blobs, attachments of digests no longer tagged, replaced SBOMs), and say what went."""
+    if location is None:
+        stages.skip("gc", "needs an image")
+        return
+
+    def collect() -> GcResult:
+        result = collect_garbage(_layout_dir(opts))
+        stages.note("gc", result.describe())
+        return result
+
+    stages.run("gc", collect)
 
 
 def _deploy_stage(
@@ -495,10 +612,8 @@ def _deploy_stage(
     cfg = opts.config
     deploy_dir = opts.out_dir / "deploy"
     observed = checklist.observed if checklist else None
-    slow_stop = False
 
     def write() -> dict[str, str]:
-        nonlocal slow_stop
         base = assembled.base
         spec = plan_dockerfile(
             opts.module_dir,
@@ -517,12 +632,11 @@ def _deploy_stage(
         slow_stop = manifests.slow_stop
         if slow_stop:
             stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
+        if slow_stop and not opts.allow_slow_stop:
+            _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
-    files = stages.run("deploy files", write) or {}
-    if slow_stop and not opts.allow_slow_stop:
-        _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
-    return files
+    return stages.run("deploy files", write) or {}
 
 
 def _published(to: str | None, assembled: AssembledImage | None) -> str | None:
@@ -548,8 +662,9 @@ def _exit_status(stages: StageRecorder, checklist: Checklist | None) -> ExitStat
         return interrupt.exit_status(stages.interrupted_by)
     if stages.first_error is not None:
         return stages.first_error.exit_status
-    broke_policy = any(o.policy for o in stages.outcomes)
-    if (checklist is not None and not checklist.ok) or broke_policy:
+    # Stages judged failed by their own results (checks, policies): no error was raised for them.
+    judged_failed = any(o.fails_run for o in stages.outcomes)
+    if (checklist is not None and not checklist.ok) or judged_failed:
         return ExitStatus.CHECK_FAILED
     return ExitStatus.OK
 

@@ -16,11 +16,23 @@ from pathlib import Path
 
 import pytest
 
-from goslim.oci import FileEntry, Image, Platform, RegistryClient, build_layer, new_config
+from goslim.binary import analyze
+from goslim.cli.app import main
+from goslim.image import ImageOptions, assemble
+from goslim.oci import FileEntry, Image, Platform, RegistryClient, build_layer, new_config, write_oci_layout
 from goslim.oci.remote import push
 from goslim.scan import run_scan
-from goslim.sign import sign_blob, sign_image, verify_blob, verify_image, write_key_pair
+from goslim.sign import (
+    SignatureVerificationError,
+    sign_blob,
+    sign_image,
+    verify_blob,
+    verify_image,
+    write_key_pair,
+)
 from goslim.sign.attest import PREDICATE_TYPES, attest_image, verify_attestation
+from goslim.sign.store import LayoutLocation, OciLayoutStore
+from tests.conftest import need_tool
 from tests.integration.registry import RunningRegistry
 
 PASSWORD = "interop-pw"
@@ -202,3 +214,55 @@ def test_goslim_verifies_cosign_attestation(
                f"{ref.rsplit(':', 1)[0]}@{digest}")
     found = verify_attestation(ref, tmp_path / "cosign.pub", PREDICATE_TYPES["goslim"])
     assert found.valid and found.predicate == {"passed": True, "note": "written by cosign"}
+
+
+def test_cosign_reads_goslim_verify_attest_on_layout_and_registry(
+    cosign: CosignRunner, registry: RunningRegistry, go_build, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`goslim verify --attest` on a real image: cosign verifies the attestation in the OCI layout
+    (`--local-image`) and, after a push, in the registry; a tampered predicate is refused by both."""
+    need_tool("runc")
+    monkeypatch.setenv("COSIGN_PASSWORD", PASSWORD)
+    keys = write_key_pair(tmp_path / "keys", PASSWORD.encode())
+    binary = go_build("hello-api")
+    assembled = assemble(binary, analyze(binary.path), "static", ImageOptions(ports=[8080]))
+    layout = tmp_path / "layout"
+    write_oci_layout(layout, assembled.image, "v1")
+    assert main(["verify", f"oci:{layout}:v1", "--alive", "1", "--grace", "2", "--attest",
+                 "--key", str(keys.private_key)]) == 0
+    goslim_type = PREDICATE_TYPES["goslim"]
+    flags = ["--key", str(keys.public_key), "--type", goslim_type, "--insecure-ignore-tlog=true"]
+    proc = cosign.run("verify-attestation", *flags, "--local-image", str(layout))
+    statement = json.loads(base64.b64decode(json.loads(proc.stdout.strip().splitlines()[0])["payload"]))
+    assert statement["subject"][0]["digest"]["sha256"] == str(assembled.digest).removeprefix("sha256:")
+    predicate = statement["predicate"]
+    assert predicate["passed"] is True and predicate["runtime"].startswith("runc")
+    assert {c["id"] for c in predicate["checks"]} >= {"starts", "shutdown"}
+    assert predicate["checklist"]["needs"]["ca_roots"]["answer"] in ("needed", "not needed", "carried")
+
+    ref = registry.ref("interop/verified", "v1")
+    with RegistryClient() as client:
+        push(assembled.image, ref, client)
+    fast = ["--alive", "1", "--grace", "2"]
+    assert main(["verify", ref, *fast, "--attest", "--key", str(keys.private_key)]) == 0
+    cosign.run("verify-attestation", *flags, "--allow-insecure-registry", ref)
+    downloaded = cosign.run("download", "attestation", "--allow-insecure-registry", ref)
+    kinds = [json.loads(base64.b64decode(json.loads(line)["payload"]))["predicateType"]
+             for line in downloaded.stdout.splitlines() if line.strip()]
+    assert kinds == [goslim_type]
+
+    # Rewrite the layout's envelope (a failed check turned into a pass) without re-signing it.
+    store = OciLayoutStore(LayoutLocation(layout, "v1"))
+    tag = store.resolve().replace(":", "-") + ".att"
+    manifest = json.loads(store.get_tagged(tag) or b"{}")
+    envelope = json.loads(store.get_blob(manifest["layers"][0]["digest"]))
+    body = json.loads(base64.b64decode(envelope["payload"]))
+    body["predicate"]["passed"] = not body["predicate"]["passed"]
+    envelope["payload"] = base64.b64encode(json.dumps(body).encode()).decode()
+    forged = json.dumps(envelope).encode()
+    manifest["layers"][0].update(digest=store.put_blob(forged, "x"), size=len(forged))
+    store.put_tagged(tag, json.dumps(manifest).encode(), "application/vnd.oci.image.manifest.v1+json")
+    refused = cosign.run("verify-attestation", *flags, "--local-image", str(layout), check=False)
+    assert refused.returncode != 0
+    with pytest.raises(SignatureVerificationError, match="tampered"):
+        verify_attestation(f"oci:{layout}:v1", keys.public_key, goslim_type)

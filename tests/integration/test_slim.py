@@ -29,8 +29,12 @@ def test_whole_job_on_the_example(demo_report: tuple[int, Path]) -> None:
     run = json.loads((out / "report.json").read_text())
     assert code == 0, [s for s in run["stages"] if s["status"] == "failed"]
     by_stage = {s["stage"]: s for s in run["stages"]}
-    for stage in ("build", "ablation", "analyze", "upx", "image", "compare", "verify", "scan"):
+    for stage in ("build", "ablation", "analyze", "upx", "image", "compare", "verify", "gc"):
         assert by_stage[stage]["status"] == "ok", by_stage[stage]
+    # Without --db the scan uses vuln.go.dev: where it is unreachable the stage says so, never "ok".
+    scan = by_stage["scan"]
+    checked = run["scan"]["not_checked"] is None
+    assert (scan["status"], checked) in (("ok", True), ("not checked", False)), scan
     assert by_stage["sign"]["status"] == "skipped"
     assert all(r["status"] in ("pass", "warn", "skip") for r in run["checklist"]["results"])
     journey = [j["label"] for j in run["journey"]]
@@ -137,8 +141,16 @@ def test_image_that_fails_verify_exits_1_with_report(tmp_path: Path, capsys) -> 
     run = json.loads((out / "report.json").read_text())
     failed = [r["id"] for r in run["checklist"]["results"] if r["status"] == "fail"]
     assert failed and all("shutdown" in f or "sigterm" in f.lower() for f in failed), failed
+    # The stage whose checks failed is failed everywhere: the list, JUnit and the report (not `ok verify`).
+    verify = next(s for s in run["stages"] if s["stage"] == "verify")
+    assert verify["status"] == "failed" and verify["message"].endswith(", ".join(failed)), verify
+    junit = ET.fromstring((out / "junit.xml").read_text()).find("testsuite[@name='goslim.stages']")
+    assert junit is not None and junit.get("failures") == "2"  # verify, and the k8s files' slow-stop policy
+    assert junit.find("testcase[@name='verify']/failure") is not None
+    assert "| verify | failed |" in (out / "report.md").read_text()
     assert "needed SIGKILL" in (out / "report.html").read_text()
-    assert "did not pass" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "did not pass" in err and "failed verify" in err
 
 
 def test_unwritable_output_dir_is_one_line(tmp_path: Path, capsys) -> None:
@@ -165,5 +177,6 @@ def test_scan_policy_breach_exits_1_and_names_the_entry(tmp_path: Path, capsys) 
     assert code == 1
     run = json.loads((out / "report.json").read_text())
     scan = next(s for s in run["stages"] if s["stage"] == "scan")
-    assert scan["status"] == "ok" and "--fail-on low: GO-2022-1059" in scan["message"]
+    assert scan["status"] == "failed" and "--fail-on low: GO-2022-1059" in scan["message"]
+    assert scan["policy"] == "--fail-on low: GO-2022-1059"
     assert "GO-2022-1059" in capsys.readouterr().err

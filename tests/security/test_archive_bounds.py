@@ -2,7 +2,7 @@
 a full read streams each layer, and oversized documents are refused in one line.
 
 The archive is written by hand with a sparse 512 MiB layer member, so it costs no disk; the
-child's peak RSS comes from wait4.
+child's peak RSS is its own VmHWM (tests.childmem).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -21,6 +20,7 @@ import pytest
 
 from goslim.oci import Platform, new_config
 from goslim.oci.archive import DOCUMENT_CAP
+from tests.childmem import code_argv, goslim_argv, peak_kib
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -63,19 +63,17 @@ def big_layer_archive(path: Path, layer_bytes: int = LAYER_BYTES) -> Path:
 
 
 def run_measured(args: list[str], cwd: Path) -> tuple[int, str, str, int]:
-    """Run a child to the end: exit code, stdout, stderr and its own peak RSS in KiB."""
+    """Run a child (argv from tests.childmem) to the end: exit code, stdout, stderr, its peak RSS in KiB."""
     out, err = cwd / "child.out", cwd / "child.err"
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen(args, cwd=cwd, stdout=o, stderr=e)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-    return proc.returncode, out.read_text(), err.read_text(), usage.ru_maxrss
+        proc = subprocess.run(args, cwd=cwd, stdout=o, stderr=e, check=False)
+    return proc.returncode, out.read_text(), err.read_text(), peak_kib(cwd / "child.peak")
 
 
 def test_inspect_reads_only_manifest_and_config(tmp_path: Path) -> None:
     archive = big_layer_archive(tmp_path / "big.tar")
     code, out, err, rss = run_measured(
-        [sys.executable, "-m", "goslim", "inspect", "--json", f"docker-archive:{archive}"], tmp_path)
+        goslim_argv(["inspect", "--json", f"docker-archive:{archive}"], tmp_path / "child.peak"), tmp_path)
     assert code == 0, err
     summary = json.loads(out)
     assert summary["layers"][0]["size"] == LAYER_BYTES
@@ -86,7 +84,7 @@ def test_full_read_streams_the_layer(tmp_path: Path) -> None:
     archive = big_layer_archive(tmp_path / "big.tar")
     script = ("import sys; from goslim.oci.archive import read_docker_archive; "
               "image = read_docker_archive(sys.argv[1]); print(image.layers[0].digest, image.layers[0].size)")
-    code, out, err, rss = run_measured([sys.executable, "-c", script, str(archive)], tmp_path)
+    code, out, err, rss = run_measured(code_argv(script, [str(archive)], tmp_path / "child.peak"), tmp_path)
     assert code == 0, err
     assert out.split() == [zeros_digest(LAYER_BYTES), str(LAYER_BYTES)]  # digest and diff_id checked
     assert rss < RSS_BOUND_KIB, f"reading the archive peaked at {rss >> 10} MiB RSS"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import goslim
+from tests.childmem import goslim_argv, live_peak_kib, peak_kib
 from tests.conftest import REPO, BuildFixture
 from tests.security.hostile_images import (
     BOMBS,
@@ -60,37 +60,13 @@ def _du(path: Path) -> int:
     return total
 
 
-# Set the address-space limit, run `goslim ARGS` in this process and report its own peak RSS
-# (VmHWM) at exit. wait4's ru_maxrss would not do: Linux carries the forking parent's RSS into
-# the child's maxrss, so a large pytest process would be charged to every child.
-_LIMITED_GOSLIM = (
-    "import atexit, os, resource, runpy, sys; "
-    f"resource.setrlimit(resource.RLIMIT_AS, ({AS_LIMIT}, {AS_LIMIT})); "
-    "out = os.environ.pop('GOSLIM_TEST_HWM'); "
-    "atexit.register(lambda: open(out, 'w').write("
-    "next(ln.split()[1] for ln in open('/proc/self/status') if ln.startswith('VmHWM:')))); "
-    "sys.argv = ['goslim', *sys.argv[1:]]; "
-    "runpy.run_module('goslim', run_name='__main__', alter_sys=True)"
-)
-
-
-def _hwm_kib(pid: int) -> int:
-    """VmHWM of a live process in KiB (0 once it is gone)."""
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            return next((int(ln.split()[1]) for ln in status if ln.startswith("VmHWM:")), 0)
-    except (OSError, ValueError):
-        return 0
-
-
 def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
     """Run ``goslim ARGS`` in a fresh process; measure its peak RSS and the peak size of its TMPDIR."""
     tmpdir = tmp / "child-tmp"
     tmpdir.mkdir(exist_ok=True)
     hwm_file = tmp / "child-hwm"
     hwm_file.unlink(missing_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(SRC), "NO_COLOR": "1", "COLUMNS": "200",
-           "GOSLIM_TEST_HWM": str(hwm_file)}
+    env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(SRC), "NO_COLOR": "1", "COLUMNS": "200"}
     out, err = tmp / "stdout", tmp / "stderr"
     peak = 0
     hwm_kib = 0  # sampled too, for a child killed before its atexit runs
@@ -100,12 +76,12 @@ def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
         nonlocal peak, hwm_kib
         while not done.is_set():
             peak = max(peak, _du(tmpdir))
-            hwm_kib = max(hwm_kib, _hwm_kib(proc.pid))
+            hwm_kib = max(hwm_kib, live_peak_kib(proc.pid))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
     with open(out, "wb") as o, open(err, "wb") as e:
-        proc = subprocess.Popen([sys.executable, "-c", _LIMITED_GOSLIM, *args], stdout=o, stderr=e, env=env,
+        proc = subprocess.Popen(goslim_argv(args, hwm_file, as_limit=AS_LIMIT), stdout=o, stderr=e, env=env,
                                 stdin=subprocess.DEVNULL)
         watcher.start()
         deadline = time.monotonic() + timeout
@@ -119,8 +95,7 @@ def goslim_cli(args: list[str], tmp: Path, timeout: float = 300) -> Run:
             time.sleep(0.05)
     done.set()
     watcher.join()
-    if hwm_file.exists() and hwm_file.read_text().strip().isdigit():
-        hwm_kib = max(hwm_kib, int(hwm_file.read_text()))
+    hwm_kib = max(hwm_kib, peak_kib(hwm_file))
     return Run(proc.returncode, out.read_text(errors="replace"), err.read_text(errors="replace"),
                hwm_kib * 1024, peak)
 
@@ -212,15 +187,8 @@ def test_inspect(case: str, tmp_path: Path, target) -> None:
     assert_safe(run, {0, 2}, root, before)
 
 
-SCAN_XFAIL = {"gzip-bomb", "zstd-bomb",  # the 1 GiB entrypoint is read whole
-              "pax-header-bomb"}  # scan reads layers without a header bound (oci.unpack.layer_members)
-
-
 @pytest.mark.timeout(600)
-@pytest.mark.parametrize("case", [
-    pytest.param(c, marks=pytest.mark.xfail(reason="needs wave/facts", strict=True)) if c in SCAN_XFAIL else c
-    for c in ALL
-])
+@pytest.mark.parametrize("case", ALL)
 def test_scan(case: str, tmp_path: Path, target) -> None:
     root, before = target
     location = write_location(case_image(case, str(root)), tmp_path)
@@ -235,7 +203,6 @@ def big_archive(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(reason="needs wave/render", strict=True)
 def test_inspect_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_path: Path, target) -> None:
     root, before = target
     run = goslim_cli(["inspect", big_archive], tmp_path)
@@ -243,7 +210,6 @@ def test_inspect_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_pa
 
 
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(reason="needs wave/render", strict=True)
 def test_verify_gzipped_docker_archive_with_1gib_layer(big_archive: str, tmp_path: Path, target) -> None:
     root, before = target
     run = goslim_cli(_verify_args(big_archive), tmp_path)

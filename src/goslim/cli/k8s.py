@@ -27,8 +27,10 @@ from goslim.contract_resolve import given_flags, resolve_contract
 from goslim.errors import CheckFailedError, GoslimError, UserInputError
 from goslim.fsutil import write_output
 from goslim.k8s import Manifests, build_manifests, plan_k8s
+from goslim.k8s.policy import POLICY_KINDS, PolicyKind, admission_policy, policy_yaml
 from goslim.k8s.verified import Verified, read_verified
 from goslim.oci import read_image
+from goslim.sign.keys import load_public_key, public_key_pem
 
 
 def register(app: typer.Typer) -> None:
@@ -75,6 +77,16 @@ def k8s(
     namespace: Annotated[str | None, typer.Option(help="metadata.namespace.")] = None,
     module: Annotated[Path | None, typer.Option(help="Module whose goslim.yaml gives defaults.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write the YAML here instead of stdout.")] = None,
+    policy: Annotated[
+        str | None,
+        typer.Option(
+            help="Also write an admission policy admitting only images with a passing goslim attestation: "
+            "sigstore (policy-controller ClusterImagePolicy) or kyverno (ClusterPolicy verifyImages)."
+        ),
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="With --policy: cosign.pub the attestations are signed for.")
+    ] = None,
     name: NameOpt = None,
     arg: ArgOpt = None,
     env: EnvOpt = None,
@@ -87,6 +99,7 @@ def k8s(
 ) -> None:
     """Kubernetes manifests with proven probes, a measured grace period and a locked-down securityContext."""
     output = make_output(json_out)
+    policy_kind = _policy_kind(policy, key)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
     config = load_config(module or Path.cwd())
     found = read_verified(verified) if verified else Verified()
@@ -122,6 +135,9 @@ def k8s(
         namespace=namespace,
     )
     manifests = build_manifests(spec)
+    if policy_kind is not None and key is not None:
+        manifests = _with_policy(manifests, policy_kind, spec.name, spec.image_ref, key,
+                                 placeholder=spec.image_placeholder)
     notes += manifests.notes
     if out is not None:
         write_output(out, manifests.yaml)
@@ -149,6 +165,34 @@ def k8s(
             "the service needed SIGKILL to stop: Kubernetes will kill it the same way at every rollout",
             hint="handle SIGTERM and verify again, or pass --allow-slow-stop",
         )
+
+
+def _policy_kind(policy: str | None, key: Path | None) -> PolicyKind | None:
+    """--policy checked before any work; it needs the public key the attestations are signed for."""
+    if policy is None:
+        if key is not None:
+            raise UserInputError("--key is the public key of --policy", hint="add --policy sigstore|kyverno")
+        return None
+    if policy not in POLICY_KINDS:
+        raise UserInputError(f"unknown --policy '{policy}'", hint=f"use one of: {', '.join(POLICY_KINDS)}")
+    if key is None:
+        raise UserInputError(f"--policy {policy} needs --key cosign.pub",
+                             hint="the public key of the cosign.key that `goslim verify --attest` signs with")
+    return policy  # type: ignore[return-value]
+
+
+def _with_policy(
+    manifests: Manifests, kind: PolicyKind, name: str, repository: str, key: Path, *, placeholder: bool
+) -> Manifests:
+    if placeholder:
+        raise UserInputError("--policy needs the registry repository the image is pulled from",
+                             hint="pass --repository REGISTRY/REPO or a REPO@sha256:... image")
+    pem = public_key_pem(load_public_key(key)).decode()  # parsed: a private or foreign key is refused
+    document = admission_policy(kind, name, repository, pem)
+    return manifests.model_copy(update={
+        "objects": [*manifests.objects, document],
+        "yaml": f"{manifests.yaml}---\n{policy_yaml(document)}",
+    })
 
 
 def _local_image_config(image: str) -> dict | None:

@@ -14,6 +14,7 @@ from goslim.cli.output import line, plain
 from goslim.config import load_config
 from goslim.scan import FAIL_ON_CHOICES, PolicyFailedError, ScanOutcome, run_scan
 from goslim.scan.models import STATUS_MEANING
+from goslim.scan.vulndb import DB_HINT
 
 _STATUS_STYLE = {"called": "bold red", "unknown": "yellow", "imported": "cyan", "not-linked": "dim"}
 
@@ -47,7 +48,7 @@ def scan(
         typer.Option(
             help=f"Exit 1 on a finding in code the binary has at or above "
             f"this severity ({'|'.join(FAIL_ON_CHOICES)}); unknown "
-            f"severity counts."
+            f"severity counts, and so does a scan that checked nothing (no database: fails closed)."
         ),
     ] = None,
     sarif: Annotated[Path | None, typer.Option(help="Also write the findings as SARIF 2.1.0.")] = None,
@@ -79,9 +80,15 @@ def scan(
     output.emit(outcome, lambda c: render(c, outcome))
     if outcome.policy_failures:
         raise PolicyFailedError(
-            f"{len(outcome.policy_failures)} finding(s) at or above --fail-on {outcome.fail_on}: "
+            f"{_count(len(outcome.policy_failures), 'finding')} at or above --fail-on {outcome.fail_on}: "
             f"{', '.join(outcome.policy_failures)}",
             hint="upgrade to the fixed versions shown (Go toolchain or modules), then scan again",
+        )
+    if outcome.policy_breach() is not None:  # nothing checked: --fail-on fails closed
+        raise PolicyFailedError(
+            f"vulnerabilities not checked, so --fail-on {outcome.fail_on} fails closed: "
+            f"{outcome.report.not_checked}",
+            hint=(f"{DB_HINT}; " if outcome.report.go_version else "") + "the SBOMs were written",
         )
 
 
@@ -125,6 +132,12 @@ def render(console: Console, outcome: ScanOutcome) -> None:
             console.print(
                 f"  [{_STATUS_STYLE[status]}]{status}[/]: {STATUS_MEANING[status]}", highlight=False
             )
+    elif report.not_checked is not None:
+        console.print(
+            line(("vulnerabilities not checked", "yellow"), f": {report.not_checked}"), highlight=False
+        )
+        if report.go_version:  # the build info was read: the database is what was missing
+            console.print(line("  ", ("hint:", "cyan"), f" {DB_HINT}"), highlight=False)
     elif report.go_version:
         console.print(
             line(("no known vulnerabilities", "green"), f" in {report.target} ({report.go_version}, "

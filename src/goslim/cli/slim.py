@@ -36,7 +36,9 @@ from goslim.report.models import SlimRun, StageOutcome
 STATUS_STYLE = {
     "ok": "green",
     "failed": "red",
+    "warned": "yellow",
     "skipped": "dim",
+    "not checked": "yellow",
     "cancelled": "yellow",
     "pass": "green",
     "fail": "red",
@@ -71,7 +73,18 @@ def slim(
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
     platform: Annotated[str | None, typer.Option(help="GOOS/GOARCH to build for.")] = None,
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
-    key: Annotated[Path | None, typer.Option(help="cosign private key to sign the image with.")] = None,
+    key: Annotated[
+        Path | None,
+        typer.Option(help="cosign private key: sign the image, attest its verification and SBOM."),
+    ] = None,
+    reuse_attestation: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-attestation",
+            help="Skip the verify run when the image already carries a valid verification attestation "
+            "(same digest, contract and check set, signed by --key).",
+        ),
+    ] = False,
     shard: Annotated[
         str | None, typer.Option(help="I/N: only this CI shard's stable slice of the services.")
     ] = None,
@@ -144,6 +157,7 @@ def slim(
             mount_from=shared_from(package),
             db=db,
             key=key,
+            reuse_attestation=reuse_attestation,
         )
 
     def destination(package: str) -> str | None:
@@ -161,12 +175,12 @@ def slim(
         style = STATUS_STYLE[outcome.status]
         who = f"{names[service]}: " if several else ""
         detail = f" — {outcome.message}" if outcome.message else ""
-        output.note(line((f"{outcome.status:>7}", style), " ", who, outcome.stage, " ",
+        output.note(line((f"{outcome.status:>11}", style), " ", who, outcome.stage, " ",
                          (f"{outcome.seconds:.1f}s", "dim"), detail))
         for evidence in outcome.evidence:
-            output.note(line("          ", (evidence, "dim")))
+            output.note(line("              ", (evidence, "dim")))
         if outcome.status == "failed" and outcome.hint:
-            output.note(line("          ", ("hint:", "cyan"), " ", outcome.hint))
+            output.note(line("              ", ("hint:", "cyan"), " ", outcome.hint))
 
     if not selected:
         output.note(f"shard {shard} holds none of the {len(mains)} services")

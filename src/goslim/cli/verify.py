@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from goslim.attestation import attest_verification, find_reusable
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -23,13 +24,17 @@ from goslim.cli.contract_options import (
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line, plain
-from goslim.config import load_config
+from goslim.config import GoslimConfig, load_config
 from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
+from goslim.sign.keys import load_private_key, load_verifying_key
+from goslim.sign.locations import open_store
+from goslim.sign.password import read_password
 from goslim.verify import Checklist, CheckStatus, verify_image, verify_rootfs
 from goslim.verify.export import to_junit, to_markdown
 from goslim.verify.options import options_from_config
+from goslim.verify.predicate import verification_predicate
 
 ROOTFS_PREFIX = "rootfs:"
 STYLES = {
@@ -65,6 +70,25 @@ def verify(
     image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
+    attest: Annotated[
+        bool, typer.Option("--attest", help="Sign the checklist onto the image as a goslim attestation.")
+    ] = False,
+    reuse_attestation: Annotated[
+        bool,
+        typer.Option(
+            "--reuse-attestation",
+            help="Skip the run when a valid goslim attestation for this digest, contract and check set "
+            "exists (signed by --key).",
+        ),
+    ] = False,
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            help="cosign.key for --attest (password from COSIGN_PASSWORD); cosign.pub or cosign.key for "
+            "--reuse-attestation (default: goslim.yaml sign.key).",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -85,14 +109,28 @@ def verify(
         max_image_mb=max_image_mb,
         max_binary_mb=max_binary_mb,
     )
-    with output.progress("verify") as step:
-        if image.startswith(ROOTFS_PREFIX):
-            rootfs = Path(image[len(ROOTFS_PREFIX) :])
-            checklist = verify_rootfs(
-                rootfs, read_image_config(image_config), options, label=image, progress=step
-            )
-        else:
-            checklist = verify_image(image, options, progress=step)
+    key_path = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
+    # Key and location are checked before the run: a wrong password or a docker-archive wastes nothing.
+    signer = load_private_key(key_path, read_password()) if attest and key_path else None
+    checklist = None
+    if reuse_attestation and key_path:
+        pub = signer.public_key() if signer else load_verifying_key(key_path, read_password)
+        reuse = find_reusable([image], pub, contract, options)
+        checklist = reuse.checklist
+        output.note(reuse.reason if reuse.reused else f"running it: no attestation to reuse: {reuse.reason}")
+    if checklist is None:
+        with output.progress("verify") as step:
+            if image.startswith(ROOTFS_PREFIX):
+                rootfs = Path(image[len(ROOTFS_PREFIX) :])
+                checklist = verify_rootfs(
+                    rootfs, read_image_config(image_config), options, label=image, progress=step
+                )
+            else:
+                checklist = verify_image(image, options, progress=step)
+        if signer is not None:
+            predicate = verification_predicate(checklist, contract, options)
+            for done in attest_verification([image], signer, predicate):
+                output.note(line(("attested", "green"), f" {done.image_digest} as {done.attachment.tag}"))
     output.emit(checklist, lambda c: render_checklist(c, checklist))
     if junit:
         write_text_atomic(junit, to_junit(checklist))
@@ -104,6 +142,23 @@ def verify(
             f"{len(checklist.failed)} check(s) failed: {failed}",
             hint="see the evidence above; --skip CHECK to accept a known gap",
         )
+
+
+def _attestation_key(
+    image: str, config: GoslimConfig, key: Path | None, *, attest: bool, reuse: bool
+) -> Path | None:
+    """The key --attest signs with and --reuse-attestation checks with; None when neither was asked."""
+    if not (attest or reuse):
+        return None
+    flag = "--attest" if attest else "--reuse-attestation"
+    if image.startswith(ROOTFS_PREFIX):
+        raise UserInputError(f"{flag} needs an image, not a rootfs: attestations are stored beside an image",
+                             hint="verify oci:PATH[:TAG] or a registry reference")
+    open_store(image)  # a docker-archive cannot hold attestations: say so before the run
+    chosen = key or (Path(config.sign.key) if config.sign.key else None)
+    if chosen is None:
+        raise UserInputError(f"{flag} needs --key", hint="pass --key cosign.key (or sign.key in goslim.yaml)")
+    return chosen
 
 
 def read_image_config(path: Path | None) -> dict:

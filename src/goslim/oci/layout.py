@@ -130,15 +130,18 @@ def read_blob_bytes(path: Path, digest: Digest) -> bytes:
     return _read_small_blob(Path(path), digest, dest.stat().st_size)
 
 
-def tag_manifest(path: Path, manifest: bytes, media_type: str, tag: str) -> Descriptor:
+def tag_manifest(
+    path: Path, manifest: bytes, media_type: str, tag: str, annotations: dict[str, str] | None = None
+) -> Descriptor:
     """Store raw manifest bytes (an artifact such as a cosign signature) and point ``tag`` at them.
 
     The same lock and atomic index.json update as ``write_oci_layout``; other tags are kept.
+    ``annotations`` are added to the index.json entry beside the tag.
     """
     root = Path(path)
     _check_tag(tag)
     digest = Digest.of_bytes(manifest)
-    desc = Descriptor(media_type, digest, len(manifest), {REF_NAME: tag})
+    desc = Descriptor(media_type, digest, len(manifest), {**(annotations or {}), REF_NAME: tag})
     with layout_lock(root):
         _write_bytes_blob(root, digest, manifest)
         index = _load_index_json(root)
@@ -146,6 +149,26 @@ def tag_manifest(path: Path, manifest: bytes, media_type: str, tag: str) -> Desc
         index["manifests"] = [*entries, desc.to_dict()]
         write_bytes_atomic(root / "index.json", canonical_json(index))
     return desc
+
+
+def mark_entries(path: Path, digest: Digest, key: str, value: str) -> None:
+    """Annotate the index.json entries of ``digest`` with ``key: value`` and take that value off every
+    other entry: a marker one image carries at a time (cosign's ``kind`` for ``--local-image``)."""
+    root = Path(path)
+    with layout_lock(root):
+        index = _load_index_json(root)
+        entries = []
+        for entry in index.get("manifests", []):
+            notes = dict(entry.get("annotations") or {})
+            if entry.get("digest") == str(digest):
+                notes[key] = value
+            elif notes.get(key) == value:
+                del notes[key]
+            entries.append({**entry, "annotations": notes} if notes else
+                           {k: v for k, v in entry.items() if k != "annotations"})
+        if entries != index.get("manifests", []):
+            index["manifests"] = entries
+            write_bytes_atomic(root / "index.json", canonical_json(index))
 
 
 def layout_tags(path: Path) -> dict[str, Descriptor]:

@@ -88,12 +88,19 @@ class UnpackResult:
 
 
 def unpack_rootfs(
-    image: Image, dest: Path, *, limits: UnpackLimits | None = None, id_shift: int = 0
+    image: Image,
+    dest: Path,
+    *,
+    limits: UnpackLimits | None = None,
+    id_shift: int = 0,
+    stored_bytes: int | None = None,
 ) -> UnpackResult:
     """Unpack ``image`` into ``dest`` (which must not exist or be empty); returns counts.
 
     ``limits`` bounds bytes and entries (default ``UnpackLimits()``); every uid/gid written is
     ``id_shift`` higher than in the layer (for a rootfs mapped into a user namespace range).
+    ``stored_bytes``: what the image takes where it is kept, when less than its layers' sizes
+    (a docker-archive gzipped whole stores 1 GiB layers in a few MB); the budget counts from it.
     """
     dest = Path(dest)
     limits = limits or UnpackLimits()
@@ -104,7 +111,8 @@ def unpack_rootfs(
                              hint="unpack into a new directory; goslim never overwrites an existing rootfs")
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".unpack", dir=dest.parent))
-    budget = limits.byte_budget(sum(layer.size for layer in image.layers))
+    declared = sum(layer.size for layer in image.layers)
+    budget = limits.byte_budget(min(declared, stored_bytes) if stored_bytes is not None else declared)
     try:
         root_fd = os.open(work, _DIR_FLAGS)
         applier: _Applier | None = None
@@ -137,6 +145,16 @@ def layer_members(layer: Layer, limits: UnpackLimits | None = None) -> Iterator[
     Past the byte budget (of this layer alone) or the entry count, on a sparse member or an oversized
     header, iterating raises ``UnsafeLayerError``; tarfile and decompression errors pass through.
     """
+    with layer_tar(layer, limits) as (_tar, members):
+        yield members
+
+
+@contextlib.contextmanager
+def layer_tar(
+    layer: Layer, limits: UnpackLimits | None = None
+) -> Iterator[tuple[tarfile.TarFile, Iterator[tarfile.TarInfo]]]:
+    """Like ``layer_members``, with the stream's TarFile too, for readers that extract a member's data
+    (``tar.extractfile``); the data read counts against the same byte budget."""
     limits = limits or UnpackLimits()
     what = f"layer {layer.digest.short}"
 
@@ -150,7 +168,7 @@ def layer_members(layer: Layer, limits: UnpackLimits | None = None) -> Iterator[
         limited = LimitedReader(raw, limits.byte_budget(layer.size))
         try:
             with tarfile.open(fileobj=limited, mode="r|", tarinfo=_BoundedTarInfo) as tar:  # type: ignore[call-overload]
-                yield members(tar)
+                yield tar, members(tar)
         except LimitExceeded:
             raise UnsafeLayerError(f"{what} unpacks past its budget of "
                                    f"{limits.byte_budget(layer.size) / _MIB:.1f} MiB uncompressed") from None

@@ -15,18 +15,27 @@ from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
 from goslim.verify.models import Checklist
 
+# ok: ran and passed; failed: a tool or input error, failed checks, or a broken policy; warned: passed
+# with warnings; skipped: not run (why); not checked: ran but could not check what it is for (why);
+# cancelled: goslim was interrupted while it ran, or before it could run.
+StageStatus = Literal["ok", "failed", "warned", "skipped", "not checked", "cancelled"]
+
 
 class StageOutcome(Frozen):
-    """How one stage went: ok, failed (with the one-line reason), skipped (with why), or cancelled
-    (goslim was interrupted while it ran, or before it could run)."""
+    """How one stage went (a ``StageStatus``), with the one-line reason for anything but ok."""
 
     stage: str
-    status: Literal["ok", "failed", "skipped", "cancelled"]
+    status: StageStatus
     seconds: float = 0.0
     message: str = ""
     hint: str | None = None
     evidence: tuple[str, ...] = ()  # the lines that explain a failure (the compiler's own, a tool's stderr)
     policy: str | None = None  # a policy the stage's result broke (the run exits 1), e.g. scan --fail-on
+
+    @property
+    def fails_run(self) -> bool:
+        """The stage is why the run does not pass: it failed, or its result broke a policy."""
+        return self.status == "failed" or self.policy is not None
 
 
 class Claim(Frozen):
@@ -91,11 +100,16 @@ class SlimRun(Frozen):
 
     @property
     def failed_stages(self) -> list[StageOutcome]:
-        return [s for s in self.stages if s.status == "failed"]
+        return [s for s in self.stages if s.fails_run]
 
     def what_failed(self) -> list[str]:
-        """What kept this run from passing: failed stages, failed verify checks, broken policies."""
-        failed = [s.stage for s in self.failed_stages]
-        if self.checklist is not None and not self.checklist.ok:
-            failed.append("verify checks " + ", ".join(r.id for r in self.checklist.failed))
-        return failed + [f"{s.stage}: {s.policy}" for s in self.stages if s.policy]
+        """What kept this run from passing: each failed stage, named by its broken policy or failed checks."""
+        failed = []
+        for s in self.failed_stages:
+            if s.policy:
+                failed.append(f"{s.stage}: {s.policy}")
+            elif s.stage == "verify" and self.checklist is not None and not self.checklist.ok:
+                failed.append("verify checks " + ", ".join(r.id for r in self.checklist.failed))
+            else:
+                failed.append(s.stage)
+        return failed

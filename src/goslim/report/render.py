@@ -95,13 +95,15 @@ def to_junit(run: SlimRun) -> str:
         case = ET.SubElement(
             stages, "testcase", classname="goslim.stages", name=x(s.stage), time=f"{s.seconds:.3f}"
         )
-        if s.status == "failed":
-            ET.SubElement(case, "failure", message=x(s.message)).text = x(s.hint or s.message)
-        elif s.status == "skipped":
-            ET.SubElement(case, "skipped", message=x(s.message))
-        elif s.status == "cancelled":
-            ET.SubElement(case, "skipped", message=x(f"cancelled: {s.message}"))
-    stages.set("failures", str(sum(s.status == "failed" for s in run.stages)))
+        if s.fails_run:  # failed, or not checked under a policy that fails closed
+            message = s.message if s.status == "failed" else f"{s.status}: {s.message}"
+            ET.SubElement(case, "failure", message=x(message)).text = x(s.hint or s.policy or s.message)
+        elif s.status in ("skipped", "cancelled", "not checked"):
+            message = s.message if s.status == "skipped" else f"{s.status}: {s.message}"
+            ET.SubElement(case, "skipped", message=x(message))
+        elif s.status == "warned":
+            ET.SubElement(case, "system-out").text = x(f"warned: {s.message}")
+    stages.set("failures", str(sum(s.fails_run for s in run.stages)))
     if run.checklist:
         checks = ET.SubElement(
             suites, "testsuite", name="goslim.verify", tests=str(len(run.checklist.results))

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import posixpath
 import shutil
-import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from goslim.errors import UserInputError
 from goslim.oci import Image
+from goslim.oci.unpack import layer_tar
 from goslim.scan.ospkgs import APK_INSTALLED, DPKG_STATUS, DPKG_STATUS_D, OS_RELEASE
 
 MAX_RECORD_BYTES = 64 << 20
@@ -52,8 +52,10 @@ def read_image_files(image: Image, workdir: Path, *, max_binary: int = MAX_BINAR
     written: list[Path] = []
     links: dict[str, str] = {}
     for layer in image.layers:
-        with layer.open_uncompressed() as stream, tarfile.open(fileobj=stream, mode="r|") as tar:
-            for member in tar:
+        # The same bounds as unpacking (bytes per compressed byte, entries, header sizes): a bomb
+        # stops at its budget instead of filling the disk with a 1 GiB "entrypoint".
+        with layer_tar(layer) as (tar, members):
+            for member in members:
                 name = posixpath.normpath("/" + member.name).lstrip("/")
                 base = posixpath.basename(name)
                 parent = posixpath.dirname(name)

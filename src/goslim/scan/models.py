@@ -59,6 +59,8 @@ class ScanReport(Frozen):
     db_entries: int
     symbols_checked: bool  # False when the function table could not be read (e.g. UPX-packed)
     notes: list[str] = Field(default_factory=list)
+    # Why vulnerabilities were not checked at all (no database reachable, no build info); None when they were.
+    not_checked: str | None = None
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goslim.errors import UserInputError
 from goslim.fsutil import write_text_atomic
+from goslim.scan.errors import VulnDbError
 from goslim.scan.match import FAIL_ON_CHOICES, policy_failures
 from goslim.scan.models import SbomDocument, SbomFormat, ScanReport
 from goslim.scan.sarif import sarif_text
@@ -44,10 +45,31 @@ class ScanOutcome(BaseModel):
     fail_on: str
     policy_failures: list[str]  # ids of findings that break --fail-on
 
+    def policy_breach(self) -> str | None:
+        """How the scan broke ``--fail-on``: findings at or above it, or (failing closed) nothing checked."""
+        if self.policy_failures:
+            return f"--fail-on {self.fail_on}: {', '.join(self.policy_failures)}"
+        if self.report.not_checked is not None and self.fail_on != "none":
+            return f"--fail-on {self.fail_on}: vulnerabilities not checked, which fails closed"
+        return None
+
 
 def open_vulndb(db: Path | None, modules: Sequence[str]) -> VulnDb:
     """A local database when given, else the online one for these modules."""
     return load_vulndb(db) if db is not None else fetch_vulndb(modules)
+
+
+def _open_vulndb_or_why(db: Path | None, modules: Sequence[str]) -> tuple[VulnDb, str | None]:
+    """The database, or (when none was given and the online one is unreachable) an empty one and why.
+
+    A database the user named must be readable: that stays an error.
+    """
+    try:
+        return open_vulndb(db, modules), None
+    except VulnDbError as exc:
+        if db is not None:
+            raise
+        return VulnDb(source="(none)"), exc.message
 
 
 def attach_sboms_to(location: str, docs: Sequence[SbomDocument], image_digest: str | None = None) -> str:
@@ -129,14 +151,19 @@ def _scan(target: ScanTarget, db_path: Path | None) -> ScanReport:
     if target.report is None or info is None:
         # Nothing to match; do not go online for an empty module list.
         db = load_vulndb(db_path) if db_path is not None else VulnDb(source="(not consulted)")
+        no_db = None
     else:
-        db = open_vulndb(db_path, modules)
+        db, no_db = _open_vulndb_or_why(db_path, modules)
     if target.report is None:
-        return unmatched_report(target.location, "", db, [*target.subject.partial_reasons, *db.notes])
-    return scan_facts(
-        target.report,
-        db,
-        target=target.location,
-        binary_label=target.binary_label,
-        missing=target.subject.partial_reasons,
-    )
+        report = unmatched_report(target.location, "", db, [*target.subject.partial_reasons, *db.notes])
+    else:
+        report = scan_facts(
+            target.report,
+            db,
+            target=target.location,
+            binary_label=target.binary_label,
+            missing=target.subject.partial_reasons,
+        )
+    if info is None:
+        no_db = "no Go build info to match: modules are unknown"
+    return report.model_copy(update={"not_checked": no_db}) if no_db else report

@@ -40,6 +40,7 @@ def to_sarif(report: ScanReport) -> dict:
                     "db": report.db_source,
                     "go_version": report.go_version,
                     "notes": report.notes,
+                    "not_checked": report.not_checked,  # why no vulnerability was checked, if so
                 },
             }
         ],

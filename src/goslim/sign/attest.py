@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import UserInputError
@@ -20,7 +21,7 @@ from goslim.sign.dsse import ENVELOPE_MEDIA_TYPE, IN_TOTO_PAYLOAD_TYPE, open_env
 from goslim.sign.errors import SignatureVerificationError
 from goslim.sign.keys import load_private_key, load_public_key
 from goslim.sign.locations import open_store
-from goslim.sign.store import ImageStore, attachment_tag
+from goslim.sign.store import ImageStore, attachment_tag, sha256_digest
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v0.1"  # what cosign attest writes
 STATEMENT_TYPES = (STATEMENT_TYPE, "https://in-toto.io/Statement/v1")
@@ -79,17 +80,25 @@ def statement(subject_name: str, image_digest: str, predicate_type: str, predica
 
 def attest_image(
     location: str,
-    key_path: Path,
+    key: Path | ec.EllipticCurvePrivateKey,
     password: bytes,
     predicate_type: str,
     predicate: dict[str, Any],
     *,
     store: ImageStore | None = None,
 ) -> ImageAttestation:
-    """Sign ``predicate`` about the image at ``location`` and attach it, replacing the same type."""
-    key = load_private_key(key_path, password)  # before anything is written: a wrong password changes nothing
+    """Sign ``predicate`` about the image at ``location`` and attach it, replacing the same type.
+
+    ``key``: a cosign.key path (decrypted with ``password``) or a key already loaded.
+    """
+    if isinstance(key, Path):  # before anything is written: a wrong password changes nothing
+        key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
+    kept = _same_attestation(store, key.public_key(), digest, predicate_type, predicate)
+    if kept is not None:  # a re-run attests nothing new: no write, no registry push
+        return ImageAttestation(location=location, image_digest=digest, predicate_type=predicate_type,
+                                attachment=kept)
     envelope = seal(key, statement(store.repository, digest, predicate_type, predicate))
     layer = ArtifactLayer(
         payload=envelope,
@@ -105,10 +114,14 @@ def attest_image(
 
 
 def check_attestations(
-    location: str, pub_path: Path, *, predicate_type: str | None = None, store: ImageStore | None = None
+    location: str,
+    pub: Path | ec.EllipticCurvePublicKey,
+    *,
+    predicate_type: str | None = None,
+    store: ImageStore | None = None,
 ) -> tuple[str, list[AttestationCheck]]:
-    """(image digest, every attestation layer of that type checked against ``pub_path``)."""
-    key = load_public_key(pub_path)
+    """(image digest, every attestation layer of that type checked against the public key ``pub``)."""
+    key = load_public_key(pub) if isinstance(pub, Path) else pub
     store = store or open_store(location)
     digest = store.resolve()
     checks = []
@@ -136,6 +149,23 @@ def verify_attestation(
     reasons = "; ".join(c.reason for c in checks)
     raise SignatureVerificationError(f"no valid {predicate_type} attestation: {reasons}", where=location,
                                      hint=f"checked with {pub_path}")
+
+
+def _same_attestation(
+    store: ImageStore, pub: ec.EllipticCurvePublicKey, digest: str, predicate_type: str, predicate: dict
+) -> Attachment | None:
+    """The attachment when it already holds a valid attestation of this type, key and predicate."""
+    tag = attachment_tag(digest, ".att")
+    layers = existing_layers(store, tag)
+    for desc in layers:
+        declared = str((desc.get("annotations") or {}).get(PREDICATE_ANNOTATION, ""))
+        if declared != predicate_type:
+            continue
+        if _check_layer(store, pub, desc, digest, declared).predicate == predicate:
+            raw = store.get_tagged(tag) or b""
+            return Attachment(image_digest=digest, tag=tag, manifest_digest=sha256_digest(raw),
+                              layers=len(layers))
+    return None
 
 
 def _check_layer(store: ImageStore, key: object, desc: dict, digest: str, declared: str) -> AttestationCheck:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict
 
 from goslim.errors import UserInputError
@@ -13,7 +14,7 @@ from goslim.sign.errors import SignatureVerificationError
 from goslim.sign.keys import load_private_key, load_public_key
 from goslim.sign.locations import open_store
 from goslim.sign.payload import make_payload, payload_digest_claim
-from goslim.sign.store import BlobDigestMismatch, ImageStore, attachment_tag
+from goslim.sign.store import BlobDigestMismatch, ImageStore, attachment_tag, sha256_digest
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -57,19 +58,31 @@ class SignatureReport(BaseModel):
 
 def sign_image(
     location: str,
-    key_path: Path,
+    key: Path | ec.EllipticCurvePrivateKey,
     password: bytes,
     *,
     annotations: dict[str, str] | None = None,
     store: ImageStore | None = None,
+    once: bool = False,
 ) -> ImageSignature:
     """Sign the image at ``location`` (``oci:DIR[:TAG]`` or a registry reference) with a cosign key.
 
-    The key is loaded before anything is written, so a wrong password changes nothing.
+    ``key``: a cosign.key path, loaded (with ``password``) before anything is written so a wrong
+    password changes nothing, or a key already loaded.
     """
-    key = load_private_key(key_path, password)
+    if isinstance(key, Path):
+        key = load_private_key(key, password)
     store = store or open_store(location)
     digest = store.resolve()
+    if once:  # a valid signature by this key is kept as it is: a re-run adds no layer and no push
+        tag = attachment_tag(digest, ".sig")
+        layers = existing_layers(store, tag)
+        if any(_check_layer(store, key.public_key(), d, digest).valid for d in layers):
+            attachment = Attachment(image_digest=digest, tag=tag,
+                                    manifest_digest=sha256_digest(store.get_tagged(tag) or b""),
+                                    layers=len(layers))
+            return ImageSignature(location=location, image_digest=digest, docker_reference=store.repository,
+                                  attachment=attachment)
     payload = make_payload(store.repository, digest, annotations)
     layer = ArtifactLayer(
         payload=payload,

@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -159,6 +160,14 @@ def parse_public_key(pem: bytes, *, where: str | None = None) -> ec.EllipticCurv
 def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
     """Read a cosign.pub file."""
     return parse_public_key(_read(path), where=str(path))
+
+
+def load_verifying_key(path: Path, password: Callable[[], bytes]) -> ec.EllipticCurvePublicKey:
+    """The public key of cosign.pub, or of cosign.key (decrypted with ``password()``, asked only then)."""
+    pem_type, _ = pem_decode(_read(path), where=str(path))
+    if pem_type in (PRIVATE_PEM_TYPE, LEGACY_PRIVATE_PEM_TYPE):
+        return load_private_key(path, password()).public_key()
+    return load_public_key(path)
 
 
 def write_key_pair(out_dir: Path, password: bytes, *, overwrite: bool = False) -> KeyPair:

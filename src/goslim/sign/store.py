@@ -16,10 +16,15 @@ from typing import Protocol
 from goslim.errors import UserInputError
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobError
-from goslim.oci.layout import layout_tags, put_blob_bytes, read_blob_bytes, tag_manifest
+from goslim.oci.layout import layout_tags, mark_entries, put_blob_bytes, read_blob_bytes, tag_manifest
 
 # Tags that hold attachments, not images.
 ATTACHMENT_SUFFIXES = (".sig", ".sbom", ".att")
+# cosign's index.json markers for `--local-image` (pkg/oci/layout): which entry is the image, which
+# its signatures, which its attestations.
+COSIGN_KIND = "kind"
+COSIGN_KINDS = {".sig": "dev.cosignproject.cosign/sigs", ".att": "dev.cosignproject.cosign/atts"}
+COSIGN_IMAGE_KIND = "dev.cosignproject.cosign/image"
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -137,7 +142,16 @@ class OciLayoutStore:
         return None if desc is None else self.get_blob(str(desc.digest))
 
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
-        return str(tag_manifest(self.root, manifest, media_type, tag).digest)
+        suffix = next((s for s in COSIGN_KINDS if tag.endswith(s)), None)
+        if suffix is None:
+            return str(tag_manifest(self.root, manifest, media_type, tag).digest)
+        # Marked as cosign marks them, so `cosign verify[-attestation] --local-image DIR` reads the
+        # image signed or attested last.
+        desc = tag_manifest(self.root, manifest, media_type, tag, {COSIGN_KIND: COSIGN_KINDS[suffix]})
+        mark_entries(self.root, desc.digest, COSIGN_KIND, COSIGN_KINDS[suffix])
+        image = Digest.parse(check_digest(tag.removesuffix(suffix).replace("-", ":", 1)))
+        mark_entries(self.root, image, COSIGN_KIND, COSIGN_IMAGE_KIND)
+        return str(desc.digest)
 
 
 class BlobDigestMismatch(UserInputError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -11,6 +12,7 @@ from typing import Any
 
 from goslim import interrupt, oci
 from goslim.oci.image import Image
+from goslim.oci.reference import ImageLocation
 from goslim.verify.models import Checklist, VerifyOptions
 from goslim.verify.runtime import ROOTFS_PREFIX, OciRuntime
 from goslim.verify.userns import user_namespace
@@ -20,6 +22,15 @@ from goslim.verify.verify import Progress, verify_rootfs
 def load_image(location: str) -> Image:
     """The image at ``location`` (an index is narrowed to this machine's platform)."""
     return oci.read_image(location)
+
+
+def _stored_bytes(image: object) -> int | None:
+    """The size of a docker-archive file: its layers may be stored compressed as a whole."""
+    if isinstance(image, str) and image.startswith("docker-archive:"):
+        path = ImageLocation.parse(image).path
+        with contextlib.suppress(OSError):
+            return path.stat().st_size if path is not None else None
+    return None
 
 
 def verify_image(
@@ -51,7 +62,7 @@ def verify_image(
     try:
         step("unpacking layers")
         rootfs = work / "rootfs"
-        oci.unpack_rootfs(img, rootfs, id_shift=shift or 0)
+        unpacked = oci.unpack_rootfs(img, rootfs, id_shift=shift or 0, stored_bytes=_stored_bytes(image))
         if shift is not None:
             options = options.model_copy(update={"rootfs_id_shift": shift})
             os.chmod(work, 0o711)  # the container's root (an unprivileged host id) must reach the rootfs
@@ -59,7 +70,8 @@ def verify_image(
                 os.chown(rootfs, shift, shift, follow_symlinks=False)
         unpack_seconds = time.monotonic() - t0
         checklist = verify_rootfs(
-            rootfs, img.config, options, label=label, runtime=runtime, progress=progress
+            rootfs, img.config, options, label=label, runtime=runtime, progress=progress,
+            unpacked_bytes=unpacked.bytes,
         )
     finally:
         with interrupt.shielded():  # a Ctrl-C cannot cut the removal of the rootfs short

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from goslim.binary.models import Needs
+
 
 class CheckStatus(StrEnum):
     PASS = "pass"
@@ -87,6 +89,7 @@ class Checklist(BaseModel):
         default_factory=dict
     )  # unpack, start, probes, alive, shutdown, static
     observed: Observed | None = None  # None when no container ran
+    needs: Needs | None = None  # what the entrypoint needs from the image (goslim.binary's answer)
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:

@@ -121,6 +121,7 @@ def verify_rootfs(
         seconds=round(time.monotonic() - start, 3),
         deliberate_wait_seconds=round(obs.deliberate_seconds, 3) if obs else 0.0,
         observed=observed_facts(obs) if obs else None,
+        needs=report.needs if report else None,
     )
 
 

@@ -19,7 +19,7 @@ from goslim.report.merge import (
     read_report,
 )
 from goslim.report.merge_render import merged_to_html, merged_to_markdown
-from goslim.report.models import SlimRun
+from goslim.report.models import SlimRun, StageOutcome
 from goslim.untrusted import DEFAULT_LIMIT
 from tests.security.test_rendering import (
     LONG,
@@ -34,12 +34,15 @@ from tests.unit.report.test_render import sample_run
 def service(name: str, *, exit_status: int = 0, started: str = "2026-01-01T00:00:00+00:00") -> SlimRun:
     run = sample_run()
     ok = run.checklist.model_copy(update={"results": run.checklist.results[:1]})  # type: ignore[union-attr]
+    # A failed check fails the verify stage, as the pipeline records it.
+    verify = StageOutcome(stage="verify", status="failed" if exit_status else "ok", seconds=3.0)
     return run.model_copy(
         update={
             "package": f"example.com/mono/cmd/{name}",
             "exit_status": exit_status,
             "started": started,
             "checklist": run.checklist if exit_status else ok,
+            "stages": [verify if s.stage == "verify" else s for s in run.stages],
             "published": f"127.0.0.1:5000/team/{name}:latest",
         }
     )

@@ -9,7 +9,7 @@ import pytest
 
 from goslim.cli.app import main
 from goslim.oci import FileEntry, Image, Platform, build_layer, new_config, write_oci_layout
-from goslim.scan import run_scan
+from goslim.scan import ScanOutcome, run_scan
 from goslim.scan.image_files import read_image_files
 from goslim.scan.models import ScanReport, Vulnerability
 from goslim.scan.sarif import to_sarif
@@ -155,3 +155,17 @@ def test_cli_not_go_binary_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert out["report"]["go_version"] is None
     assert "has no Go build info" in out["sboms"][0]["partial_reasons"][0]
     assert json.loads((tmp_path / "s.sarif").read_text())["runs"][0]["results"] == []
+
+
+def test_fail_on_fails_closed_when_nothing_was_checked() -> None:
+    """No database: `--fail-on` counts the unchecked scan as a failure; without it the scan passes."""
+    report = ScanReport(
+        target="svc", binary="svc", go_version="go1.26.0", main_module=None, modules=[], vulnerabilities=[],
+        db_source="(none)", db_entries=0, symbols_checked=True, not_checked="cannot download the database",
+    )
+    quiet = ScanOutcome(report=report, sboms=[], sarif=None, fail_on="none", policy_failures=[])
+    assert quiet.policy_breach() is None
+    closed = quiet.model_copy(update={"fail_on": "critical"})
+    assert closed.policy_breach() == "--fail-on critical: vulnerabilities not checked, which fails closed"
+    checked = closed.model_copy(update={"report": report.model_copy(update={"not_checked": None})})
+    assert checked.policy_breach() is None

@@ -53,7 +53,7 @@ def test_envelope_round_trip_and_tamper(keys: tuple[Path, Path]) -> None:
 def test_attest_layout_and_read_back(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     digest = make_layout(tmp_path / "img")
     location = f"oci:{tmp_path / 'img'}"
-    done = attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()))
+    done = attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()).to_json())
     assert done.attachment.tag == digest.replace(":", "-") + ".att"
     found = verify_attestation(location, keys[1], GOSLIM)
     assert found.valid and found.predicate is not None
@@ -64,9 +64,10 @@ def test_attest_layout_and_read_back(tmp_path: Path, keys: tuple[Path, Path]) ->
 def test_same_type_replaces_other_types_stay(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     make_layout(tmp_path / "img")
     location = f"oci:{tmp_path / 'img'}"
-    attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist(CheckStatus.FAIL)))
+    failing = verification_predicate(_checklist(CheckStatus.FAIL)).to_json()
+    attest_image(location, keys[0], b"pw", GOSLIM, failing)
     attest_image(location, keys[0], b"pw", PREDICATE_TYPES["cyclonedx"], {"bomFormat": "CycloneDX"})
-    attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()))
+    attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()).to_json())
     _digest, checks = check_attestations(location, keys[1])
     assert sorted(c.predicate_type for c in checks) == sorted([GOSLIM, PREDICATE_TYPES["cyclonedx"]])
     assert verify_attestation(location, keys[1], GOSLIM).predicate["passed"] is True  # type: ignore[index]
@@ -75,7 +76,7 @@ def test_same_type_replaces_other_types_stay(tmp_path: Path, keys: tuple[Path, P
 def test_wrong_key_and_tampered_predicate_are_refused(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     make_layout(tmp_path / "img")
     location = f"oci:{tmp_path / 'img'}"
-    attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()))
+    attest_image(location, keys[0], b"pw", GOSLIM, verification_predicate(_checklist()).to_json())
     other = write_key_pair(tmp_path / "other", b"pw")
     with pytest.raises(SignatureVerificationError, match="no signature matches"):
         verify_attestation(location, other.public_key, GOSLIM)
@@ -106,7 +107,7 @@ def test_cli_verify_attestation_prints_the_checklist(
     make_layout(tmp_path / "img")
     location = f"oci:{tmp_path / 'img'}"
     predicate = tmp_path / "checklist.json"
-    predicate.write_text(json.dumps(verification_predicate(_checklist())))
+    predicate.write_text(json.dumps(verification_predicate(_checklist()).to_json()))
     assert main(["attest", location, "--predicate", str(predicate), "--type", "goslim", "--key",
                  str(keys[0])]) == 0
     capsys.readouterr()
