@@ -279,6 +279,7 @@ def _observed_ports(observed: Observed | None) -> tuple[int, ...]:
     """The probed port first, then every other TCP port the service listened on."""
     if observed is None:
         return ()
-    tcp = [listener.port for listener in observed.listening if listener.proto == "tcp"]
+    # A port bound to loopback alone is not the pod's: neither a Service nor the kubelet reaches it.
+    tcp = [li.port for li in observed.listening if li.proto == "tcp" and not li.loopback]
     first = [observed.port] if observed.port is not None else []
     return tuple(dict.fromkeys([*first, *sorted(tcp)]))

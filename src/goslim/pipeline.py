@@ -28,6 +28,7 @@ from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
+from goslim.decisions import ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
 from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -35,19 +36,19 @@ from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile,
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.startcheck import check_starts
-from goslim.k8s import build_manifests, plan_k8s
+from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
 from goslim.platform import Platform
 from goslim.report import evaluate_claims, goroutine_dump, report_paths, write_report
-from goslim.report.models import BaseRow, JourneyStep, SlimRun, StageOutcome, StageStatus
+from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageOutcome, StageStatus
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
 from goslim.sign import load_private_key, sign_image
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
-from goslim.upx import Budget, UpxReport, apply_policy
+from goslim.upx import Budget
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
 from goslim.verify.predicate import verification_predicate
@@ -79,6 +80,9 @@ class SlimOptions:
     key_password: bytes | None = None
     allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
     reuse_attestation: bool = False  # a valid signed verification of the same image replaces the run
+    lock: ServiceLock | None = None  # this package's entry in goslim.lock (decisions to reuse)
+    lock_where: str = LOCK_NAME  # the lock file, as messages name it
+    redecide: bool = False  # measure again even while goslim.lock's facts hold
 
 
 class StageRecorder:
@@ -239,7 +243,9 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
-    upx_report, shipped = _upx_stage(stages, opts, binary, given)
+    upx_outcome = _upx_stage(stages, opts, binary, given)
+    upx_report = upx_outcome.report if upx_outcome else None
+    shipped = upx_outcome.shipped if upx_outcome else binary
     assembled, location = _image_stage(stages, opts, shipped, analysis, given)
     bases = (
         _compare_stage(stages, opts, binary, shipped, analysis, given)
@@ -261,7 +267,10 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
     _gc_stage(stages, opts, location)
-    deploy_files = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
+    deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract)
+    decisions: list[Decision] = [upx_outcome.decision] if upx_outcome else []
+    decisions += k8s.decisions if k8s else []
+    previous = opts.lock or ServiceLock()
 
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
     stack = (
@@ -281,6 +290,11 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         binary=binary,
         analysis=analysis,
         upx=upx_report,
+        decisions=decisions,
+        lock=ServiceLock(
+            upx=upx_outcome.entry if upx_outcome and upx_outcome.entry else previous.upx,
+            k8s=k8s.entry if k8s else previous.k8s,
+        ),
         contract=contract,
         image=assembled,
         image_location=location,
@@ -305,36 +319,33 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
 def _upx_stage(
     stages: StageRecorder, opts: SlimOptions, binary: Binary | None, contract: RunContract
-) -> tuple[UpxReport | None, Binary | None]:
-    """(the UPX report, the binary to ship): the built one unless a packed one was chosen."""
+) -> UpxOutcome | None:
+    """The binary to ship (the built one unless a packed one was chosen), the measurements, and the
+    decision under goslim.lock; None when UPX did not run (the built binary ships)."""
     if binary is None:
-        return None, None
+        return None
     if opts.upx_policy == "off":
         stages.skip("upx", "policy off (use --upx auto to measure and decide)")
-        return None, binary
+        return None
 
-    budget = Budget.from_config(opts.config.upx, opts.config.image.compression)
-
-    def decide() -> tuple[Binary, UpxReport | None]:
-        shipped, report = apply_policy(
+    def decide() -> UpxOutcome:
+        outcome = upx_under_lock(
             binary,
             opts.upx_policy,
-            budget,
+            Budget.from_config(opts.config.upx, opts.config.image.compression),
             start_probe(contract),
-            auto_levels=tuple(opts.config.upx.levels),
+            levels=tuple(opts.config.upx.levels),
             work_dir=opts.out_dir / "upx",
+            entry=opts.lock.upx if opts.lock else None,
+            redecide=opts.redecide,
+            where=opts.lock_where,
             env=contract.env,
             args=contract.args,
         )
-        if report is not None:
-            stages.note("upx", report.decision.reason)  # shown with the stage's line
-        return shipped, report
+        stages.note("upx", outcome.note)  # shown with the stage's line
+        return outcome
 
-    result = stages.run("upx", decide)
-    if result is None:
-        return None, binary
-    shipped, report = result
-    return report, shipped
+    return stages.run("upx", decide)
 
 
 def _image_stage(
@@ -603,17 +614,20 @@ def _deploy_stage(
     location: str | None,
     checklist: Checklist | None,
     contract: RunContract,
-) -> dict[str, str]:
+) -> tuple[dict[str, str], ManifestsOutcome | None]:
     """The files teams deploy with: a Dockerfile giving the same result, and Kubernetes manifests
-    from the run contract and what verify observed (ports, probes, grace period)."""
+    from the run contract and what verify observed (ports, probes, grace period); and the manifest
+    values rounded from measured times."""
     if analysis is None or location is None or assembled is None:
         stages.skip("deploy files", "needs an image")
-        return {}
+        return {}, None
     cfg = opts.config
     deploy_dir = opts.out_dir / "deploy"
     observed = checklist.observed if checklist else None
+    k8s: ManifestsOutcome | None = None
 
     def write() -> dict[str, str]:
+        nonlocal k8s
         base = assembled.base
         spec = plan_dockerfile(
             opts.module_dir,
@@ -626,17 +640,27 @@ def _deploy_stage(
             spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
         pinned = _pinned_reference(opts.to, assembled.digest)
-        k8s_input, _notes = plan_k8s(pinned or location, contract, observed=observed)
-        manifests = build_manifests(k8s_input)
+        k8s = manifests_under_lock(
+            pinned or location,
+            contract,
+            observed,
+            digest=assembled.digest,
+            entry=opts.lock.k8s if opts.lock else None,
+            redecide=opts.redecide,
+        )
+        manifests = k8s.manifests
         write_text_atomic(deploy_dir / "k8s.yaml", manifests.yaml)
         slow_stop = manifests.slow_stop
+        if k8s.note:
+            stages.note("deploy files", k8s.note)
         if slow_stop:
             stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         if slow_stop and not opts.allow_slow_stop:
             _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
         return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
-    return stages.run("deploy files", write) or {}
+    files = stages.run("deploy files", write) or {}
+    return files, k8s
 
 
 def _published(to: str | None, assembled: AssembledImage | None) -> str | None:

@@ -18,9 +18,10 @@ import pytest
 import yaml
 
 from goslim.cli.app import main
+from goslim.report.models import SlimRun
 from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_rootfs
 from goslim.verify.models import Listener
-from tests.conftest import REPO, need_tool
+from tests.conftest import GO_FIXTURES, REPO, need_tool
 from tests.integration.test_verify_runtime import config_for, make_rootfs
 
 pytestmark = pytest.mark.timeout(300)
@@ -202,3 +203,78 @@ def test_banner_protocol_port_is_recorded_but_not_sent_http(run_shape) -> None:
     assert obs is not None and Listener(proto="tcp", port=4222) in obs.listening and obs.port == 9090
     assert not [a for a in obs.probes if a.port == 4222]
     assert cl.result("logs").measured["error_lines"] == 0, cl.result("logs").evidence
+
+
+def test_sandbox_gives_eth0_with_a_private_address_like_a_pod(run_shape) -> None:
+    # alertmanager's cluster listener exits without a private IP to advertise; a pod has one on eth0.
+    cl = run_shape("-need-private-ip")
+    assert cl.result("starts").status is CheckStatus.PASS, cl.result("starts").evidence
+    assert cl.observed is not None
+    assert any(item.startswith("eth0 (10.244.0.2/24") for item in cl.observed.injected), cl.observed.injected
+    assert cl.result("readiness").status is CheckStatus.PASS
+
+
+def _slim_shapes(tmp_path: Path, capsys, *program_args: str) -> tuple[int, str, Path]:
+    """`goslim slim service-shapes --no-ablation --no-compare [-- ARGS]`: exit, terminal text, report dir."""
+    need_tool("go")
+    need_tool("runc")
+    module = tmp_path / APP
+    shutil.copytree(GO_FIXTURES / APP, module)
+    (module / "goslim.yaml").write_text("verify:\n  alive_seconds: 1\n")  # how long verify watches only
+    out = tmp_path / "report"
+    argv = ["slim", str(module), "--report", str(out), "--no-ablation", "--no-compare"]
+    code = main([*argv, "--", *program_args] if program_args else argv)
+    seen = capsys.readouterr()
+    return code, seen.out + seen.err, out
+
+
+def test_without_any_flag_slim_discovers_9090_and_the_manifests_use_it(tmp_path: Path, capsys) -> None:
+    code, terminal, out = _slim_shapes(tmp_path, capsys)
+    run = json.loads((out / "report.json").read_text())
+    SlimRun.model_validate(run)  # report.json reads back as the model it was written from
+    assert code == 0, terminal
+    observed = run["checklist"]["observed"]
+    assert observed["port"] == 9090 and observed["liveness"] == "/-/healthy"
+    assert "ports 9090 (discovered)" in terminal and "liveness GET :9090/-/healthy (discovered)" in terminal
+    assert run["contract"]["ports"] == [9090] and run["contract"]["sources"]["ports"] == "discovered"
+    documents = [d for d in yaml.safe_load_all((out / "deploy" / "k8s.yaml").read_text()) if d]
+    container = documents[0]["spec"]["template"]["spec"]["containers"][0]
+    port = container["ports"][0]
+    assert port["containerPort"] == 9090
+    assert container["livenessProbe"]["httpGet"] == {"path": "/-/healthy", "port": port["name"]}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/-/ready", "port": port["name"]}
+    assert "EXPOSE 9090" in (out / "deploy" / "Dockerfile").read_text()
+
+
+def test_port_80_terminal_output_names_the_bind_error_and_the_fix(tmp_path: Path, capsys) -> None:
+    code, terminal, _ = _slim_shapes(tmp_path, capsys, "-listen", ":80")
+    assert code == 1
+    assert "bind: permission denied" in terminal  # the service's own log line, not only in report.json
+    assert "NET_BIND_SERVICE" in terminal and "--arg" in terminal  # and the ways out
+    assert "cannot bind port 80" in terminal
+    assert "1 line (plain text)" in terminal and "1 lines" not in terminal  # plural forms
+
+
+def test_module_that_needs_cgo_is_bad_input_with_the_fix_on_the_terminal(tmp_path: Path, capsys) -> None:
+    # A reason of the module's own (cgo under CGO_ENABLED=0): exit 2, not "external tool failed" (3).
+    need_tool("go")
+    module = tmp_path / "cgo-required"
+    shutil.copytree(GO_FIXTURES / "cgo-required", module)
+    code = main(["slim", str(module), "--report", str(tmp_path / "report"), "--no-ablation"])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "needs cgo" in err and "--profile default" in err  # the cause and the fix, not only in the report
+
+
+def test_loopback_only_listener_is_not_taken_as_the_pods_port(run_shape) -> None:
+    # caddy's shape: `caddy run` with no config serves only its admin API on localhost:2019.
+    cl = run_shape("-listen", "127.0.0.1:9090")
+    assert cl.observed is not None and cl.observed.port is None
+    assert Listener(proto="tcp", port=9090, loopback=True) in cl.observed.listening
+    ready = cl.result("readiness")
+    assert ready.status is CheckStatus.SKIP and "loopback only (9090/tcp)" in ready.summary
+    assert any(e.startswith("fix: have the service listen on all interfaces") for e in ready.evidence)
+    # Pinned anyway: it answers inside the pod, but not where the kubelet's probes connect.
+    cl = run_shape("-listen", "127.0.0.1:9090", options=QUICK.model_copy(update={"port": 9090}))
+    ready = cl.result("readiness")
+    assert ready.status is CheckStatus.WARN and "the kubelet probes the pod IP" in ready.summary

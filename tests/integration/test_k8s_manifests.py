@@ -85,7 +85,8 @@ def test_manifests_from_a_layout_validate_strictly(
     assert [d["kind"] for d in documents] == ["Deployment", "Deployment", "Service", "PodDisruptionBudget"]
     image = documents[1]["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == f"registry.example.com/team/hello-api@{digest}"  # the digest skopeo computes
-    assert documents[0]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 9  # 3 + 0.4 + 5
+    # preStop 3 + shutdown 0.4 + margin 5 = 8.4 s, rounded up to a 5 s step
+    assert documents[0]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 10
     report = _validate(out, version)
     assert report.count("passed") == 4
 

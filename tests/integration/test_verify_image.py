@@ -131,6 +131,8 @@ def test_cli_failing_image_exits_1_after_the_table(go_build, tmp_path):
     )
     assert res.returncode == 1
     assert "ca-roots" in res.stdout and "fail" in res.stdout  # the table came first
+    # Under the table, the cause: the service's own log line for the failed start.
+    assert any(line.strip().startswith("log: ") for line in res.stdout.splitlines()), res.stdout
     assert "check(s) failed" in res.stderr and "ca-roots" in res.stderr and "Traceback" not in res.stderr
     failures = {
         c.get("name") for c in ET.parse(junit).getroot().iter("testcase") if c.find("failure") is not None

@@ -56,7 +56,7 @@ def blocker(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def small_image(tmp_path_factory: pytest.TempPathFactory) -> str:
-    layer = build_layer([FileEntry.file("app", b"\x7fELF", mode=0o755)])
+    layer = build_layer([FileEntry.file("app", b"#!/bin/true\n", mode=0o755)])
     config = new_config(Platform(os="linux", architecture="amd64"), entrypoint=["/app"], user="65532:65532")
     root = tmp_path_factory.mktemp("small-image") / "layout"
     write_oci_layout(root, Image.build(config, [layer]), "t")

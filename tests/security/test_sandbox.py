@@ -118,9 +118,13 @@ def test_runtime_files_and_env_are_injected(probed):
     injected = checklist.observed.injected
     assert [i.split(" ")[0] for i in injected[:3]] == ["/etc/hosts", "/etc/hostname", "/etc/resolv.conf"]
     assert "HOSTNAME=goslim-verify" in injected
-    # The service bound localhost:8080 and answered: it started, was ready, and stopped cleanly.
-    for check in ("starts", "readiness", "liveness", "shutdown"):
+    assert any(i.startswith("eth0 (10.244.0.2/24") for i in injected)  # a pod's private address
+    # The service bound localhost:8080 and answered: it started, was ready, and stopped cleanly;
+    # readiness warns that the kubelet, probing the pod IP, could not reach a localhost-only port.
+    for check in ("starts", "liveness", "shutdown"):
         assert checklist.result(check).status is CheckStatus.PASS, checklist.result(check).summary
+    ready = checklist.result("readiness")
+    assert ready.status is CheckStatus.WARN and "loopback only" in ready.summary, ready.summary
 
 
 def test_injected_files_leave_the_rootfs_alone(go_build, tmp_path):
@@ -133,7 +137,8 @@ def test_injected_files_leave_the_rootfs_alone(go_build, tmp_path):
     (rootfs / "etc").mkdir()
     (rootfs / "etc" / "hosts").write_text("10.0.0.1 image-owned\n")
     entry = [f"/app/{binary.name}"]
-    config = {"config": {"User": "65532", "Entrypoint": entry, "ExposedPorts": {"8080/tcp": {}}}}
+    cmd = ["-listen", ":8080"]  # every interface: a port the kubelet could reach
+    config = {"config": {"User": "65532", "Entrypoint": entry, "Cmd": cmd, "ExposedPorts": {"8080/tcp": {}}}}
     cl = verify_rootfs(rootfs, config, FAST.model_copy(update={"checks": ("starts", "readiness")}))
     assert [cl.result(c).status for c in ("starts", "readiness")] == [CheckStatus.PASS, CheckStatus.PASS]
     assert (rootfs / "etc" / "hosts").read_text() == "10.0.0.1 image-owned\n"

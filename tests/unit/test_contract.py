@@ -69,6 +69,18 @@ def test_discovery_fills_last_and_only_for_the_probed_port() -> None:
     assert pinned.liveness is not None and pinned.liveness.kind == "tcp" and pinned.liveness.port == 8080
 
 
+def test_a_loopback_only_port_is_not_the_pods() -> None:
+    # caddy's admin API on localhost:2019 beside its site on :8080: only 8080 is a containerPort.
+    observed = Observed(
+        listening=(Listener(proto="tcp", port=2019, loopback=True), Listener(proto="tcp", port=8080)),
+        port=8080,
+    )
+    c = resolve_contract(parse_flags(), ServiceConfig(), main_package="x/caddy", observed=observed)
+    assert c.ports == (8080,)
+    alone = Observed(listening=(Listener(proto="tcp", port=2019, loopback=True),))
+    assert resolve_contract(parse_flags(), ServiceConfig(), observed=alone).ports == ()
+
+
 def test_nothing_known_means_no_probe() -> None:
     c = resolve_contract(parse_flags(), ServiceConfig(), package="./cmd/batch")
     assert c.name == "batch" and c.liveness is None and start_probe(c) is None

@@ -93,12 +93,18 @@ def static_base(facts: BinaryReport, platform: Platform, options: StaticOptions 
     else:
         why = "ca: never" if options.ca == "never" else facts.needs.ca_roots.verdict
         provisions.append(Provision(item="ca-bundle", included=False, reason=why))
-    tz_in = options.tz == "files" or (options.tz == "auto" and facts.needs.zoneinfo.needed)
+    zone_need = facts.needs.zoneinfo
+    tz_in = options.tz == "files" or (options.tz == "auto" and zone_need.needed)
     if tz_in:
         tree = load_zoneinfo(options.tz_source)
-        files += [_dir("/usr"), _dir("/usr/share"), *tree.entries]
         reason = "asked for (tz: files)" if options.tz == "files" else _why(
-            facts.needs.zoneinfo.evidence, "the binary loads named time zones")
+            zone_need.evidence, "the binary loads named time zones")
+        if options.tz == "auto" and zone_need.names is not None:
+            tree, missing = tree.select(zone_need.names)
+            reason = f"only {', '.join([*zone_need.names, 'UTC'])}: {zone_need.detail}"
+            if missing:
+                reason += f"; not in {tree.version}: {', '.join(missing)}"
+        files += [_dir("/usr"), _dir("/usr/share"), *tree.entries]
         provisions.append(Provision(
             item="zoneinfo", included=True, reason=reason, source=tree.source, version=tree.version,
             paths=["/usr/share/zoneinfo"], files=tree.files, bytes=tree.bytes,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import posixpath
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,26 @@ class ZoneinfoTree:
     @property
     def bytes(self) -> int:
         return sum(e.size for e in self.entries)
+
+    def select(self, names: list[str]) -> tuple[ZoneinfoTree, list[str]]:
+        """Only the zones ``names`` (aliases with their targets) plus UTC; and the names not in the tree."""
+        by_path = {e.path: e for e in self.entries}
+        chosen: dict[str, BaseFile] = {}
+        missing: list[str] = []
+        for name in sorted({*names, "UTC"}):
+            path = f"{ZONEINFO_DIR}/{name}"
+            for _hop in range(8):  # an alias may point at another alias; the tree has no loops
+                entry = by_path.get(path)
+                if entry is None or entry.kind == "dir":
+                    missing.append(name)
+                    break
+                chosen[path] = entry
+                if entry.kind == "file":
+                    break
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(path), entry.target))
+        dirs = {d for p in chosen for d in _parents(p) if d.startswith(ZONEINFO_DIR)}
+        subset = [*chosen.values(), *(BaseFile(path=d, kind="dir", mode=0o755) for d in dirs)]
+        return ZoneinfoTree(tuple(sorted(subset, key=lambda e: e.path)), self.source, self.version), missing
 
 
 def load_ca_bundle(source: CaSource = "auto", system_bundle: Path = SYSTEM_CA_BUNDLE) -> CaBundle:
@@ -126,8 +147,43 @@ def _walk_zoneinfo(root: Path) -> list[BaseFile]:
             else:
                 continue
             dirs.update(_parents(dest))
+    entries = _link_duplicates(entries, _link_names(root))
     dir_entries = [BaseFile(path=d, kind="dir", mode=0o755) for d in sorted(dirs)]
     return sorted([*dir_entries, *entries], key=lambda e: e.path)
+
+
+def _link_names(root: Path) -> set[str]:
+    """Zone names tzdata.zi declares as links ("L Asia/Shanghai PRC"): aliases, not zones."""
+    zi = root / "tzdata.zi"
+    if not zi.is_file():
+        return set()
+    with open(zi, "rb") as fh:
+        lines = fh.read(4 << 20).decode("utf-8", "replace").splitlines()
+    return {f"{ZONEINFO_DIR}/{parts[2]}" for parts in (ln.split() for ln in lines)
+            if len(parts) == 3 and parts[0] == "L"}
+
+
+def _link_duplicates(entries: list[BaseFile], links: set[str]) -> list[BaseFile]:
+    """Identical zone files (aliases the tzdata package ships as copies) as symlinks to one of them.
+
+    A tar layer stores each copy in full and gzip's 32 KiB window rarely reaches the earlier one, so
+    copies cost pull bytes; Go reads a zone through a symlink as it reads the file.
+    """
+    canonical: dict[bytes, str] = {}
+    files = [e for e in entries if e.kind == "file"]
+    top_level = ZONEINFO_DIR.count("/") + 1
+    # The zone tzdata.zi names wins over its links, then a region directory over a legacy name.
+    for e in sorted(files, key=lambda e: (e.path in links, e.path.count("/") == top_level, e.path)):
+        canonical.setdefault(e.data, e.path)
+    out = []
+    for e in entries:
+        first = canonical.get(e.data) if e.kind == "file" else None
+        if first is None or first == e.path:
+            out.append(e)
+        else:
+            target = posixpath.relpath(first, posixpath.dirname(e.path))
+            out.append(BaseFile(path=e.path, kind="symlink", mode=0o777, target=target))
+    return out
 
 
 def _parents(path: str) -> list[str]:

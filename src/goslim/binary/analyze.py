@@ -17,6 +17,7 @@ from goslim.binary.packages import ModuleResolver, package_of, packages_of
 from goslim.binary.pclntab import FunctionTable, read_table
 from goslim.binary.source import BinarySource, open_elf, read_binary, sha256_of, windows
 from goslim.binary.upxtool import looks_packed, unpack_copy
+from goslim.binary.zones import LOAD_FROM_TZDATA, LOAD_LOCATION, read_zone_calls
 from goslim.errors import ToolError
 from goslim.runner import Runner, SubprocessRunner
 
@@ -141,6 +142,7 @@ def analyze_image(
     go120 = table is None or table.header.layout == "go1.20"
     packages = packages_of(names, go120=go120)
     linked = LinkedFunctions(names, packages) if table is not None else None
+    zone_calls = read_zone_calls(elf, table, (LOAD_LOCATION, LOAD_FROM_TZDATA)) if table is not None else None
     if table is not None:
         found = build_path_finding(table.file_names, info)
         if found:
@@ -156,7 +158,7 @@ def analyze_image(
         build_info=info,
         packages=package_sizes(packages, sizes, ModuleResolver(info), top),
         sections=section_sizes(elf, sum(sizes)),
-        needs=detect_needs(linked, elf, info),
+        needs=detect_needs(linked, elf, info, zone_calls),
         findings=findings,
         upx_packed=packed,
         analyzed_unpacked_copy=unpacked,

@@ -93,6 +93,9 @@ class Need(Frozen):
     evidence: list[str] = Field(default_factory=list)  # function names (or ELF facts) that prove it
     detail: str = ""
     carrier: str = ""  # what the binary carries instead of the image's files, when answer is CARRIED
+    # zoneinfo only: the zone files the binary can load, when every name is a constant found in it
+    # (plus a TZ the run sets); None when any zone may load.
+    names: list[str] | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -6,10 +6,11 @@ exists. Facts on which files each package reads: REFERENCE.md section 7.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from goslim.binary.elf import ElfImage
 from goslim.binary.models import BuildInfo, Need, NeedAnswer, Needs
+from goslim.binary.zones import LOAD_FROM_TZDATA, LOAD_LOCATION, ZoneCalls, valid_zone_name
 
 NEEDED, NOT_NEEDED, CARRIED = NeedAnswer.NEEDED, NeedAnswer.NOT_NEEDED, NeedAnswer.CARRIED
 
@@ -38,7 +39,10 @@ CA_FALLBACK_PKG = "golang.org/x/crypto/x509roots/fallback"
 CA_FALLBACK_SET = "crypto/x509.SetFallbackRoots"
 # Only the exported LoadLocation: time.loadLocation/loadTzinfo are linked into every program that
 # uses time (initLocal reads $TZ through them), so they prove nothing about named zones.
-ZONE_FUNCS = ("time.LoadLocation",)
+ZONE_FUNCS = (LOAD_LOCATION,)
+# Linked whenever a program uses local time: it reads $TZ or /etc/localtime, never a named zone.
+LOCAL_TIME_FUNC = "time.initLocal"
+LOCAL_TIME_NOTE = "local time falls back to UTC without /etc/localtime; set TZ and goslim will add the zone"
 TZDATA_PKG = "time/tzdata"
 USER_PKG = "os/user"
 RESOLVER_FUNCS = {
@@ -72,8 +76,13 @@ class LinkedFunctions:
         return sorted({n for n, p in zip(names, packages, strict=True) if p == package})
 
 
-def detect_needs(funcs: LinkedFunctions | None, elf: ElfImage | None, info: BuildInfo | None) -> Needs:
-    """Derive each need from the linked function names and the ELF facts.
+def detect_needs(
+    funcs: LinkedFunctions | None,
+    elf: ElfImage | None,
+    info: BuildInfo | None,
+    zone_calls: Mapping[str, ZoneCalls] | None = None,
+) -> Needs:
+    """Derive each need from the linked function names, the ELF facts and the zone-loading call sites.
 
     ``funcs`` is None when there is no readable Go function table (not Go, packed, Go <= 1.15):
     then nothing proves a file is unneeded, so each file need is assumed, and says so.
@@ -85,7 +94,7 @@ def detect_needs(funcs: LinkedFunctions | None, elf: ElfImage | None, info: Buil
         )
     return Needs(
         ca_roots=_ca_roots(funcs),
-        zoneinfo=_zoneinfo(funcs, info),
+        zoneinfo=_zoneinfo(funcs, info, zone_calls or {}),
         passwd=_passwd(funcs),
         resolver=_resolver(funcs),
         loader=_loader(elf),
@@ -111,14 +120,19 @@ def _ca_roots(funcs: LinkedFunctions) -> Need:
     )
 
 
-def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
+def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None, calls: Mapping[str, ZoneCalls]) -> Need:
     evidence = funcs.matching(ZONE_FUNCS)
+    # time's own loadLocation passes file data to LoadLocationFromTZData; other callers bring their own.
+    from_data = calls.get(LOAD_FROM_TZDATA, ZoneCalls())
+    own_data = [c for c in from_data.callers if not c.startswith("time.")]
+    if from_data.as_value:
+        own_data.append("a func value")
     tzdata = funcs.in_package(TZDATA_PKG)
     tags = (info.settings.get("-tags", "") if info else "").split(",")
-    if not evidence:
-        return Need(
-            answer=NOT_NEEDED, detail="time.LoadLocation is not linked (only UTC and /etc/localtime are used)"
-        )
+    if not evidence and not own_data:
+        local = f"; {LOCAL_TIME_NOTE}" if LOCAL_TIME_FUNC in funcs else ""
+        return Need(answer=NOT_NEEDED, detail=f"{LOAD_LOCATION} is not linked{local}")
+    evidence += [f"{LOAD_FROM_TZDATA} called by {c}" for c in own_data]
     if tzdata or "timetzdata" in tags:
         return Need(
             answer=CARRIED,
@@ -126,11 +140,60 @@ def _zoneinfo(funcs: LinkedFunctions, info: BuildInfo | None) -> Need:
             detail="time/tzdata is embedded: zone lookups work without /usr/share/zoneinfo",
             carrier="zoneinfo (time/tzdata)",
         )
-    return Need(
-        answer=NEEDED,
-        evidence=evidence[:MAX_EVIDENCE],
-        detail="time.LoadLocation reads /usr/share/zoneinfo (or $ZONEINFO); or build with -tags timetzdata",
-    )
+    every = "so every zone file may be read; or build with -tags timetzdata"
+    load = calls.get(LOAD_LOCATION)
+    if own_data:
+        callers = ", ".join(own_data[:3])
+        detail = f"the program passes its own zone data to {LOAD_FROM_TZDATA} ({callers}), {every}"
+    elif load is None or load.unreadable:
+        why = load.unreadable if load is not None else "call sites not read"
+        detail = f"{LOAD_LOCATION} reads /usr/share/zoneinfo; zone names not found ({why}), {every}"
+    elif load.dynamic:
+        callers = ", ".join(sorted(set(load.dynamic))[:3])
+        detail = f"{LOAD_LOCATION} is given a name that is not a constant (in {callers}), {every}"
+    else:
+        names = sorted(n for n in load.constant if valid_zone_name(n))
+        where = ", ".join(load.callers[:3])
+        return Need(
+            answer=NEEDED,
+            evidence=[*evidence, f"{where} passes {', '.join(sorted(load.constant))}"][:MAX_EVIDENCE],
+            detail=f"{LOAD_LOCATION} is called only with constant names, read at its call sites "
+            f"({where}): {', '.join(names) or 'none but UTC/Local'}",
+            names=names,
+        )
+    return Need(answer=NEEDED, evidence=evidence[:MAX_EVIDENCE], detail=detail)
+
+
+def with_run_env(needs: Needs, env: Mapping[str, str]) -> Needs:
+    """``needs`` for a run with ``env``: a TZ naming a zone makes that zone file needed.
+
+    Go's time package reads $TZ at the first use of local time: "" and "UTC" mean UTC, a leading
+    ':' is dropped, an absolute path is read as it is, anything else is a file under zoneinfo.
+    The image stage, the Dockerfile and verify all call this, so they agree on the files.
+    """
+    zone = tz_zone(env)
+    need = needs.zoneinfo
+    if zone is None or need.answer is CARRIED:
+        return needs
+    why = f"TZ={zone} in the run's environment"
+    if need.answer is NOT_NEEDED:
+        local = need.detail.replace(f"; {LOCAL_TIME_NOTE}", "")
+        updated = Need(answer=NEEDED, evidence=[why], detail=f"{why}: local time reads that zone ({local})",
+                       names=[zone])
+    else:
+        names = None if need.names is None else sorted({*need.names, zone})
+        evidence = [*need.evidence, why][: MAX_EVIDENCE + 1]
+        updated = need.model_copy(update={"evidence": evidence, "names": names})
+    return needs.model_copy(update={"zoneinfo": updated})
+
+
+def tz_zone(env: Mapping[str, str]) -> str | None:
+    """The zone file a TZ value asks for, None when it needs none (unset, empty, UTC, or a path)."""
+    tz = env.get("TZ")
+    if tz is None:
+        return None
+    tz = tz.removeprefix(":").removeprefix(ZONEINFO_DIRS[0] + "/")
+    return tz if valid_zone_name(tz) else None
 
 
 def _passwd(funcs: LinkedFunctions) -> Need:

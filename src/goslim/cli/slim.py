@@ -12,6 +12,7 @@ from rich.table import Table
 
 from goslim import interrupt
 from goslim.cli.build import resolve_targets
+from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -24,10 +25,11 @@ from goslim.cli.contract_options import (
     contract_flags,
 )
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes, line, plain
+from goslim.cli.output import Output, human_bytes, line, plain
 from goslim.config import load_config
 from goslim.errors import CheckFailedError, ExitStatus, UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain, plan_build
+from goslim.lock import LockFile, lock_path, read_lock, write_lock
 from goslim.oci import ImageReference
 from goslim.pipeline import SlimOptions, check_writable, parse_shard, run_many, select_shard
 from goslim.platform import Platform
@@ -99,6 +101,14 @@ def slim(
         bool,
         typer.Option("--allow-slow-stop", help="Pass even though the service needed SIGKILL to stop."),
     ] = False,
+    redecide: Annotated[
+        bool,
+        typer.Option("--redecide", help="Measure UPX again even while goslim.lock's decision still holds."),
+    ] = False,
+    lock: Annotated[
+        Path | None,
+        typer.Option(help="Lock file of decisions to reuse and record (default: goslim.lock by go.mod)."),
+    ] = None,
     name: NameOpt = None,
     arg: ArgOpt = None,
     env: EnvOpt = None,
@@ -122,6 +132,11 @@ def slim(
     )
     out_root = (report or module_dir / config.report.dir).resolve()
     check_writable(out_root)
+    policy = upx or config.upx.policy
+    the_lock_path = lock or lock_path(module_dir)
+    # The first `--upx auto` run creates the lock; once it exists every run reads and updates it.
+    # A bad lock is one line before any work.
+    locked = read_lock(the_lock_path) if policy == "auto" or the_lock_path.exists() else None
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
     names = {m.import_path: m.name for m in mains}
     dirs = {m.import_path: _relative(m.dir, module_dir) for m in mains}
@@ -152,7 +167,10 @@ def slim(
             allow_slow_stop=allow_slow_stop,
             ablation=not no_ablation,
             compare=not no_compare,
-            upx_policy=upx or config.upx.policy,
+            upx_policy=policy,
+            lock=locked.services.get(package) if locked else None,
+            lock_where=str(the_lock_path),
+            redecide=redecide,
             to=destination(package),
             mount_from=shared_from(package),
             db=db,
@@ -186,6 +204,8 @@ def slim(
         output.note(f"shard {shard} holds none of the {len(mains)} services")
     with output.progress("goslim slim"):
         runs = run_many([options_for(p) for p in selected], jobs or os.cpu_count() or 1, on_stage)
+    if locked is not None and interrupt.requested() is None:  # an interrupted run decided nothing whole
+        _record_lock(locked, runs, the_lock_path, output)
     if several or shard:
         output.emit(runs, lambda c: render_services(c, runs))
     else:
@@ -202,6 +222,15 @@ def slim(
         )
         error.exit_status = ExitStatus(worst)
         raise error
+
+
+def _record_lock(locked: LockFile, runs: list[SlimRun], path: Path, output: Output) -> None:
+    """Write every service's decision into the lock at once; untouched when nothing changed."""
+    for run in runs:
+        if run.lock is not None and (run.lock.upx or run.lock.k8s):
+            locked = locked.with_service(run.package, run.lock)
+    if write_lock(path, locked):
+        output.note(line(("wrote", "bold"), f" {path}: the decisions of this run, to commit"))
 
 
 def _what_failed(run: SlimRun) -> str:
@@ -257,6 +286,7 @@ def render_summary(console: Console, run: SlimRun) -> None:
             style = STATUS_STYLE[r.status.value]
             table.add_row(plain(r.title), f"[{style}]{r.status.value}[/]", plain(r.summary))
         console.print(table)
+        render_causes(console, run.checklist)  # the log line that explains it, and the fix
     if run.analysis and run.analysis.findings:
         console.print("[bold]findings[/]")
         for f in run.analysis.findings:

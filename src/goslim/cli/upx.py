@@ -54,7 +54,9 @@ def upx(
     health: HealthOpt = None,
     readiness: ReadinessOpt = None,
     out: Annotated[Path | None, typer.Option(help="Write the chosen packed binary here.")] = None,
-    repetitions: Annotated[int, typer.Option("--reps", min=1, max=50, help="Launches per variant.")] = 5,
+    repetitions: Annotated[
+        int, typer.Option("--reps", min=1, max=50, help="Least rounds per variant (more while unclear).")
+    ] = 5,
     max_startup_ms: Annotated[
         float | None,
         typer.Option(help="Budget: most start-up cost accepted (goslim.yaml upx.max_startup_ms)."),
@@ -166,6 +168,12 @@ def _compression(name: str) -> Literal["gzip", "zstd"]:
     return "zstd" if name == "zstd" else "gzip"
 
 
+def _cost(cost_ms: float | None, spread_ms: float | None) -> str:
+    if cost_ms is None:
+        return ""
+    return f"{cost_ms:+.0f}" + (f" ± {spread_ms:.0f}" if spread_ms is not None else "")
+
+
 def _probe(flags: ContractFlags, settings: GoslimConfig) -> ProbeSpec | None:
     """The run contract's ready probe (flags, then goslim.yaml's service section)."""
     probe = start_probe(resolve_contract(flags, settings.service))
@@ -176,10 +184,13 @@ def _probe(flags: ContractFlags, settings: GoslimConfig) -> ProbeSpec | None:
 
 def render(console: Console, report: UpxReport, out: Path | None) -> None:
     b = report.binary
-    console.print(line(
-        ("goslim upx", "bold"), f" {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
-        f"· UPX {report.upx_version} · {report.repetitions} launches per variant, medians"
-    ))
+    console.print(
+        line(
+            ("goslim upx", "bold"),
+            f" {b.path.name} ({human_bytes(b.size)}, {b.platform}, {b.go_version}) "
+            f"· UPX {report.upx_version} · {report.repetitions} rounds per variant, medians",
+        )
+    )
     sizes = _table("size and pull (MiB; Δ against unpacked)")
     for col in ("level", "file", "Δ", "gzip", "Δ", "zstd", "Δ", "pack", "upx -t"):
         sizes.add_column(col, justify="left" if col in ("level", "upx -t") else "right", no_wrap=True)
@@ -205,7 +216,7 @@ def render(console: Console, report: UpxReport, out: Path | None) -> None:
         cost.add_row(
             r.level,
             _ms(r.startup_ms),
-            f"{r.startup_cost_ms:+.0f}" if r.startup_cost_ms is not None else "",
+            _cost(r.startup_cost_ms, r.startup_spread_ms),
             _ms(r.ready_ms) if r.ready_ok else "[red]not ready[/]",
             _mib(r.memory.anon_kib * 1024) if r.memory else "",
             _mib(r.memory.file_kib * 1024) if r.memory else "",
@@ -215,6 +226,13 @@ def render(console: Console, report: UpxReport, out: Path | None) -> None:
         )
     console.print(cost)
     console.print(plain(f"start: {report.startup_method}; ready: {report.ready_method}", "dim"))
+    console.print(
+        plain(
+            f"cost: median of paired differences over {report.repetitions} rounds "
+            "± half-width of its 90% confidence interval",
+            "dim",
+        )
+    )
     console.print(
         "[dim]big env: run with a large environment; W^X: run with memory-deny-write-execute; "
         "scan: Go build info readable by scanners[/]"

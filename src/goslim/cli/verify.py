@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from goslim.attestation import attest_verification, find_reusable
+from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
     ContractCommand,
@@ -190,12 +191,7 @@ def render_checklist(console: Console, checklist: Checklist) -> None:
             r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", plain(r.summary), f"{r.seconds:.2f}s"
         )
     console.print(table)
-    for r in checklist.results:
-        if r.status in (CheckStatus.FAIL, CheckStatus.WARN):
-            # Summaries and evidence quote the image's config and its logs: text, never markup.
-            console.print(line((r.id, STYLES[r.status]), ": ", r.summary), highlight=False)
-            for evidence in r.evidence[:6]:
-                console.print(line("  ", (evidence, "dim")), highlight=False)
+    render_causes(console, checklist)
     counts = checklist.counts()
     net = checklist.seconds - checklist.deliberate_wait_seconds
     console.print(

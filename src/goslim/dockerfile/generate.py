@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goslim import __version__
 from goslim.binary import BinaryReport, Needs
+from goslim.binary.needs import with_run_env
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract
@@ -221,7 +222,8 @@ def plan_dockerfile(
         user=config.image.user,
         workdir=config.image.workdir,
         has_go_sum=(module_dir / "go.sum").is_file(),
-        needs=report.needs if report else None,
+        # The image stage's rule: the binary's needs plus the zone a TZ in the contract names.
+        needs=with_run_env(report.needs, contract.env) if report else None,
         needs_from=str(report.path) if report else "",
         dynamic=not report.elf.static if report else False,
     )
@@ -349,7 +351,9 @@ def _describe_base(base: FinalBase) -> str:
 
 def _describe_needs(spec: DockerfileSpec) -> str:
     flags = _wanted(spec.needs)
-    wanted = [n for n, on in zip(("CA roots", "zoneinfo", "passwd"), flags, strict=True) if on]
+    zones = spec.needs.zoneinfo.names if spec.needs is not None else None
+    zoneinfo = "zoneinfo" if zones is None else f"zoneinfo (loaded: only {', '.join([*zones, 'UTC'])})"
+    wanted = [n for n, on in zip(("CA roots", zoneinfo, "passwd"), flags, strict=True) if on]
     how = "measured on the built binary" if spec.needs is not None else "assumed, no binary analyzed"
     return f"({how}): {', '.join(wanted) or 'none'}"
 

@@ -19,6 +19,7 @@ from goslim.bases import Base, BaseFile, check_compatible, scratch_base, static_
 from goslim.bases.gaps import missing_needs
 from goslim.bases.remote import remote_base
 from goslim.binary import BinaryReport, NeedAnswer
+from goslim.binary.needs import with_run_env
 from goslim.errors import UserInputError
 from goslim.gobuild import Binary
 from goslim.image.inspect import ImageStats, image_stats
@@ -53,7 +54,7 @@ class AssembledImage(BaseModel):
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
-    image: Any = Field(default=None, exclude=True)  # goslim.oci.Image; None when read back from report.json
+    image: Any = Field(default=None, exclude=True)  # goslim.oci.Image; None when read back from JSON
     digest: str
     platform: str
     compression: str
@@ -109,7 +110,8 @@ def assemble(
     needs it answers decide what the base carries, and verify reads the same answers.
     """
     options = options or ImageOptions()
-    facts = report
+    # The needs of this run: the binary's, plus the zone a TZ in the image's environment names.
+    facts = report.model_copy(update={"needs": with_run_env(report.needs, options.env)})
     base = resolve_base(base_spec, facts, binary.platform, options, reader)
     check_compatible(facts, base)
     entry_path = posixpath.join(options.app_dir, binary.name)

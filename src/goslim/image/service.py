@@ -120,6 +120,8 @@ def price_tz(service: Service, options: ImageOptions, progress: Progress = _quie
     embedded_now = any(TZ_TAG in flag for flag in service.binary.flags)
     if tz == "none" or (not zone_need.needed and not embedded_now) or service.module_dir is None:
         return None
+    if zone_need.names is not None and not embedded_now:
+        return None  # a few named zone files always cost less than embedding the whole database
     with tempfile.TemporaryDirectory(prefix="goslim-tz-") as tmp:
         other = build_service(
             service.module_dir,

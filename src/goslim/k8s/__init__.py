@@ -7,8 +7,9 @@ from goslim.k8s.manifests import (
     name_from_repository,
     probes_from_contract,
     split_replicas,
+    startup_window,
 )
-from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, Resources
+from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, Resources, TimingChoice
 from goslim.k8s.plan import plan_k8s
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Probe",
     "Probes",
     "Resources",
+    "TimingChoice",
     "build_manifests",
     "grace_period",
     "name_from_repository",
@@ -25,4 +27,5 @@ __all__ = [
     "probes_from_contract",
     "resolve_image",
     "split_replicas",
+    "startup_window",
 ]

@@ -9,9 +9,21 @@ import yaml
 
 from goslim.contract import Probe as ContractProbe
 from goslim.contract import RunContract
-from goslim.k8s.models import K8sInput, Manifests, Probe, Probes
+from goslim.k8s.models import K8sInput, Manifests, Probe, Probes, TimingChoice
 
 DEFAULT_GRACE_SECONDS = 30  # Kubernetes' own default when nothing was measured
+# Values from timings move in coarse steps, so a re-run on the same code writes the same bytes.
+GRACE_STEP_SECONDS = 5
+# Start-up probe windows (seconds) and the (periodSeconds, failureThreshold) that make each.
+STARTUP_WINDOWS: tuple[tuple[int, int, int], ...] = (
+    (10, 1, 10),
+    (30, 1, 30),
+    (60, 2, 30),
+    (120, 2, 60),
+    (300, 5, 60),
+    (600, 10, 60),
+)
+UNMEASURED_STARTUP_WINDOW = 60
 NAME_LABEL = "app.kubernetes.io/name"
 TRACK_LABEL = "track"
 
@@ -21,14 +33,25 @@ def probes_from_contract(contract: RunContract, *, startup_seconds: float | None
     (or was given), TCP on the port otherwise, none when no port is known (nothing is invented)."""
     if contract.probe_port is None:
         return Probes()
-    # Startup budget: three times the measured start-up plus slack, or a minute when unmeasured.
-    budget = 60 if startup_seconds is None else max(10, math.ceil(3 * startup_seconds + 5))
+    period, threshold = startup_window(startup_seconds)[1:]
     live, ready = contract.liveness, contract.readiness
     return Probes(
-        startup=_k8s_probe(live, period_seconds=1, failure_threshold=budget),
+        startup=_k8s_probe(live, period_seconds=period, failure_threshold=threshold),
         liveness=_k8s_probe(live, period_seconds=10, failure_threshold=3),
         readiness=_k8s_probe(ready, period_seconds=5, failure_threshold=2),
     )
+
+
+def startup_window(startup_seconds: float | None) -> tuple[int, int, int]:
+    """(window, periodSeconds, failureThreshold) of the start-up probe: the smallest window of
+    STARTUP_WINDOWS that holds three times the measured start-up plus 5 s (a minute when unmeasured)."""
+    need = UNMEASURED_STARTUP_WINDOW if startup_seconds is None else 3 * startup_seconds + 5
+    for window, period, threshold in STARTUP_WINDOWS:
+        if need <= window:
+            return window, period, threshold
+    window, period, threshold = STARTUP_WINDOWS[-1]
+    times = math.ceil(need / window)  # beyond the table: whole multiples of its last window
+    return window * times, period, threshold * times
 
 
 def _k8s_probe(probe: ContractProbe | None, *, period_seconds: int, failure_threshold: int) -> Probe | None:
@@ -42,18 +65,21 @@ def _k8s_probe(probe: ContractProbe | None, *, period_seconds: int, failure_thre
 
 
 def grace_period(spec: K8sInput) -> tuple[int, str]:
-    """terminationGracePeriodSeconds and why: preStop sleep + measured shutdown + margin."""
+    """terminationGracePeriodSeconds and why: preStop sleep + measured shutdown + margin, rounded up
+    to a whole GRACE_STEP_SECONDS step (the why keeps the raw measurement)."""
     if spec.grace_seconds is not None:
         return max(spec.grace_seconds, spec.prestop_sleep_seconds + 1), "as given"
     if spec.shutdown_seconds is None:
         return max(DEFAULT_GRACE_SECONDS, spec.prestop_sleep_seconds + 1), (
             "shutdown time not measured: Kubernetes' default 30 s (pass --shutdown-seconds)"
         )
-    seconds = math.ceil(spec.prestop_sleep_seconds + spec.shutdown_seconds + spec.grace_margin_seconds)
+    needed = spec.prestop_sleep_seconds + spec.shutdown_seconds + spec.grace_margin_seconds
+    seconds = GRACE_STEP_SECONDS * math.ceil(needed / GRACE_STEP_SECONDS)
     killed = " (it needed SIGKILL: the real shutdown time is unknown)" if spec.needed_kill else ""
     return max(seconds, 1), (
         f"measured shutdown {spec.shutdown_seconds:.2f} s{killed} + margin {spec.grace_margin_seconds:g} s"
         + (f" + preStop {spec.prestop_sleep_seconds} s" if spec.prestop_sleep_seconds else "")
+        + f", rounded up to a {GRACE_STEP_SECONDS} s step"
     )
 
 
@@ -121,7 +147,44 @@ def build_manifests(spec: K8sInput) -> Manifests:
         replicas=replicas,
         notes=notes,
         slow_stop=spec.needed_kill,
+        timings=timing_choices(spec, grace),
     )
+
+
+def timing_choices(spec: K8sInput, grace: int) -> list[TimingChoice]:
+    """The manifest values that come from measured times, each with its rule and the raw figure."""
+    if spec.grace_seconds is not None:
+        grace_rule = "as given"
+    elif spec.shutdown_seconds is None:
+        grace_rule = "shutdown not measured: Kubernetes' default"
+    else:
+        grace_rule = (
+            f"measured shutdown + {spec.grace_margin_seconds:g} s margin"
+            + (f" + preStop {spec.prestop_sleep_seconds} s" if spec.prestop_sleep_seconds else "")
+            + f", rounded up to a {GRACE_STEP_SECONDS} s step"
+        )
+    shutdown = "" if spec.shutdown_seconds is None else f"shutdown {spec.shutdown_seconds:.3f} s"
+    choices = [
+        TimingChoice(
+            field="terminationGracePeriodSeconds", value=str(grace), rule=grace_rule, measured=shutdown
+        )
+    ]
+    probe = spec.probes.startup
+    if probe is not None:
+        windows = "/".join(str(w) for w, _, _ in STARTUP_WINDOWS)
+        choices.append(
+            TimingChoice(
+                field="startupProbe",
+                value=f"periodSeconds {probe.period_seconds}, failureThreshold {probe.failure_threshold}",
+                rule=(
+                    "start-up not measured: a 60 s window"
+                    if spec.startup_seconds is None
+                    else f"the smallest window of {windows} s holding 3 x measured start-up + 5 s"
+                ),
+                measured="" if spec.startup_seconds is None else f"start-up {spec.startup_seconds:.3f} s",
+            )
+        )
+    return choices
 
 
 def _comments(spec: K8sInput, grace: int) -> list[str]:

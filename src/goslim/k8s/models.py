@@ -89,6 +89,15 @@ class K8sInput(Frozen):
         return f"{self.image_ref}@{self.digest}"
 
 
+class TimingChoice(Frozen):
+    """A manifest value derived from a measured time: what was written, by which rule, from what."""
+
+    field: str  # terminationGracePeriodSeconds, startupProbe
+    value: str  # as written in the YAML
+    rule: str  # how the value follows from the measurement (the same on every run)
+    measured: str = ""  # this run's raw measurement ('' when none was taken)
+
+
 class Manifests(Frozen):
     """The generated objects, their YAML, and what the user should know."""
 
@@ -97,4 +106,5 @@ class Manifests(Frozen):
     grace_seconds: int
     replicas: dict[str, int]  # track -> replicas
     notes: list[str]
+    timings: list[TimingChoice] = Field(default_factory=list)  # values rounded from measured times
     slow_stop: bool = False  # shutdown needed SIGKILL: the YAML says so; commands exit 1 unless allowed

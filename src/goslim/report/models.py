@@ -10,6 +10,7 @@ from goslim.binary import BinaryReport
 from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
+from goslim.lock import ServiceLock
 from goslim.models import Frozen
 from goslim.scan.models import ScanReport
 from goslim.upx.models import UpxReport
@@ -68,6 +69,31 @@ class BaseRow(Frozen):
     detail: str = ""
 
 
+Source = Literal[
+    "measured now",
+    "reused from goslim.lock",
+    "set by hand in goslim.lock",
+    "as asked",
+    "rounded from this run's timings",
+]
+
+
+class Decision(Frozen):
+    """One decision: what was decided, the rule and inputs it follows from, and where it came from.
+
+    ``subject``, ``value``, ``reason`` and ``inputs`` are the decision; ``source`` says whether this
+    run measured it or reused it, and ``measured_now`` holds this run's raw figures behind a rounded
+    value (noise: they never change the value by themselves).
+    """
+
+    subject: str
+    value: str
+    reason: str
+    inputs: dict[str, str] = Field(default_factory=dict)
+    source: Source
+    measured_now: dict[str, str] = Field(default_factory=dict)
+
+
 class SlimRun(Frozen):
     """Everything the report renders; serialised as the report's JSON."""
 
@@ -80,7 +106,9 @@ class SlimRun(Frozen):
     ablation: Ablation | None = None
     binary: Binary | None = None
     analysis: BinaryReport | None = None
-    upx: UpxReport | None = None
+    upx: UpxReport | None = None  # the measurements, when UPX was measured in this run
+    decisions: list[Decision] = Field(default_factory=list)  # what shaped the shipped artifacts, and why
+    lock: ServiceLock | None = None  # this package's goslim.lock entry after the run
     contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
     image: AssembledImage | None = None
     image_location: str | None = None

@@ -71,6 +71,11 @@ def to_markdown(run: SlimRun) -> str:
     lines = [f"### goslim: {markdown_code(run.package or run.module_dir)} — exit {run.exit_status}", ""]
     lines += ["| stage | result | detail |", "|---|---|---|"]
     lines += [f"| {c(s.stage)} | {c(s.status)} | {c(s.message)} |" for s in run.stages]
+    if run.decisions:
+        lines += ["", "| decision | value | source | reason |", "|---|---|---|---|"]
+        lines += [
+            f"| {c(d.subject)} | {c(d.value)} | {c(d.source)} | {c(d.reason)} |" for d in run.decisions
+        ]
     if run.journey:
         first = run.journey[0].size
         lines += ["", "| size journey | bytes | vs default build |", "|---|---:|---:|"]

@@ -16,6 +16,7 @@ from goslim.runner import Runner
 from goslim.sizes import percent_change
 from goslim.upx.errors import UpxRefusedError
 from goslim.upx.levels import check_policy, level_flags
+from goslim.upx.margin import MIN_REPETITIONS, measure_startup, paired_cost
 from goslim.upx.measure import (
     SIZE_METHOD,
     LayerSizes,
@@ -25,16 +26,15 @@ from goslim.upx.measure import (
     kubernetes_env,
     launch_env,
     layer_sizes,
-    measure_runtime,
     plan_startup,
     require_ready_baseline,
 )
 from goslim.upx.models import Budget, LevelRow, UpxDecision, UpxReport
-from goslim.upx.policy import decide
+from goslim.upx.policy import Previous, decide
 from goslim.upx.risks import assess_risks, scanner_view, selinux_state
 from goslim.upx.tool import Upx
 
-DEFAULT_REPETITIONS = 5
+DEFAULT_REPETITIONS = MIN_REPETITIONS
 LARGE_ENV_COUNT = 1000
 
 
@@ -108,12 +108,15 @@ def evaluate(
     args: tuple[str, ...] = (),
     runner: Runner | None = None,
     progress: Progress | None = None,
+    previous: Previous | None = None,
 ) -> UpxReport:
     """Pack ``binary`` at each level, measure every variant in the same run, and decide.
 
     Packed files go to ``work_dir`` (a new temporary directory when not given) and stay
     there: the decision's ``binary`` points into it. ``env`` and ``args`` are the run contract's:
-    runs to ready start the binary as the service runs.
+    runs to ready start the binary as the service runs. ``repetitions`` is the least number of
+    rounds; more are run while a level's start-up verdict is within its spread of the budget.
+    ``previous`` is the decision an earlier run recorded, kept when the new verdict is unclear.
     """
     step = progress or (lambda _text: None)
     for level in levels:
@@ -133,6 +136,17 @@ def evaluate(
         packed[level] = (_packed_binary(binary, level, out), run.seconds, ok, evidence)
     if sha256_file(binary.path)[0] != binary.sha256:
         raise ToolError(f"upx modified its input {binary.path}", tool="upx")
+    step("layer sizes")
+    sizes = {"unpacked": layer_sizes(binary.path)} | {
+        level: layer_sizes(packed[level][0].path) for level in levels
+    }
+    changes = {level: _changes(sizes[level], sizes["unpacked"]) for level in levels}
+    # Sizes are exact: only the levels that save enough need a clear start-up verdict.
+    decisive = [
+        level
+        for level in levels
+        if -changes[level][f"{budget.compression}_change_pct"] >= budget.min_pull_saving_pct
+    ]
 
     with tempfile.TemporaryDirectory(prefix="goslim-upx-run-") as cwd_name:
         cwd = Path(cwd_name)
@@ -140,8 +154,15 @@ def evaluate(
         step("looking for a version flag")
         plan = plan_startup(binary.path, probe, run_env, cwd, args=args)
         variants = {"unpacked": binary.path} | {level: packed[level][0].path for level in levels}
-        figures = measure_runtime(
-            variants, plan, env=run_env, cwd=cwd, repetitions=repetitions, progress=step
+        figures, rounds = measure_startup(
+            variants,
+            plan,
+            env=run_env,
+            cwd=cwd,
+            max_ms=budget.max_startup_ms,
+            decisive=decisive if policy == "auto" else (),
+            repetitions=repetitions,
+            progress=step,
         )
         require_ready_baseline(figures["unpacked"], plan)
         step("large-environment smoke run")
@@ -152,27 +173,21 @@ def evaluate(
             name: _smoke(path, plan, run_env, cwd, deny_write_exec=True)[1] if wx else ""
             for name, path in variants.items()
         }
+    smoke = {"large": large, "denied": denied}
 
-    step("layer sizes")
-    base_sizes = layer_sizes(binary.path)
-    rows = [
-        _row("unpacked", binary, base_sizes, figures["unpacked"], pack_run=None, large=large, denied=denied)
-    ]
-    base = rows[0]
+    base = _row("unpacked", binary, sizes["unpacked"], figures["unpacked"], pack_run=None, **smoke)
+    rows = [base]
     for level in levels:
         packed_binary, seconds, ok, evidence = packed[level]
-        sizes = layer_sizes(packed_binary.path)
         fig = figures[level]
-        row = _row(
-            level, packed_binary, sizes, fig, pack_run=(seconds, ok, evidence), large=large, denied=denied
-        )
+        row = _row(level, packed_binary, sizes[level], fig, pack_run=(seconds, ok, evidence), **smoke)
+        cost = paired_cost(figures["unpacked"].startup_samples_ms, fig.startup_samples_ms)
         rows.append(
             row.model_copy(
                 update={
-                    "size_change_pct": percent_change(row.size, base.size),
-                    "gzip_change_pct": percent_change(row.layer_gzip, base.layer_gzip),
-                    "zstd_change_pct": percent_change(row.layer_zstd, base.layer_zstd),
-                    "startup_cost_ms": _cost(row.startup_ms, base.startup_ms),
+                    **changes[level],
+                    "startup_cost_ms": cost[0] if cost else None,
+                    "startup_spread_ms": cost[1] if cost else None,
                     "output_matches": _output_matches(fig, figures["unpacked"], plan),
                 }
             )
@@ -181,20 +196,20 @@ def evaluate(
     risks = assess_risks(
         facts, rows, env_count=len(big_env), env_bytes=env_size(big_env), selinux=selinux_state()
     )
-    level, reason = decide(rows, policy, budget)
+    level, reason, basis = decide(rows, policy, budget, previous)
     chosen = packed[level][0] if level else None
     return UpxReport(
         binary=binary,
         upx_version=version,
         budget=budget,
         levels=list(levels),
-        repetitions=repetitions,
+        repetitions=rounds,
         startup_method=plan.startup_method(),
         ready_method=plan.ready_method(),
         size_method=SIZE_METHOD,
         rows=rows,
         risks=risks,
-        decision=UpxDecision(policy=policy, level=level, reason=reason, binary=chosen),
+        decision=UpxDecision(policy=policy, level=level, reason=reason, basis=basis, binary=chosen),
     )
 
 
@@ -210,11 +225,12 @@ def apply_policy(
     args: tuple[str, ...] = (),
     runner: Runner | None = None,
     progress: Progress | None = None,
+    previous: Previous | None = None,
 ) -> tuple[Binary, UpxReport | None]:
     """For the pipeline: the Binary to ship under ``--upx off|auto|LEVEL`` and the report behind it.
 
     ``auto_levels`` is what ``auto`` evaluates (goslim.yaml ``upx.levels``). The unpacked
-    ``binary`` is returned when nothing is chosen.
+    ``binary`` is returned when nothing is chosen. ``previous`` is kept when the margin is unclear.
     """
     check_policy(policy)
     if policy == "off":
@@ -231,8 +247,36 @@ def apply_policy(
         args=args,
         runner=runner,
         progress=progress,
+        previous=previous,
     )
     return (report.decision.binary or binary), report
+
+
+def replay(
+    binary: Binary,
+    level: str,
+    probe: ProbeSpec | None,
+    *,
+    work_dir: Path,
+    env: Mapping[str, str] | None = None,
+    args: tuple[str, ...] = (),
+    runner: Runner | None = None,
+) -> Binary:
+    """Pack ``binary`` at a level decided earlier and check the level is valid for it: a known
+    level, packable, ``upx -t`` passed, and one run of the packed binary (version flag or ready)."""
+    level_flags(level)
+    packed = pack(binary, level, work_dir / f"{binary.path.name}.{level}", runner=runner)
+    with tempfile.TemporaryDirectory(prefix="goslim-upx-run-") as cwd_name:
+        cwd = Path(cwd_name)
+        run_env = launch_env(probe, env)
+        plan = plan_startup(binary.path, probe, run_env, cwd, args=args)
+        ok, how = _smoke(packed.path, plan, run_env, cwd)
+    if not ok:
+        raise UpxRefusedError(
+            f"{binary.path.name} packed at {level} does not run: {how}",
+            hint="choose another level, or measure again with --redecide",
+        )
+    return packed
 
 
 def _packed_binary(binary: Binary, level: str, path: Path) -> Binary:
@@ -316,8 +360,13 @@ def _with_problems(row: LevelRow) -> LevelRow:
     return row.model_copy(update={"problems": problems})
 
 
-def _cost(value: float | None, baseline: float | None) -> float | None:
-    return None if value is None or baseline is None else round(value - baseline, 2)
+def _changes(sizes: LayerSizes, baseline: LayerSizes) -> dict[str, float]:
+    """A level's size changes against the unpacked binary, as LevelRow fields."""
+    return {
+        "size_change_pct": percent_change(sizes.size, baseline.size),
+        "gzip_change_pct": percent_change(sizes.gzip, baseline.gzip),
+        "zstd_change_pct": percent_change(sizes.zstd, baseline.zstd),
+    }
 
 
 def _output_matches(fig: RuntimeFigures, base: RuntimeFigures, plan: StartupPlan) -> bool | None:

@@ -164,8 +164,12 @@ def measure_runtime(
     cwd: Path,
     repetitions: int,
     progress: Progress | None = None,
+    timing_only: bool = False,
 ) -> dict[str, RuntimeFigures]:
-    """Launch every variant ``repetitions`` times, interleaved; the first variant is the baseline."""
+    """Launch every variant ``repetitions`` times, interleaved; the first variant is the baseline.
+
+    ``timing_only`` skips the run to ready (and so memory) when a version flag times start-up.
+    """
     figures = {name: RuntimeFigures() for name in variants}
     for rep in range(repetitions):
         for name, path in variants.items():
@@ -176,7 +180,7 @@ def measure_runtime(
                 progress(f"run {rep + 1}/{repetitions}: {name}")
             if plan.version_flag:
                 _version_run(path, plan, env, cwd, fig)
-            if not fig.failure:
+            if not fig.failure and not (timing_only and plan.version_flag):
                 _ready_run(path, plan, env, cwd, fig, timing_is_startup=plan.version_flag is None)
     return figures
 

@@ -54,7 +54,8 @@ class LevelRow(Frozen):
     upx_test_evidence: str = ""
     startup_ms: float | None = None  # median, by the report's startup_method
     startup_samples_ms: list[float] = Field(default_factory=list)
-    startup_cost_ms: float | None = None  # startup_ms minus the unpacked one, same run
+    startup_cost_ms: float | None = None  # median of (this minus unpacked) over the rounds, same run
+    startup_spread_ms: float | None = None  # half-width of that median's >= 90% confidence interval
     ready_ok: bool = False
     ready_ms: float | None = None  # median exec-to-ready
     ready_detail: str = ""
@@ -84,12 +85,19 @@ class Risk(Frozen):
     evidence: list[str] = Field(default_factory=list)
 
 
+# How a decision was reached: every verdict it rests on held by more than the spread
+# ("margin holds"), an unclear verdict kept the previous decision, or the conservative choice
+# was shipped because nothing earlier was recorded; "as asked" for a named level, "off" for none.
+DecisionBasis = Literal["margin holds", "kept previous", "conservative", "as asked", "off"]
+
+
 class UpxDecision(Frozen):
     """What to ship: a packed level, or none, and why in one line."""
 
     policy: str
     level: str | None
     reason: str
+    basis: DecisionBasis = "margin holds"
     binary: Binary | None = None  # the packed Binary to ship, when a level was chosen
 
 
@@ -100,7 +108,7 @@ class UpxReport(Frozen):
     upx_version: str
     budget: Budget
     levels: list[str]
-    repetitions: int
+    repetitions: int  # rounds launched: the minimum, plus those needed to make the verdicts clear
     startup_method: str
     ready_method: str
     size_method: str

@@ -2,15 +2,19 @@
 
 Docker, containerd and Kubernetes bind-mount /etc/hosts, /etc/hostname and /etc/resolv.conf
 into every container whatever the image holds, and set HOSTNAME. goslim writes the same files
-into the bundle and mounts them read-only, so the image's rootfs is never changed. The sandbox
-has only a loopback network, so resolv.conf names a cluster DNS address that is unreachable
-from it: a lookup of a non-local name fails at once, as in a network namespace without DNS.
+into the bundle and mounts them read-only, so the image's rootfs is never changed. A pod also has
+eth0 with a private address (cluster peers such as alertmanager advertise it); when goslim runs
+as root with ip(8) and nsenter(1), a createRuntime hook gives the container's network namespace
+an eth0 (one end of a veth pair whose other end stays inside, so nothing leaves the sandbox) with
+a pod-style address and no route out. resolv.conf names a cluster DNS address that is unreachable
+from the sandbox: a lookup of a non-local name fails at once, as in a network namespace without DNS.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,23 @@ KUBERNETES_ENV = (
     ("KUBERNETES_PORT_443_TCP_ADDR", "10.96.0.1"),
 )
 FILE_OPTIONS = ["rbind", "ro", "nosuid", "nodev", "noexec"]
+# A pod's eth0: an address from kubeadm-style pod CIDRs; the veth's other end stays in the sandbox.
+POD_IP, POD_PREFIX, POD_PEER = "10.244.0.2", 24, "goslim-peer"
+POD_NET_LABEL = f"eth0 ({POD_IP}/{POD_PREFIX}, a pod's private address; no route out)"
+# ip -batch commands that give the container's network namespace a pod's eth0.
+POD_NET_BATCH = (
+    f"link add eth0 type veth peer name {POD_PEER}\n"
+    f"link set {POD_PEER} up\n"
+    f"addr add {POD_IP}/{POD_PREFIX} dev eth0\n"
+    "link set eth0 up\n"
+)
+# Run by the runtime before the process starts, with the container's state (JSON, "pid":N) on
+# stdin; $1 nsenter, $2 ip, $3 the batch file. A failure never stops the run: observe checks for
+# eth0 afterwards and says when the pod network could not be given.
+_POD_NET_SCRIPT = (
+    "read -r state || true; pid=${state#*'\"pid\":'}; pid=${pid# }; pid=${pid%%[!0-9]*}; "
+    '[ -n "$pid" ] && "$1" --net="/proc/$pid/ns/net" "$2" -batch "$3" >/dev/null 2>&1; exit 0'
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +122,10 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         extra_env=[f"{k}={v}" for k, v in added],
         writable=options.writable,
     )
+    hook = _pod_network_hook(bundle)
+    if hook is not None:
+        spec["hooks"] = {"createRuntime": [hook]}
+        injected.append(POD_NET_LABEL)
     (bundle / "config.json").write_text(json.dumps(spec, indent=1))
     confinement = (
         f"seccomp: the Docker/containerd default profile ({profile_source()}): "
@@ -109,9 +134,22 @@ def write_bundle(bundle: Path, process: ContainerProcess, rootfs: Path, options:
         "cgroup namespace",
         f"cpu limit: {options.cpus:g} CPU{'s' if options.cpus > 1 else ''} as a CFS quota",
         f"memory limit: {options.memory_mb} MiB; pids limit: {options.pids}",
-        "read-only root, no capabilities, no-new-privileges, loopback-only network",
+        "read-only root, no capabilities, no-new-privileges, "
+        + ("network: loopback and eth0, no route out" if hook else "loopback-only network"),
     )
     return Sandbox(tuple(injected), confinement)
+
+
+def _pod_network_hook(bundle: Path) -> dict[str, Any] | None:
+    """The createRuntime hook that gives the container eth0, or None where it cannot (not root,
+    no sh, ip(8) or nsenter(1))."""
+    sh, ip, nsenter = shutil.which("sh"), shutil.which("ip"), shutil.which("nsenter")
+    if os.geteuid() != 0 or sh is None or ip is None or nsenter is None:
+        return None
+    batch = bundle / "pod-net.ip"
+    batch.write_text(POD_NET_BATCH)
+    args = ["sh", "-c", _POD_NET_SCRIPT, "goslim-pod-net", nsenter, ip, str(batch)]
+    return {"path": sh, "args": args, "timeout": 20}
 
 
 def _id_map(options: VerifyOptions, highest_id: int, work_dir: Path) -> tuple[IdMap | None, str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from goslim import interrupt
 from goslim.probe import ProbeResult, ProbeSpec, WaitResult, probe_once, speaks_first, wait_until
-from goslim.verify.bundle import write_bundle
+from goslim.verify.bundle import POD_NET_LABEL, write_bundle
 from goslim.verify.cgroups import LimitUsage, limit_usage
 from goslim.verify.logs import LogFacts, analyze_logs, read_span, read_stream
 from goslim.verify.models import Listener, Observed, ProbeAnswer, ProbeSettings, VerifyOptions
@@ -124,6 +124,7 @@ def observe(
             progress("starting the container")
             container = runtime.start(runtime.new_id(), bundle, timeout=options.start_timeout_seconds)
             obs.start_seconds = container.ready - container.started
+            obs.injected = _confirm_pod_network(obs.injected, container.pid)
             obs.phase_seconds["start"] = obs.start_seconds
             _observe_running(runtime, container, process=process, options=options, obs=obs, progress=progress)
             obs.logs = _read_logs(container, obs)
@@ -133,6 +134,24 @@ def observe(
                 runtime.remove(container)
             shutil.rmtree(bundle, ignore_errors=True)
     return obs
+
+
+def _confirm_pod_network(injected: tuple[str, ...], pid: int) -> tuple[str, ...]:
+    """Keep the eth0 entry only when the container's network namespace has eth0 (the hook that
+    adds it does not stop the run when it fails)."""
+    if POD_NET_LABEL not in injected:
+        return injected
+    try:
+        with open(f"/proc/{pid}/net/dev", encoding="ascii", errors="replace") as f:
+            names = {line.split(":", 1)[0].strip() for line in f.read(1 << 16).splitlines() if ":" in line}
+    except OSError:
+        names = set()
+    if "eth0" in names:
+        return injected
+    return tuple(
+        "no eth0: the pod network could not be set up (loopback only)" if item == POD_NET_LABEL else item
+        for item in injected
+    )
 
 
 def _observe_running(
@@ -299,7 +318,7 @@ def _discover_paths(obs: RunObservation, netns: int) -> tuple[ProbeAnswer, ...]:
     the catch-all speaking, and proves nothing; a path with its own answer is a handler of its own
     (node_exporter's landing page answers any path, its /metrics is still /metrics).
     """
-    ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, external_first=True) if p != obs.port)]
+    ports = [obs.port, *(p for p in _tcp_ports(obs.listeners, reachable_only=True) if p != obs.port)]
     answers: list[ProbeAnswer] = []
     for port in [p for p in ports if p is not None][:MAX_DISCOVERY_PORTS]:
         if speaks_first(port, netns):
@@ -407,11 +426,11 @@ def _record_listeners(obs: RunObservation, pid: int) -> tuple[Listener, ...]:
     return now
 
 
-def _tcp_ports(found: tuple[Listener, ...], *, external_first: bool = False) -> tuple[int, ...]:
-    tcp = [li for li in found if li.proto == "tcp"]
-    if external_first:
-        tcp.sort(key=lambda li: (li.loopback, li.port))
-    return tuple(dict.fromkeys(li.port for li in tcp))
+def _tcp_ports(found: tuple[Listener, ...], *, reachable_only: bool = False) -> tuple[int, ...]:
+    """TCP ports listened on; ``reachable_only``: not those bound to loopback alone, which the
+    kubelet's probes and a Service cannot reach (they connect to the pod IP)."""
+    tcp = [li for li in found if li.proto == "tcp" and not (reachable_only and li.loopback)]
+    return tuple(dict.fromkeys(li.port for li in sorted(tcp, key=lambda li: li.port)))
 
 
 def _log_offsets(container: Container) -> tuple[int, int]:
@@ -458,7 +477,7 @@ def observed_facts(obs: RunObservation) -> Observed:
 def _discover_port(container: Container, startup: ProbeSettings) -> int | None:
     deadline = time.monotonic() + startup.period_seconds * startup.failure_threshold
     while time.monotonic() < deadline and container.running():
-        ports = _tcp_ports(listeners(container.pid), external_first=True)
+        ports = _tcp_ports(listeners(container.pid), reachable_only=True)
         if ports:
             return ports[0]
         time.sleep(startup.period_seconds)

@@ -119,7 +119,7 @@ def check_logs(obs: RunObservation) -> CheckResult:
         else "plain text"
     )
     evidence = [
-        f"stdout: {_lines(facts.stdout_lines)}, stderr: {_lines(facts.stderr_lines)}",
+        f"stdout: {_count(facts.stdout_lines)}, stderr: {_count(facts.stderr_lines)}",
         *(f"log: {line}" for line in facts.last_lines[:3]),
     ]
     measured = {
@@ -133,15 +133,15 @@ def check_logs(obs: RunObservation) -> CheckResult:
         own = facts.error_count - facts.probe_error_count
         parts = []
         if own:
-            parts.append(f"{_lines(own, 'error-level line')} of its own")
+            parts.append(f"{_count(own, 'error-level line')} of its own")
         if facts.probe_error_count:
             parts.append(
-                f"{_lines(facts.probe_error_count, 'error-level line')} while goslim probed health paths"
+                f"{_count(facts.probe_error_count, 'error-level line')} while goslim probed health paths"
             )
         return _r(
             "logs",
             W,
-            f"{_lines(facts.total)} ({kind}); {', '.join(parts)}",
+            f"{_count(facts.total)} ({kind}); {', '.join(parts)}",
             [
                 *evidence[:1],
                 *(f"error: {line}" for line in facts.error_lines[:3]),
@@ -149,10 +149,11 @@ def check_logs(obs: RunObservation) -> CheckResult:
             ],
             **measured,
         )
-    return _r("logs", P, f"{_lines(facts.total)} ({kind}), no error-level lines", evidence, **measured)
+    return _r("logs", P, f"{_count(facts.total)} ({kind}), no error-level lines", evidence, **measured)
 
 
-def _lines(n: int, what: str = "line") -> str:
+def _count(n: int, what: str = "line") -> str:
+    """``n`` and the word, plural unless n is 1 ("1 line", "3 attempts")."""
     return f"{n} {what}" if n == 1 else f"{n} {what}s"
 
 
@@ -168,6 +169,13 @@ def _pin_clause(note: str) -> str:
     """The discovery note up to the flags that pin it (the listeners and catch-alls stay in evidence)."""
     head, sep, rest = note.partition("; pin with ")
     return head + sep + rest.split(";", 1)[0] if sep else head
+
+
+def _loopback_only(obs: RunObservation) -> list[int]:
+    """TCP ports bound to 127.0.0.1 or ::1 alone: reachable inside the pod, not by the kubelet."""
+    tcp = [li for li in obs.listeners if li.proto == "tcp"]
+    reachable = {li.port for li in tcp if not li.loopback}
+    return sorted({li.port for li in tcp if li.loopback and li.port not in reachable})
 
 
 def _discovery(obs: RunObservation) -> list[str]:
@@ -188,6 +196,19 @@ def _no_port(check_id: str, obs: RunObservation) -> CheckResult:
             check_id,
             S,
             f"not probed: exited with {describe_exit(obs.early_exit_code)} before it listened (see starts)",
+        )
+    loopback = _loopback_only(obs)
+    if loopback:
+        return _r(
+            check_id,
+            S,
+            f"no port to probe: it listens on loopback only ({', '.join(f'{p}/tcp' for p in loopback)}), "
+            "which the kubelet's probes and a Service cannot reach (they connect to the pod IP)",
+            [
+                f"listening: {_listening(obs)}",
+                "fix: have the service listen on all interfaces (e.g. :8080, not localhost:8080) with "
+                "its own flag (--arg), then pin it with --port",
+            ],
         )
     udp = [str(li.port) for li in obs.listeners if li.proto == "udp"]
     if udp:
@@ -233,7 +254,11 @@ def check_startup(obs: RunObservation) -> CheckResult:
         else w.last.detail
     )
     return _r(
-        "startup", F, f"{spec.describe()} failed after {w.attempts} attempts: {why}", evidence, w.seconds
+        "startup",
+        F,
+        f"{spec.describe()} failed after {_count(w.attempts, 'attempt')}: {why}",
+        evidence,
+        w.seconds,
     )
 
 
@@ -248,6 +273,17 @@ def check_readiness(obs: RunObservation) -> CheckResult:
         f"probe: {spec.describe()}",
         f"attempts: {w.attempts}, last: {w.last.detail}",
     ]
+    if w.ok and obs.time_to_ready is not None and obs.port in _loopback_only(obs):
+        return _r(
+            "readiness",
+            W,
+            f"ready {obs.time_to_ready:.2f}s after start ({spec.describe()}), but on loopback only: "
+            f"the kubelet probes the pod IP, where port {obs.port} is closed",
+            [*evidence, f"listening: {_listening(obs)}"],
+            w.seconds,
+            time_to_ready_s=round(obs.time_to_ready, 3),
+            attempts=w.attempts,
+        )
     if w.ok and obs.time_to_ready is not None:
         return _r(
             "readiness",
@@ -262,7 +298,11 @@ def check_readiness(obs: RunObservation) -> CheckResult:
     return _r(
         "readiness",
         F,
-        f"never ready: {spec.describe()} failed {w.attempts} times ({w.last.detail})",
+        (
+            f"never ready: the process exited while {spec.describe()} was probed (see starts)"
+            if w.last.detail == "process exited"
+            else f"never ready: {spec.describe()} failed {_count(w.attempts, 'time')} ({w.last.detail})"
+        ),
         evidence,
         w.seconds,
         attempts=w.attempts,
@@ -436,9 +476,9 @@ def check_limits(obs: RunObservation, options: VerifyOptions) -> CheckResult:
     }
     hits = []
     if u.pids_limit_hits:
-        hits.append(f"hit the pids limit ({options.pids}) {u.pids_limit_hits} times")
+        hits.append(f"hit the pids limit ({options.pids}) {_count(u.pids_limit_hits, 'time')}")
     if u.memory_limit_hits:
-        hits.append(f"hit the memory limit ({options.memory_mb} MiB) {u.memory_limit_hits} times")
+        hits.append(f"hit the memory limit ({options.memory_mb} MiB) {_count(u.memory_limit_hits, 'time')}")
     if hits:
         return _r("limits", F, "; ".join(hits), evidence, **measured)
     return _r("limits", P, f"peak memory {mem}, {u.pids_current} tasks", evidence, **measured)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from goslim.binary import BinaryReport, Need, NeedAnswer
-from goslim.binary.needs import CA_DIRS, CA_FILES, ZONEINFO_DIRS
+from goslim.binary.needs import CA_DIRS, CA_FILES, ZONEINFO_DIRS, with_run_env
 from goslim.verify.catalog import check_result as _r
 from goslim.verify.logs import LogFacts
 from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
@@ -159,7 +159,8 @@ def check_ca_roots(ctx: StaticContext) -> CheckResult:
 
 
 def check_zoneinfo(ctx: StaticContext) -> CheckResult:
-    need = ctx.binary.needs.zoneinfo if ctx.binary else None
+    # The same rule the image stage used: the binary's answer plus a TZ in the process's environment.
+    need = with_run_env(ctx.binary.needs, ctx.process.env_map).zoneinfo if ctx.binary else None
     why = need_evidence(ctx.binary, need)
     log_lines = ctx.logs.zone_lines if ctx.logs else ()
     zoneinfo_env = ctx.process.env_map.get("ZONEINFO")
@@ -168,6 +169,14 @@ def check_zoneinfo(ctx: StaticContext) -> CheckResult:
         for d in ((zoneinfo_env,) if zoneinfo_env else ()) + ZONEINFO_DIRS
         if _is_file(ctx.rootfs, d) or _nonempty_dir(ctx.rootfs, d)
     ]
+    names = need.names if need is not None and need.needed else None
+    if found and names is not None and found[0] in ZONEINFO_DIRS:
+        absent = [n for n in names if not _is_file(ctx.rootfs, f"{found[0]}/{n}")]
+        if absent:
+            missing = f"zones the binary loads are missing from {found[0]}: {', '.join(absent)}"
+            return _r("zoneinfo", F, missing, [*why, *(f"log: {line}" for line in log_lines)])
+        zones = ", ".join(names) or "none but UTC"
+        return _r("zoneinfo", P, f"zoneinfo at {found[0]} has the zones the binary loads ({zones})", why)
     if found:
         return _r("zoneinfo", P, f"zoneinfo at {found[0]}", why)
     evidence = [*why, *(f"log: {line}" for line in log_lines)]

@@ -87,3 +87,34 @@ def test_static_base_is_deterministic() -> None:
     a = static_base(facts(ca=True, tz=True), AMD64)
     b = static_base(facts(ca=True, tz=True), AMD64)
     assert a.files == b.files
+
+
+def with_zone_names(report: BinaryReport, names: list[str]) -> BinaryReport:
+    zone = report.needs.zoneinfo.model_copy(update={"names": names, "detail": "constant names"})
+    return report.model_copy(update={"needs": report.needs.model_copy(update={"zoneinfo": zone})})
+
+
+def test_named_zones_get_only_those_files_and_utc() -> None:
+    base = static_base(with_zone_names(facts(tz=True), ["Asia/Shanghai", "US/Pacific"]), AMD64)
+    zones = {p.removeprefix("/usr/share/zoneinfo/"): f for p, f in by_path(base).items()
+             if p.startswith("/usr/share/zoneinfo/") and f.kind != "dir"}
+    assert {"Asia/Shanghai", "US/Pacific", "UTC"} <= set(zones) and len(zones) <= 6
+    for name, f in zones.items():  # every alias resolves to a file that is in the image
+        if f.kind == "symlink":
+            assert base.resolve(f"/usr/share/zoneinfo/{name}") in by_path(base), name
+    p = provision(base, "zoneinfo")
+    assert p.included and p.reason.startswith("only Asia/Shanghai, US/Pacific, UTC") and p.files <= 4
+
+
+def test_unknown_zone_name_is_reported_not_shipped() -> None:
+    base = static_base(with_zone_names(facts(tz=True), ["Mars/Olympus_Mons"]), AMD64)
+    assert "not in tzdata" in provision(base, "zoneinfo").reason
+    assert "/usr/share/zoneinfo/Mars/Olympus_Mons" not in by_path(base)
+
+
+def test_copied_aliases_become_symlinks_to_the_zone() -> None:
+    tree = load_zoneinfo("tzdata")
+    files = [e for e in tree.entries if e.kind == "file"]
+    assert len({e.data for e in files}) == len(files)  # no content twice
+    links = {e.path: e.target for e in tree.entries if e.kind == "symlink"}
+    assert links["/usr/share/zoneinfo/US/Pacific"] == "../America/Los_Angeles"

@@ -99,6 +99,18 @@ def test_probe_verdicts():
     assert "port 9999 never opened" in r.summary and "listening: 8080" in r.evidence
 
 
+def test_counts_are_plural_unless_one_and_an_exit_points_to_starts():
+    tcp = ProbeSpec("tcp", 9094)
+    once = WaitResult(False, 1, 0.1, ProbeResult(False, "connection refused"))
+    r = rc.check_startup(_obs(startup=once, startup_spec=tcp, listening=(8080,)))
+    assert "failed after 1 attempt:" in r.summary
+    r = rc.check_readiness(_obs(readiness=once, readiness_spec=tcp))
+    assert "failed 1 time (connection refused)" in r.summary
+    exited = WaitResult(False, 1, 0.1, ProbeResult(False, "process exited"))
+    r = rc.check_readiness(_obs(readiness=exited, readiness_spec=tcp))
+    assert r.summary == "never ready: the process exited while TCP :9094 was probed (see starts)"
+
+
 def test_liveness_threshold():
     spec = ProbeSpec("http", 8080, "/healthz")
     bad = ProbeResult(False, "500 Internal Server Error", 500)

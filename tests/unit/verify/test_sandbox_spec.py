@@ -123,6 +123,19 @@ def test_bundle_injects_runtime_files_without_overriding_the_image(rootfs: Path,
     assert list((rootfs / "app").iterdir()) == [rootfs / "app" / "svc"] and not (rootfs / "etc").exists()
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the pod network hook needs root")
+def test_bundle_gives_a_pod_eth0_through_a_hook_that_never_stops_the_run(rootfs: Path, tmp_path: Path):
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    p = container_process(rootfs, {"Entrypoint": ["/app/svc"]})
+    sandbox = write_bundle(bundle, p, rootfs, VerifyOptions())
+    (hook,) = json.loads((bundle / "config.json").read_text())["hooks"]["createRuntime"]
+    batch = Path(hook["args"][-1])
+    assert batch.parent == bundle and "addr add 10.244.0.2/24 dev eth0" in batch.read_text()
+    assert hook["args"][2].endswith("exit 0")  # a failed setup is reported by observe, not fatal
+    assert any(i.startswith("eth0 (10.244.0.2/24") for i in sandbox.injected)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="chown to the shifted ids needs root")
 def test_bundle_with_shifted_rootfs_maps_ids(rootfs: Path, tmp_path: Path):
     bundle = tmp_path / "bundle"
