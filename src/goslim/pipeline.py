@@ -314,6 +314,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         contract=contract,
         image=assembled,
         image_location=location,
+        published=_published(opts.to, assembled),
         bases=bases,
         checklist=checklist,
         index=index,
@@ -788,6 +789,13 @@ def _deploy_stage(
 
     files = stages.run("deploy files", write) or {}
     return files, k8s
+
+
+def _published(to: str | None, assembled: AssembledImage | None) -> str | None:
+    """Where the image stage also wrote the image: REPO@DIGEST for a registry, else ``to`` itself."""
+    if not to or assembled is None:
+        return None
+    return _pinned_reference(to, assembled.digest) or to
 
 
 def _pinned_reference(to: str | None, digest: str) -> str | None:

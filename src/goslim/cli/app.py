@@ -47,7 +47,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "ci": (
         "goslim.cli.ci",
-        "A GitHub Actions workflow or GitLab CI job: install goslim, run `goslim slim`, keep the report.",
+        "A GitHub Actions workflow or GitLab CI pipeline: install goslim, run `goslim slim`, "
+        "keep the report.",
     ),
     "image": (
         "goslim.cli.image",
@@ -106,6 +107,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "goslim.cli.verify",
         "Run the image under runc and check it starts, logs, answers probes, stops on SIGTERM, and more.",
     ),
+    "report": (
+        "goslim.cli.report",
+        "Work with goslim reports.",
+    ),
 }
 
 
@@ -115,8 +120,13 @@ def load_command(name: str) -> click.Command:
     module = importlib.import_module(module_name)
     holder = typer.Typer()
     module.register(holder)
-    info = next(c for c in holder.registered_commands if c.name == name)
-    return typer.main.get_command_from_info(info, pretty_exceptions_short=False, rich_markup_mode="rich")
+    info = next((c for c in holder.registered_commands if c.name == name), None)
+    if info is not None:
+        return typer.main.get_command_from_info(info, pretty_exceptions_short=False, rich_markup_mode="rich")
+    group = next(g for g in holder.registered_groups if g.name == name)  # `goslim report merge`
+    return typer.main.get_group_from_info(
+        group, pretty_exceptions_short=False, suggest_commands=True, rich_markup_mode="rich"
+    )
 
 
 class LazyGroup(TyperGroup):

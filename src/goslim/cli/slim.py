@@ -59,7 +59,7 @@ def slim(
         str | None,
         typer.Option(
             help="Also write the image here: REGISTRY/REPO:TAG or docker-archive:PATH "
-            "(with several services: a REGISTRY/PREFIX, one repository each)."
+            "(with several services or --shard: a REGISTRY/PREFIX, one repository each)."
         ),
     ] = None,
     report: Annotated[
@@ -152,8 +152,10 @@ def slim(
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
     names = {m.import_path: m.name for m in mains}
     dirs = {m.import_path: _relative(m.dir, module_dir) for m in mains}
-    several = len(mains) > 1
-    if several and flags.name:
+    # A shard is one slice of many services (CI fan-out): --to is a prefix and each service has its own
+    # report folder, also when the pattern matches one main package or the slice holds one.
+    several = len(mains) > 1 or shard is not None
+    if len(mains) > 1 and flags.name:
         raise UserInputError(
             f"--name {flags.name} would name all {len(mains)} services the same",
             hint="run goslim slim on one main package to name it",
@@ -246,15 +248,7 @@ def _record_lock(locked: LockFile, runs: list[SlimRun], path: Path, output: Outp
 
 
 def _what_failed(run: SlimRun) -> str:
-    failed = []
-    for s in run.failed_stages:
-        if s.policy:
-            failed.append(f"{s.stage}: {s.policy}")
-        elif s.stage == "verify" and run.checklist is not None and not run.checklist.ok:
-            failed.append("verify checks " + ", ".join(r.id for r in run.checklist.failed))
-        else:
-            failed.append(s.stage)
-    return ", ".join(failed) or "policy"
+    return ", ".join(run.what_failed()) or "policy"
 
 
 def _relative(package_dir: Path, module_dir: Path) -> str:

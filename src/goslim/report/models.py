@@ -114,6 +114,7 @@ class SlimRun(Frozen):
     contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
     image: AssembledImage | None = None
     image_location: str | None = None
+    published: str | None = None  # where --to wrote the image too: REPO@DIGEST for a registry
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
     index: AssembledIndex | None = None  # with several platforms: the index over every platform's image
@@ -132,3 +133,15 @@ class SlimRun(Frozen):
     @property
     def failed_stages(self) -> list[StageOutcome]:
         return [s for s in self.stages if s.fails_run]
+
+    def what_failed(self) -> list[str]:
+        """What kept this run from passing: each failed stage, named by its broken policy or failed checks."""
+        failed = []
+        for s in self.failed_stages:
+            if s.policy:
+                failed.append(f"{s.stage}: {s.policy}")
+            elif s.stage == "verify" and self.checklist is not None and not self.checklist.ok:
+                failed.append("verify checks " + ", ".join(r.id for r in self.checklist.failed))
+            else:
+                failed.append(s.stage)
+        return failed

@@ -19,16 +19,20 @@ MIB = 1024 * 1024
 HTML_LIMIT = 16 * DEFAULT_LIMIT  # characters of one value in the HTML report
 
 
-def to_html(run: SlimRun) -> str:
-    """The self-contained HTML report; every value is HTML-escaped and its control characters spelled out."""
-    env = jinja2.Environment(
+def html_environment() -> jinja2.Environment:
+    """The report templates: every value HTML-escaped and its control characters spelled out."""
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(files("goslim.report") / "templates")),
         autoescape=True,  # the only |safe values are goslim's own SVG charts
         undefined=jinja2.StrictUndefined,
         finalize=_html_value,
     )
+
+
+def to_html(run: SlimRun) -> str:
+    """The self-contained HTML report; every value is HTML-escaped and its control characters spelled out."""
     needs = list(run.analysis.needs) if run.analysis else []
-    return env.get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs,
+    return html_environment().get_template("report.html.j2").render(run=run, charts=_charts(run), needs=needs,
                                                      platforms=platform_rows(run))
 
 
