@@ -63,7 +63,7 @@ def test_hello_risks_carry_evidence(hello_report: UpxReport):
 
 def test_auto_declines_below_the_budget_and_accepts_inside_it(hello_report: UpxReport):
     assert hello_report.decision.level is None and hello_report.decision.binary is None
-    assert "no level fits the budget" in hello_report.decision.reason
+    assert "no level saves enough" in hello_report.decision.reason
     generous = Budget(max_startup_ms=100_000, min_pull_saving_pct=5)
     level, reason, _ = decide(hello_report.rows, "auto", generous)
     assert level == "lzma", reason  # the largest gzip pull saving, inside this budget

@@ -15,7 +15,6 @@ import os
 import resource
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.childmem import goslim_argv, peak_kib
 from tests.conftest import REPO, BuildFixture
 from tests.security.hostile_registry import MODES, PASSWORD, USER, Recorder, hostile_registry
 
@@ -53,20 +53,23 @@ def run_goslim(args: list[str], env: dict[str, str], *, wrap: tuple[str, ...] = 
     """Run ``python -m goslim ARGS`` (from this worktree's src), bounded in memory and file size."""
     start = time.monotonic()
     out_path, err_path = Path(env["HOME"]) / "stdout", Path(env["HOME"]) / "stderr"
+    peak_path = Path(env["HOME"]) / "peak"
+    peak_path.unlink(missing_ok=True)
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
-        proc = subprocess.Popen([*wrap, sys.executable, "-m", "goslim", *args], stdout=out, stderr=err,
+        proc = subprocess.Popen([*wrap, *goslim_argv(args, peak_path)], stdout=out, stderr=err,
                                 env=env, start_new_session=True)
         resource.prlimit(proc.pid, resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
         resource.prlimit(proc.pid, resource.RLIMIT_FSIZE, (MAX_FILE, MAX_FILE))
         timer = threading.Timer(GUARD, lambda: os.killpg(proc.pid, signal.SIGKILL))
         timer.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _usage = os.wait4(proc.pid, 0)
         finally:
             timer.cancel()
         proc.returncode = os.waitstatus_to_exitcode(status)
     stdout, stderr = out_path.read_text(errors="replace"), err_path.read_text(errors="replace")
-    return Outcome(proc.returncode, stdout, stderr, time.monotonic() - start, usage.ru_maxrss / 1024)
+    # The child's own peak (tests.childmem): wait4's maxrss would include this test process's RSS.
+    return Outcome(proc.returncode, stdout, stderr, time.monotonic() - start, peak_kib(peak_path) / 1024)
 
 
 @pytest.fixture
