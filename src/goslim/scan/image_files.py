@@ -14,14 +14,12 @@ from typing import IO
 
 from goslim.errors import UserInputError
 from goslim.oci import Image
-from goslim.oci.unpack import layer_tar
+from goslim.oci.unpack import OPAQUE, WHITEOUT, layer_tar
 from goslim.scan.ospkgs import APK_INSTALLED, DPKG_STATUS, DPKG_STATUS_D, OS_RELEASE
 
 MAX_RECORD_BYTES = 64 << 20
 MAX_BINARY_BYTES = 4 << 30  # an entrypoint larger than this is refused, not written out
 COPY_CHUNK = 1 << 20
-_WHITEOUT = ".wh."
-_OPAQUE = ".wh..wh..opq"
 
 
 @dataclass
@@ -59,11 +57,11 @@ def read_image_files(image: Image, workdir: Path, *, max_binary: int = MAX_BINAR
                 name = posixpath.normpath("/" + member.name).lstrip("/")
                 base = posixpath.basename(name)
                 parent = posixpath.dirname(name)
-                if base == _OPAQUE:
+                if base == OPAQUE:
                     _drop_under(files, links, parent)
                     continue
-                if base.startswith(_WHITEOUT):
-                    _drop_under(files, links, posixpath.join(parent, base[len(_WHITEOUT) :]), exact=True)
+                if base.startswith(WHITEOUT):
+                    _drop_under(files, links, posixpath.join(parent, base[len(WHITEOUT) :]), exact=True)
                     continue
                 if member.issym():
                     links[name] = member.linkname
