@@ -20,15 +20,14 @@ from pathlib import Path
 import zstandard
 
 from goslim import gzipstream
-from goslim.gobuild.ablation import TECHNIQUES, Ablation, run_ablation
+from goslim.gobuild.ablation import GZIP_LEVEL, TECHNIQUES, ZSTD_LEVEL, Ablation, run_ablation
 from goslim.gobuild.flags import BuildOptions, plan_build
 from goslim.gobuild.sourcehash import source_state
 from goslim.gobuild.toolchain import GoToolchain
 from goslim.resultcache import ResultCache, cache_key
-from goslim.sizes import ZSTD_LEVEL
 
 CACHE_KIND = "ablation"
-SCHEMA = 1  # bump when Ablation or how it is measured changes
+SCHEMA = 2  # bump when Ablation or how it is measured changes
 _GO_TMP = re.compile(r"/go-build\d+")  # go env names a fresh temp dir in GOGCCFLAGS each time
 
 
@@ -64,7 +63,7 @@ def ablation_key(
             "go_env": go_env,
             "cc": _cc_version(toolchain, go_env.get("CC", "")),
             "host": [os.uname().machine, *host_platform.libc_ver()],
-            "sizes": [gzipstream.backend(), ZSTD_LEVEL, zstandard.ZSTD_VERSION],
+            "sizes": [gzipstream.backend(), GZIP_LEVEL, ZSTD_LEVEL, zstandard.ZSTD_VERSION],
             "source": source_state(toolchain, exclude),
         }
     )
