@@ -2,8 +2,10 @@
 
 The key holds everything that changes an ablation's figures: the Go version and its whole
 environment (``go env``), the C compiler a default (cgo) build links with, the host, the build
-options and the pattern, the technique list, how sizes are measured (gzip backend, zstd level and
-library), and the source (module tree with go.mod/go.sum, local replacements, go.work, git revision).
+options and the pattern, the technique list, how sizes are measured (gzip backend and level, zstd
+level and library), and the source the package's builds read (its local packages' files, module
+versions, go.mod/go.sum, go.work, and the git revision and modified flag go stamps in): editing one
+service of a module leaves the other services' ablations valid.
 Runs and services that share a key share one measurement (serialised by ``ResultCache.computing``).
 """
 
@@ -21,8 +23,8 @@ import zstandard
 
 from goslim import gzipstream
 from goslim.gobuild.ablation import GZIP_LEVEL, TECHNIQUES, ZSTD_LEVEL, Ablation, run_ablation
-from goslim.gobuild.flags import BuildOptions, plan_build
-from goslim.gobuild.sourcehash import source_state
+from goslim.gobuild.flags import BuildOptions, Profile, plan_build
+from goslim.gobuild.sourcehash import package_source_state
 from goslim.gobuild.toolchain import GoToolchain
 from goslim.resultcache import ResultCache, cache_key
 
@@ -64,7 +66,9 @@ def ablation_key(
             "cc": _cc_version(toolchain, go_env.get("CC", "")),
             "host": [os.uname().machine, *host_platform.libc_ver()],
             "sizes": [gzipstream.backend(), GZIP_LEVEL, ZSTD_LEVEL, zstandard.ZSTD_VERSION],
-            "source": source_state(toolchain, exclude),
+            "source": package_source_state(
+                toolchain, pattern, _variant_envs(base), base.tags, exclude, vcs=base.buildvcs
+            ),
         }
     )
 
@@ -88,6 +92,16 @@ def cached_ablation(
         ablation = run_ablation(toolchain, pattern, base, on_step)
         note = store.store(key, ablation)
     return CachedAblation(ablation=ablation, reused=False, key=key, cache_note=note)
+
+
+def _variant_envs(base: BuildOptions) -> list[dict[str, str]]:
+    """The distinct build environments of the techniques (cgo on and off select different files)."""
+    envs: list[dict[str, str]] = []
+    for _name, overrides in TECHNIQUES:
+        env = plan_build(base.model_copy(update={"profile": Profile.DEFAULT, **overrides})).env
+        if env not in envs:
+            envs.append(env)
+    return envs
 
 
 def _go_env(toolchain: GoToolchain, env: dict[str, str]) -> dict[str, str]:
