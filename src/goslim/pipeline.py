@@ -312,7 +312,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     # The ablation needs only the source: it runs alongside the stages below and is awaited for the
     # claims. Started after UPX, whose start-up timings it would disturb.
     ablation_done = (
-        stages.alongside("ablation", lambda: _ablation(stages, opts, toolchain, build_opts))
+        stages.alongside("ablation", lambda: _ablation(stages, opts, toolchain, build_opts, binary))
         if opts.ablation and binary
         else lambda: None
     )
@@ -400,12 +400,17 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
 
 def _ablation(
-    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+    stages: StageRecorder,
+    opts: SlimOptions,
+    toolchain: GoToolchain,
+    build_opts: BuildOptions,
+    binary: Binary | None,
 ) -> Ablation:
-    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note)."""
+    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note);
+    its slim row is measured on the build stage's binary, which it is."""
     cfg = opts.config
     outputs = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir]
-    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs)
+    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs, built=binary)
     alongside = "" if result.reused else "; ran alongside the image, compare and verify stages"
     stages.note("ablation", result.describe() + alongside)
     return result.ablation

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from goslim import interrupt
 from goslim.gobuild.build import build_one
 from goslim.gobuild.flags import BuildOptions, Profile, plan_build
+from goslim.gobuild.models import Binary, sha256_file
 from goslim.gobuild.toolchain import GoToolchain
 from goslim.sizes import file_sizes, percent_change
 
@@ -80,8 +81,12 @@ def run_ablation(
     pattern: str,
     base: BuildOptions,
     on_step: Callable[[str], None] | None = None,
+    built: Binary | None = None,
 ) -> Ablation:
     """Build ``pattern`` (one main package) once per technique; sizes are measured, not assumed.
+
+    ``built``: a binary of this package just built by the caller (goslim slim's build stage); the
+    technique with exactly its flags and environment is measured on it instead of linking it again.
 
     Techniques are built and measured in parallel, up to the cores. Variants that change only link
     flags (-s -w, -buildid=) compile with the default's settings, so Go's build cache serves their
@@ -97,6 +102,9 @@ def run_ablation(
         if on_step:
             on_step(name)
         opts = base.model_copy(update={"profile": Profile.DEFAULT, **overrides})
+        if _same_build(built, pkg.import_path, opts):
+            assert built is not None
+            return _Measured(name, built.flags, built.env, file_sizes(built.path, GZIP_LEVEL, ZSTD_LEVEL))
         binary = build_one(toolchain, pkg, opts, tmp / f"{i}-{pkg.name}")
         with guard:
             earlier = by_digest.get(binary.sha256)
@@ -147,6 +155,19 @@ def run_ablation(
         gzip_level=GZIP_LEVEL,
         zstd_level=ZSTD_LEVEL,
     )
+
+
+def _same_build(built: Binary | None, package: str, opts: BuildOptions) -> bool:
+    """Whether ``built`` is what building ``package`` with ``opts`` gives (and is still those bytes)."""
+    if built is None or built.package != package:
+        return False
+    plan = plan_build(opts)
+    if list(plan.flags) != built.flags or plan.env != built.env or str(opts.platform) != str(built.platform):
+        return False
+    try:
+        return sha256_file(built.path)[0] == built.sha256
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import zstandard
 from goslim import gzipstream
 from goslim.gobuild.ablation import GZIP_LEVEL, TECHNIQUES, ZSTD_LEVEL, Ablation, run_ablation
 from goslim.gobuild.flags import BuildOptions, Profile, plan_build
+from goslim.gobuild.models import Binary
 from goslim.gobuild.sourcehash import package_source_state
 from goslim.gobuild.toolchain import GoToolchain
 from goslim.resultcache import ResultCache, cache_key
@@ -81,15 +82,16 @@ def cached_ablation(
     exclude: Iterable[Path] = (),
     cache: ResultCache | None = None,
     on_step: Callable[[str], None] | None = None,
+    built: Binary | None = None,
 ) -> CachedAblation:
-    """``run_ablation``, or its stored result when nothing it depends on changed."""
+    """``run_ablation``, or its stored result when nothing it depends on changed (``built``: see there)."""
     store = cache or ResultCache(CACHE_KIND)
     key = ablation_key(toolchain, pattern, base, exclude)
     with store.computing(key):
         found = store.load(key, Ablation)
         if found is not None:
             return CachedAblation(ablation=found, reused=True, key=key)
-        ablation = run_ablation(toolchain, pattern, base, on_step)
+        ablation = run_ablation(toolchain, pattern, base, on_step, built)
         note = store.store(key, ablation)
     return CachedAblation(ablation=ablation, reused=False, key=key, cache_note=note)
 
