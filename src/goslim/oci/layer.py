@@ -1,9 +1,10 @@
 """Layers: deterministic tar archives built from a list of files, hashed while written.
 
 ``build_layer`` orders entries by ``layer_order`` (directories first, so parents precede
-children; missing parents added as 0755 dirs), fixes mtime/uid/gid/uname/gname, never reads host metadata, and writes PAX
-tar through one sink that hashes the uncompressed stream (diff_id), compresses it
-(gzip with a fixed header, or zstd) and hashes the compressed stream (digest).
+children; missing parents added as 0755 dirs), fixes mtime/uid/gid/uname/gname, never reads
+host metadata, and writes PAX tar through one sink that hashes the uncompressed stream
+(diff_id), compresses it (gzip with a fixed header, or zstd) and hashes the compressed
+stream (digest).
 """
 
 from __future__ import annotations

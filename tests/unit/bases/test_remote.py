@@ -55,6 +55,7 @@ def test_opaque_whiteout_after_its_siblings_hides_only_lower_layers() -> None:
 
 
 def test_goslim_writes_whiteouts_before_the_entries_of_their_layer() -> None:
-    layer = build_layer([FileEntry.file("/var/x/+3", b"3"), FileEntry.file("/var/x/.wh..wh..opq", b"")], "none")
+    entries = [FileEntry.file("/var/x/+3", b"3"), FileEntry.file("/var/x/.wh..wh..opq", b"")]
+    layer = build_layer(entries, "none")
     with tarfile.open(fileobj=layer.open_uncompressed()) as tar:
         assert tar.getnames() == ["var", "var/x", "var/x/.wh..wh..opq", "var/x/+3"]

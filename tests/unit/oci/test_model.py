@@ -168,8 +168,9 @@ def test_index_selects_platform() -> None:
         Index.build([a, a])
 
 
-# Golden digests: the tar bytes (diff_id) change only on purpose (last: layer_order, Dec 2026); compressed digests are pinned for the
-# zlib/zstd builds this project ships with (REFERENCE §1.8: stable only for a fixed compressor+level).
+# Golden digests: the tar bytes (diff_id) change only on purpose (last: layer_order, Dec 2026);
+# compressed digests are pinned for the zlib/zstd builds this project ships with
+# (REFERENCE §1.8: stable only for a fixed compressor+level).
 GOLDEN_DIFF_ID = "sha256:e6043b318787b685764a058c5301897c77bdb140da74695a6ec5494664ba89f1"
 GOLDEN_GZIP_ZLIB = "sha256:bbcd3d32fd33e241cb93c7317ca057a6d7d5a9376f9fa0017356b273e02970f5"
 GOLDEN_GZIP_LIBDEFLATE = "sha256:186fb5969c45b21e3a3bf623b71f806464627e81f94deb142367302e3676d864"
