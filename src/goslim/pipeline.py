@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
-from goslim.attestation import attest_sbom, attest_verification, find_reusable
+from goslim.attestation import (
+    CYCLONEDX_TYPE,
+    GOSLIM_TYPE,
+    attest_sbom,
+    attest_verification,
+    find_reusable,
+    read_sbom,
+)
 from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
@@ -53,14 +60,15 @@ from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
 from goslim.scan.sbom import make_sbom, sbom_file_name
 from goslim.scan.target import open_target
-from goslim.sign import load_private_key, sign_image
+from goslim.sign import load_private_key
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
+from goslim.sign.recursive import attest_recursive, sign_recursive
 from goslim.upx import Budget
 from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
-from goslim.verify.platforms import PlatformChecklists, verify_index
+from goslim.verify.platforms import PlatformChecklists, PlatformRun, platform_predicates, verify_index
 from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
@@ -280,7 +288,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
-    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
+    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom,
+                            _every_platform(index, checklist, platform_checks), platform_sboms)
     _gc_stage(stages, opts, location)
     deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
                                       index.digest if index else None)
@@ -327,7 +336,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         exit_status=int(exit_status),
     )
     outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files,
-               **platform_sboms}
+               **{f"sbom {fmt} ({p})": path for p, files in platform_sboms.items()
+                  for fmt, path in files.items()}}
     outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
     run = run.model_copy(
         update={"seconds": time.monotonic() - t0, "outputs": {k: v for k, v in outputs.items() if v}}
@@ -637,13 +647,14 @@ def _scan_stage(
 
 def _platform_sboms_stage(
     stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
-) -> dict[str, str]:
-    """An SBOM per other platform of the index, from that platform's own binary (its build info)."""
+) -> dict[str, dict[str, str]]:
+    """An SBOM per other platform of the index, from that platform's own binary (its build info):
+    platform -> format -> path."""
     if index is None or len(index.images) < 2:
         return {}
 
-    def write() -> dict[str, str]:
-        written: dict[str, str] = {}
+    def write() -> dict[str, dict[str, str]]:
+        written: dict[str, dict[str, str]] = {}
         for image in index.images[1:]:
             slug = image.platform.replace("/", "_")
             with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
@@ -651,12 +662,23 @@ def _platform_sboms_stage(
             for fmt in opts.config.scan.sbom:
                 path = opts.out_dir / "sbom" / sbom_file_name(f"{contract.name}-{slug}", fmt)
                 write_text_atomic(path, make_sbom(subject, fmt).content)
-                written[f"sbom {fmt} ({image.platform})"] = str(path)
+                written.setdefault(image.platform, {})[fmt] = str(path)
         first = index.images[0].platform
         stages.note("sbom platforms", f"each describes its platform's binary; vulnerabilities: {first} only")
         return written
 
     return stages.run("sbom platforms", write) or {}
+
+
+def _every_platform(
+    index: AssembledIndex | None, checklist: Checklist | None, others: PlatformChecklists | None
+) -> PlatformChecklists | None:
+    """This machine's run and the index's other platforms' runs, in index order; None for one image."""
+    if index is None or checklist is None or others is None:
+        return None
+    host = PlatformRun(platform=index.images[0].platform, digest=str(index.images[0].digest), mode="native",
+                       checklist=checklist)
+    return others.model_copy(update={"runs": (host, *others.runs)})
 
 
 def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
@@ -687,9 +709,15 @@ def _sign_stage(
     contract: RunContract,
     verify_options: VerifyOptions,
     sboms: dict[str, str],
+    platform_checks: PlatformChecklists | None = None,
+    platform_sboms: dict[str, dict[str, str]] | None = None,
 ) -> str | None:
     """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
-    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags)."""
+    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags).
+
+    An index (``platform_checks``: every platform's run, this machine's first) is signed as
+    ``cosign sign --recursive`` does, and each platform's manifest is attested with its own checklist
+    and SBOM; the index with a row per platform and this machine's SBOM."""
     key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
@@ -701,13 +729,27 @@ def _sign_stage(
 
     def sign() -> str:
         private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
-        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
+        signed = [sign_recursive(loc, private, b"", once=True).image for loc in locations]
         attested = []
-        if checklist is not None:
+        if checklist is not None and platform_checks is not None:
+            on_index, mine = platform_predicates(platform_checks, contract, verify_options)
+            for loc in locations:
+                attest_recursive(loc, private, GOSLIM_TYPE, on_index.to_json(),
+                                 per_platform={p: m.to_json() for p, m in mine.items()})
+            attested.append(f"the verification of each of {len(mine)} platforms")
+        elif checklist is not None:
             predicate = verification_predicate(checklist, contract, verify_options)
             attest_verification(locations, private, predicate)
             attested.append("the verification")
-        if "cyclonedx" in sboms:
+        if "cyclonedx" in sboms and platform_checks is not None:
+            host = read_sbom(Path(sboms["cyclonedx"]))
+            others = {p: read_sbom(Path(files["cyclonedx"])) for p, files in (platform_sboms or {}).items()
+                      if "cyclonedx" in files}
+            for loc in locations:
+                attest_recursive(loc, private, CYCLONEDX_TYPE, host,
+                                 per_platform={platform_checks.runs[0].platform: host, **others})
+            attested.append("each platform's CycloneDX SBOM")
+        elif "cyclonedx" in sboms:
             attest_sbom(locations, private, Path(sboms["cyclonedx"]))
             attested.append("the CycloneDX SBOM")
         if attested:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.oci.image import Image, Index
 from goslim.platform import SUPPORTED, Platform
@@ -20,6 +21,7 @@ from goslim.verify.emulation import Emulator, NoEmulator, find_emulator
 from goslim.verify.image import verify_image
 from goslim.verify.models import Checklist, CheckResult, VerifyOptions
 from goslim.verify.observe import DEFAULT_STARTUP
+from goslim.verify.predicate import PlatformVerdict, VerificationPredicate, verification_predicate
 from goslim.verify.runtime import OciRuntime
 from goslim.verify.verify import Progress, host_architecture
 
@@ -65,6 +67,19 @@ class PlatformChecklists(BaseModel):
     @property
     def failed(self) -> tuple[PlatformRun, ...]:
         return tuple(r for r in self.runs if not r.ok)
+
+
+def platform_predicates(
+    result: PlatformChecklists, contract: RunContract | None, options: VerifyOptions
+) -> tuple[VerificationPredicate, dict[str, VerificationPredicate]]:
+    """The verification predicates of an index: one per platform manifest, carrying that platform's
+    checklist, and the index's, with a row per platform and passed only when every platform passed
+    (its checklist is the first platform's, the one a node of the index's first platform runs)."""
+    mine = {r.platform: verification_predicate(r.checklist, contract, options) for r in result.runs}
+    rows = tuple(PlatformVerdict(platform=r.platform, digest=r.digest, mode=r.mode, passed=r.ok)
+                 for r in result.runs)
+    first = mine[result.runs[0].platform]
+    return first.model_copy(update={"passed": result.ok, "platforms": rows}), mine
 
 
 def select_images(index: Index, wanted: Sequence[Platform] | None) -> list[Image]:
