@@ -22,6 +22,7 @@ from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobCacheError, BlobError, ImageFormatError, RegistryError
 from goslim.oci.image import Image, Index
+from goslim.oci.index_entries import index_entries, is_platform_image
 from goslim.oci.layer import Layer
 from goslim.oci.layout import blob_path, default_platform, write_blob
 from goslim.oci.reference import ImageReference
@@ -136,11 +137,10 @@ def default_cache_dir() -> Path:
 
 
 def _index_entries(doc: Any, ref: ImageReference) -> list[Descriptor]:
+    """The index's platform images: buildx's attestation manifests (unknown/unknown) are never pulled."""
     if not isinstance(doc, dict) or not isinstance(doc.get("manifests") or [], list):
         raise ImageFormatError(f"index {ref} is not a JSON object with a manifests list")
-    entries = [Descriptor.from_dict(d, where=f"index {ref} entry {i}")
-               for i, d in enumerate(doc.get("manifests") or [])]
-    return [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES]
+    return [d for d in index_entries(doc, where=f"index {ref}") if is_platform_image(d)]
 
 
 def _pull_image(ref: ImageReference, client: RegistryClient, digest: Digest, cache: Path) -> Image:
