@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -58,8 +57,6 @@ from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageO
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
-from goslim.scan.sbom import make_sbom, sbom_file_name
-from goslim.scan.target import open_target
 from goslim.sign import load_private_key
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
@@ -287,7 +284,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
-    platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
+    platform_scans, platform_sboms = _platform_scans_stage(stages, opts, index, contract)
     signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom,
                             _every_platform(index, checklist, platform_checks), platform_sboms)
     _gc_stage(stages, opts, location)
@@ -329,6 +326,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         index=index,
         platform_checks=platform_checks,
         scan=scan,
+        platform_scans=platform_scans,
         sbom=sbom,
         signature=signature,
         claims=claims,
@@ -645,29 +643,37 @@ def _scan_stage(
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
 
 
-def _platform_sboms_stage(
+def _platform_scans_stage(
     stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
-) -> dict[str, dict[str, str]]:
-    """An SBOM per other platform of the index, from that platform's own binary (its build info):
-    platform -> format -> path."""
+) -> tuple[dict[str, ScanReport], dict[str, dict[str, str]]]:
+    """Each other platform of the index scanned from its own binary: its build info (modules, Go version,
+    GOOS/GOARCH) is what is matched, and its SBOMs are written. Platform -> report; platform -> format ->
+    SBOM path."""
     if index is None or len(index.images) < 2:
-        return {}
+        return {}, {}
+    db = opts.db or (Path(opts.config.scan.db) if opts.config.scan.db else None)
+    fail_on = opts.config.scan.fail_on
 
-    def write() -> dict[str, dict[str, str]]:
+    def scan() -> tuple[dict[str, ScanReport], dict[str, dict[str, str]]]:
+        reports: dict[str, ScanReport] = {}
         written: dict[str, dict[str, str]] = {}
         for image in index.images[1:]:
             slug = image.platform.replace("/", "_")
-            with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
-                subject = open_target(image.binary.path, Path(tmp)).subject
-            for fmt in opts.config.scan.sbom:
-                path = opts.out_dir / "sbom" / sbom_file_name(f"{contract.name}-{slug}", fmt)
-                write_text_atomic(path, make_sbom(subject, fmt).content)
-                written.setdefault(image.platform, {})[fmt] = str(path)
-        first = index.images[0].platform
-        stages.note("sbom platforms", f"each describes its platform's binary; vulnerabilities: {first} only")
-        return written
+            outcome = run_scan(str(image.binary.path), db=db, sbom_formats=opts.config.scan.sbom,
+                               out_dir=opts.out_dir / "sbom", fail_on=fail_on, attach_sboms=False,
+                               name=f"{contract.name}-{slug}")
+            reports[image.platform] = outcome.report.model_copy(update={"target": image.platform})
+            written[image.platform] = {f.format: str(f.path) for f in outcome.sboms}
+            breach = outcome.policy_breach()
+            if outcome.report.not_checked is not None:
+                stages.judge("scan platforms", "not checked",
+                             f"{image.platform}: vulnerabilities not checked: {outcome.report.not_checked}")
+            if breach is not None:
+                status: Verdict = "not checked" if outcome.report.not_checked is not None else "failed"
+                stages.judge("scan platforms", status, f"{image.platform}: {breach}", policy=breach)
+        return reports, written
 
-    return stages.run("sbom platforms", write) or {}
+    return stages.run("scan platforms", scan) or ({}, {})
 
 
 def _every_platform(
