@@ -91,3 +91,12 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     boms = json.loads(capsys.readouterr().out)
     assert arm_binary in json.dumps(boms["platforms"]["linux/arm64"]["predicate"])
     assert arm_binary not in json.dumps(boms["platforms"]["linux/amd64"]["predicate"])
+    # `goslim scan --platform` on the index: that platform's binary, its SBOM attached to its own manifest.
+    osv = str(tmp_path / "osv")
+    assert main(["scan", f"oci:{out / 'image'}", "--db", osv, "--platform", "linux/arm64",
+                 "--out", str(tmp_path / "scan"), "--json"]) == 0
+    assert [v["id"] for v in json.loads(capsys.readouterr().out)["report"]["vulnerabilities"]] == [ARM64_ONLY]
+    arm_digest = run["index"]["images"][1]["digest"]
+    assert f"{arm_digest.replace(':', '-')}.sbom" in layout_tags(out / "image")
+    assert main(["scan", f"oci:{out / 'image'}", "--db", osv, "--out", str(tmp_path / "scan"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["report"]["vulnerabilities"] == []
