@@ -144,16 +144,20 @@ def _verify_one(
         checklist = verify_image(img, static_only, runtime=runtime, progress=sub)
         return PlatformRun(platform=name, digest=str(img.digest), mode="not run", reason=found.reason,
                            checklist=checklist.model_copy(update={"image": where}))
-    startup = options.startup or DEFAULT_STARTUP
-    emulated = options.model_copy(update={
-        "emulator": found,
-        "startup": startup.model_copy(update={"failure_threshold": startup.failure_threshold
-                                              * EMULATED_STARTUP_FACTOR}),
-    })
-    checklist = verify_image(img, emulated, runtime=runtime, progress=sub)
+    checklist = verify_image(img, emulated_options(options, found), runtime=runtime, progress=sub)
     results = tuple(_mark_emulated(r) for r in checklist.results)
     return PlatformRun(platform=name, digest=str(img.digest), mode="emulated", emulator=found.version,
                        checklist=checklist.model_copy(update={"image": where, "results": results}))
+
+
+def emulated_options(options: VerifyOptions, emulator: Emulator) -> VerifyOptions:
+    """Run under ``emulator``, with the startup budget widened for it (timing is not judged natively)."""
+    startup = options.startup or DEFAULT_STARTUP
+    return options.model_copy(update={
+        "emulator": emulator,
+        "startup": startup.model_copy(update={"failure_threshold": startup.failure_threshold
+                                              * EMULATED_STARTUP_FACTOR}),
+    })
 
 
 def _mark_emulated(result: CheckResult) -> CheckResult:
