@@ -44,11 +44,11 @@ from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
-from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
+from goslim.image.platforms import AssembledIndex, as_docker, index_of, more_platform_images
 from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
 from goslim.lock import LOCK_NAME, ServiceLock
-from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
+from goslim.oci import Image, ImageLocation, Index, PushResult, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
 from goslim.oci.layout import layout_tags
 from goslim.platform import Platform
@@ -425,7 +425,13 @@ def _image_stage(
         if before == (index.digest if index else assembled.digest):
             stages.note("image", f"same digest as the previous run ({before[:19]}…)")
         if opts.to:
-            _publish(stages, written, opts.to, opts.mount_from)
+            pushed = _publish(stages, written, opts.to, opts.mount_from)
+            if pushed is not None and pushed.docker_fallback and index is not None:
+                # The registry holds the Docker manifest list: the layout, verify, signing and k8s follow it.
+                index = as_docker(index)
+                assembled = index.images[0]
+                write_image(location, index.index)
+                stages.note("image", pushed.docker_fallback)
         return assembled
 
     assembled = stages.run("image", build_and_write)
@@ -448,19 +454,24 @@ def _layout_dir(opts: SlimOptions) -> Path:
     return opts.out_dir / "image"
 
 
-def _publish(stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]) -> None:
-    """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
+def _publish(
+    stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]
+) -> PushResult | None:
+    """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones.
+
+    Returns the push's result for a registry (it says when the Docker manifest list went up instead)."""
     destination = ImageLocation.parse(to)
     if destination.kind == "docker-archive" and isinstance(image, Index):
         image = archive_choice(image)  # a docker-archive holds one image: say which
         stages.note("image", f"{to} holds {image.platform} only")
     if destination.reference is None:
         write_image(destination, image)
-        return
+        return None
     with RegistryClient() as client:
         result = push(image, destination.reference, client, mount_from=mount_from)
     counts = ", ".join(f"{n} {what}" for what, n in sorted(Counter(result.blobs.values()).items()))
     stages.note("image", f"pushed {result.pinned} ({counts})")
+    return result
 
 
 def _compare_stage(
