@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from goslim.cli.app import main
-from goslim.oci import mediatypes
+from goslim.oci import mediatypes, read_oci_layout
 from tests.conftest import app_dir, need_tool
+from tests.integration.test_verify_platforms import need_qemu
 from tests.reliability.fault_proxy import FaultProxy, _read_body, _reply
 
 TWO = "linux/amd64,linux/arm64"
@@ -100,3 +101,29 @@ def test_a_registry_refusing_the_oci_index_gets_the_docker_list(example, registr
         assert doc["location"].endswith("@" + doc["index"]["digest"])
     finally:
         proxy.stop()
+
+
+def test_slim_follows_the_docker_list_a_registry_took(example, registry, tmp_path, capsys) -> None:
+    """`goslim slim` through a registry refusing the OCI index: the layout is rewritten with the Docker
+    list, and verify, the report and k8s.yaml use the digest the registry holds."""
+    need_qemu()
+    proxy = RefusesOciIndex(registry.host).start()
+    try:
+        ref = f"{proxy.host}/multiarch/slim-docker:v1"
+        out = tmp_path / "report"
+        code = main(["slim", str(example), "--platform", TWO, "--no-ablation", "--no-compare", "--to", ref,
+                     "--report", str(out)])
+        capsys.readouterr()
+        assert code == 0
+    finally:
+        proxy.stop()
+    raw = assert_docker_list(registry.ref("multiarch/slim-docker", "v1"))
+    digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+    run = json.loads((out / "report.json").read_text())
+    assert run["index"]["digest"] == digest and run["index"]["media_type"] == mediatypes.DOCKER_MANIFEST_LIST
+    assert run["platform_checks"]["index_digest"] == digest
+    image = next(s for s in run["stages"] if s["stage"] == "image")
+    assert "refused the OCI index" in (image["message"] or "")
+    assert f"@{digest}" in (out / "deploy" / "k8s.yaml").read_text()
+    layout = read_oci_layout(out / "image", "latest")
+    assert str(layout.digest) == digest and layout.media_type == mediatypes.DOCKER_MANIFEST_LIST
