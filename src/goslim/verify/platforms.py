@@ -75,6 +75,9 @@ def platform_predicates(
     """The verification predicates of an index: one per platform manifest, carrying that platform's
     checklist, and the index's, with a row per platform and passed only when every platform passed
     (its checklist is the first platform's, the one a node of the index's first platform runs)."""
+    if not result.runs:
+        raise UserInputError(f"{result.image} has no platform goslim runs: nothing to attest",
+                             hint="goslim targets linux/amd64, arm64, arm, 386, ppc64le, s390x and riscv64")
     mine = {r.platform: verification_predicate(r.checklist, contract, options) for r in result.runs}
     rows = tuple(PlatformVerdict(platform=r.platform, digest=r.digest, mode=r.mode, passed=r.ok)
                  for r in result.runs)
