@@ -51,6 +51,12 @@ def attest_sbom(
     locations: Sequence[str], key: ec.EllipticCurvePrivateKey, sbom: Path
 ) -> list[ImageAttestation]:
     """Attach the CycloneDX SBOM as a signed attestation (``cosign verify-attestation --type cyclonedx``)."""
+    body = read_sbom(sbom)
+    return [attest_image(loc, key, b"", CYCLONEDX_TYPE, body) for loc in locations]
+
+
+def read_sbom(sbom: Path) -> dict:
+    """An SBOM file as the predicate it is attested as: a JSON object of at most 16 MiB."""
     try:
         raw = sbom.read_bytes()[: MAX_SBOM_BYTES + 1]
         body = json.loads(raw) if len(raw) <= MAX_SBOM_BYTES else None
@@ -58,7 +64,7 @@ def attest_sbom(
         raise UserInputError(f"{sbom}: the SBOM is not a readable JSON file ({exc})") from exc
     if not isinstance(body, dict):
         raise UserInputError(f"{sbom}: the SBOM must be a JSON object of at most 16 MiB")
-    return [attest_image(loc, key, b"", CYCLONEDX_TYPE, body) for loc in locations]
+    return body
 
 
 def find_reusable(

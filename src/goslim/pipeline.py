@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -25,7 +24,14 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from goslim import __version__, interrupt
-from goslim.attestation import attest_sbom, attest_verification, find_reusable
+from goslim.attestation import (
+    CYCLONEDX_TYPE,
+    GOSLIM_TYPE,
+    attest_sbom,
+    attest_verification,
+    find_reusable,
+    read_sbom,
+)
 from goslim.binary import BinaryReport, analyze
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
@@ -39,11 +45,11 @@ from goslim.gobuild.ablation_cache import cached_ablation
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
-from goslim.image.platforms import AssembledIndex, index_of, more_platform_images
+from goslim.image.platforms import AssembledIndex, as_docker, index_of, more_platform_images
 from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
 from goslim.lock import LOCK_NAME, ServiceLock
-from goslim.oci import Image, ImageLocation, Index, RegistryClient, push, write_image
+from goslim.oci import Image, ImageLocation, Index, PushResult, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
 from goslim.oci.layout import layout_tags
 from goslim.platform import Platform
@@ -52,16 +58,15 @@ from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageO
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
-from goslim.scan.sbom import make_sbom, sbom_file_name
-from goslim.scan.target import open_target
-from goslim.sign import load_private_key, sign_image
+from goslim.sign import load_private_key
 from goslim.sign.keys import load_verifying_key
 from goslim.sign.password import read_password
+from goslim.sign.recursive import attest_recursive, sign_recursive
 from goslim.upx import Budget
 from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
-from goslim.verify.platforms import PlatformChecklists, verify_index
+from goslim.verify.platforms import PlatformChecklists, PlatformRun, platform_predicates, verify_index
 from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
@@ -341,8 +346,9 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         user=cfg.image.user,
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
-    platform_sboms = _platform_sboms_stage(stages, opts, index, contract)
-    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom)
+    platform_scans, platform_sboms = _platform_scans_stage(stages, opts, index, contract)
+    signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom,
+                            _every_platform(index, checklist, platform_checks), platform_sboms)
     _gc_stage(stages, opts, location)
     deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
                                       index.digest if index else None)
@@ -383,6 +389,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         index=index,
         platform_checks=platform_checks,
         scan=scan,
+        platform_scans=platform_scans,
         sbom=sbom,
         signature=signature,
         claims=claims,
@@ -390,7 +397,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         exit_status=int(exit_status),
     )
     outputs = {"binary": str(shipped.path) if shipped else "", "image": location or "", **deploy_files,
-               **platform_sboms}
+               **{f"sbom {fmt} ({p})": path for p, files in platform_sboms.items()
+                  for fmt, path in files.items()}}
     outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
     run = run.model_copy(
         update={"seconds": time.monotonic() - t0, "outputs": {k: v for k, v in outputs.items() if v}}
@@ -486,7 +494,13 @@ def _image_stage(
         if before == (index.digest if index else assembled.digest):
             stages.note("image", f"same digest as the previous run ({before[:19]}…)")
         if opts.to:
-            _publish(stages, written, opts.to, opts.mount_from)
+            pushed = _publish(stages, written, opts.to, opts.mount_from)
+            if pushed is not None and pushed.docker_fallback and index is not None:
+                # The registry holds the Docker manifest list: the layout, verify, signing and k8s follow it.
+                index = as_docker(index)
+                assembled = index.images[0]
+                write_image(location, index.index)
+                stages.note("image", pushed.docker_fallback)
         return assembled
 
     assembled = stages.run("image", build_and_write)
@@ -509,19 +523,24 @@ def _layout_dir(opts: SlimOptions) -> Path:
     return opts.out_dir / "image"
 
 
-def _publish(stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]) -> None:
-    """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones."""
+def _publish(
+    stages: StageRecorder, image: Image | Index, to: str, mount_from: tuple[str, ...]
+) -> PushResult | None:
+    """Write the image to ``to``; a registry push skips blobs already there and mounts shared ones.
+
+    Returns the push's result for a registry (it says when the Docker manifest list went up instead)."""
     destination = ImageLocation.parse(to)
     if destination.kind == "docker-archive" and isinstance(image, Index):
         image = archive_choice(image)  # a docker-archive holds one image: say which
         stages.note("image", f"{to} holds {image.platform} only")
     if destination.reference is None:
         write_image(destination, image)
-        return
+        return None
     with RegistryClient() as client:
         result = push(image, destination.reference, client, mount_from=mount_from)
     counts = ", ".join(f"{n} {what}" for what, n in sorted(Counter(result.blobs.values()).items()))
     stages.note("image", f"pushed {result.pinned} ({counts})")
+    return result
 
 
 def _compare_stage(
@@ -704,28 +723,48 @@ def _scan_stage(
     return outcome.report, {f.format: str(f.path) for f in outcome.sboms}
 
 
-def _platform_sboms_stage(
+def _platform_scans_stage(
     stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
-) -> dict[str, str]:
-    """An SBOM per other platform of the index, from that platform's own binary (its build info)."""
+) -> tuple[dict[str, ScanReport], dict[str, dict[str, str]]]:
+    """Each other platform of the index scanned from its own binary: its build info (modules, Go version,
+    GOOS/GOARCH) is what is matched, and its SBOMs are written. Platform -> report; platform -> format ->
+    SBOM path."""
     if index is None or len(index.images) < 2:
-        return {}
+        return {}, {}
+    db = opts.db or (Path(opts.config.scan.db) if opts.config.scan.db else None)
+    fail_on = opts.config.scan.fail_on
 
-    def write() -> dict[str, str]:
-        written: dict[str, str] = {}
+    def scan() -> tuple[dict[str, ScanReport], dict[str, dict[str, str]]]:
+        reports: dict[str, ScanReport] = {}
+        written: dict[str, dict[str, str]] = {}
         for image in index.images[1:]:
             slug = image.platform.replace("/", "_")
-            with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
-                subject = open_target(image.binary.path, Path(tmp)).subject
-            for fmt in opts.config.scan.sbom:
-                path = opts.out_dir / "sbom" / sbom_file_name(f"{contract.name}-{slug}", fmt)
-                write_text_atomic(path, make_sbom(subject, fmt).content)
-                written[f"sbom {fmt} ({image.platform})"] = str(path)
-        first = index.images[0].platform
-        stages.note("sbom platforms", f"each describes its platform's binary; vulnerabilities: {first} only")
-        return written
+            outcome = run_scan(str(image.binary.path), db=db, sbom_formats=opts.config.scan.sbom,
+                               out_dir=opts.out_dir / "sbom", fail_on=fail_on, attach_sboms=False,
+                               name=f"{contract.name}-{slug}")
+            reports[image.platform] = outcome.report.model_copy(update={"target": image.platform})
+            written[image.platform] = {f.format: str(f.path) for f in outcome.sboms}
+            breach = outcome.policy_breach()
+            if outcome.report.not_checked is not None:
+                stages.judge("scan platforms", "not checked",
+                             f"{image.platform}: vulnerabilities not checked: {outcome.report.not_checked}")
+            if breach is not None:
+                status: Verdict = "not checked" if outcome.report.not_checked is not None else "failed"
+                stages.judge("scan platforms", status, f"{image.platform}: {breach}", policy=breach)
+        return reports, written
 
-    return stages.run("sbom platforms", write) or {}
+    return stages.run("scan platforms", scan) or ({}, {})
+
+
+def _every_platform(
+    index: AssembledIndex | None, checklist: Checklist | None, others: PlatformChecklists | None
+) -> PlatformChecklists | None:
+    """This machine's run and the index's other platforms' runs, in index order; None for one image."""
+    if index is None or checklist is None or others is None:
+        return None
+    host = PlatformRun(platform=index.images[0].platform, digest=str(index.images[0].digest), mode="native",
+                       checklist=checklist)
+    return others.model_copy(update={"runs": (host, *others.runs)})
 
 
 def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
@@ -756,9 +795,15 @@ def _sign_stage(
     contract: RunContract,
     verify_options: VerifyOptions,
     sboms: dict[str, str],
+    platform_checks: PlatformChecklists | None = None,
+    platform_sboms: dict[str, dict[str, str]] | None = None,
 ) -> str | None:
     """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
-    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags)."""
+    registry it was pushed to (cosign's ``.sig`` and ``.att`` tags).
+
+    An index (``platform_checks``: every platform's run, this machine's first) is signed as
+    ``cosign sign --recursive`` does, and each platform's manifest is attested with its own checklist
+    and SBOM; the index with a row per platform and this machine's SBOM."""
     key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
@@ -770,13 +815,27 @@ def _sign_stage(
 
     def sign() -> str:
         private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
-        signed = [sign_image(loc, private, b"", once=True) for loc in locations]
+        signed = [sign_recursive(loc, private, b"", once=True).image for loc in locations]
         attested = []
-        if checklist is not None:
+        if checklist is not None and platform_checks is not None:
+            on_index, mine = platform_predicates(platform_checks, contract, verify_options)
+            for loc in locations:
+                attest_recursive(loc, private, GOSLIM_TYPE, on_index.to_json(),
+                                 per_platform={p: m.to_json() for p, m in mine.items()})
+            attested.append(f"the verification of each of {len(mine)} platforms")
+        elif checklist is not None:
             predicate = verification_predicate(checklist, contract, verify_options)
             attest_verification(locations, private, predicate)
             attested.append("the verification")
-        if "cyclonedx" in sboms:
+        if "cyclonedx" in sboms and platform_checks is not None:
+            host = read_sbom(Path(sboms["cyclonedx"]))
+            others = {p: read_sbom(Path(files["cyclonedx"])) for p, files in (platform_sboms or {}).items()
+                      if "cyclonedx" in files}
+            for loc in locations:
+                attest_recursive(loc, private, CYCLONEDX_TYPE, host,
+                                 per_platform={platform_checks.runs[0].platform: host, **others})
+            attested.append("each platform's CycloneDX SBOM")
+        elif "cyclonedx" in sboms:
             attest_sbom(locations, private, Path(sboms["cyclonedx"]))
             attested.append("the CycloneDX SBOM")
         if attested:

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from goslim.binary import analyze
 from goslim.cli.app import main
 from goslim.oci import FileEntry, Image, build_layer, new_config, write_oci_layout
 from goslim.platform import Platform
 from tests.conftest import need_tool
+from tests.integration.test_verify_platforms import need_qemu
 
 ROOT = Path(__file__).resolve().parents[2]
 TWO = "linux/amd64,linux/arm64"
@@ -143,3 +145,22 @@ def test_inspect_lists_the_platforms_of_a_layout_index(index_layout, capsys) -> 
     assert doc["platforms"] == ["linux/amd64", "linux/arm64"]
     raw = run("skopeo", "inspect", "--raw", f"oci:{index_layout}:v1").stdout
     assert doc["index_digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_tz_embed_builds_every_platform_with_the_embedded_zoneinfo(example, tmp_path, capsys) -> None:
+    """`--tz embed` with several platforms: each platform's binary is built with -tags timetzdata, no
+    image carries zoneinfo files, and the arm64 one (which loads a zone at start) starts under qemu."""
+    out = tmp_path / "embed"
+    doc = image_json(capsys, "image", str(example), "--platform", TWO, "--tz", "embed",
+                     "--to", f"oci:{out}:v1", "--json")
+    for image in doc["index"]["images"]:
+        info = analyze(Path(image["binary"]["path"])).build_info
+        assert info is not None and "timetzdata" in info.settings.get("-tags", ""), image["platform"]
+        assert info.settings["GOARCH"] == image["platform"].split("/")[1]
+        zoneinfo = next(p for p in image["base"]["provisions"] if p["item"] == "zoneinfo")
+        assert not zoneinfo["included"] and "embed" in zoneinfo["reason"]
+    need_qemu()
+    capsys.readouterr()
+    assert main(["verify", f"oci:{out}:v1", "--platform", "linux/arm64", "--check", "starts", "--json"]) == 0
+    [arm] = json.loads(capsys.readouterr().out)["runs"]
+    assert arm["mode"] == "emulated" and arm["checklist"]["results"][0]["status"] == "pass"

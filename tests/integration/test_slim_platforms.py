@@ -10,11 +10,27 @@ from pathlib import Path
 
 from goslim.cli.app import main
 from goslim.oci import layout_tags
+from goslim.sign import write_key_pair
 from tests.conftest import app_dir, need_tool
 from tests.integration.test_verify_platforms import need_qemu
 
+ARM64_ONLY = "GO-TEST-ARM64"
 
-def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, capsys) -> None:
+
+def arm64_only_db(root: Path) -> Path:
+    """An OSV database with one stdlib entry whose vulnerable code exists only for GOARCH=arm64."""
+    entry = {"schema_version": "1.3.1", "id": ARM64_ONLY, "modified": "0001-01-01T00:00:00Z",
+             "aliases": [], "details": "test: net/http on arm64 only",
+             "affected": [{"package": {"name": "stdlib", "ecosystem": "Go"},
+                           "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}]}],
+                           "ecosystem_specific": {"imports": [
+                               {"path": "net/http", "goarch": ["arm64"]}]}}]}  # the whole package
+    (root / "ID").mkdir(parents=True)
+    (root / "ID" / f"{ARM64_ONLY}.json").write_text(json.dumps(entry))
+    return root
+
+
+def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, capsys, monkeypatch) -> None:
     need_tool("go")
     need_tool("skopeo")
     need_qemu()
@@ -22,8 +38,11 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     shutil.copytree(app_dir("hello-api"), module)
     ref = registry.ref("multiarch/slim", "v1")
     out = tmp_path / "report"
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    keys = write_key_pair(tmp_path / "keys", b"pw")
     code = main(["slim", str(module), "--platform", "linux/amd64,linux/arm64", "--no-ablation",
-                 "--no-compare", "--to", ref, "--report", str(out), "--json"])
+                 "--no-compare", "--to", ref, "--report", str(out), "--json",
+                 "--db", str(arm64_only_db(tmp_path / "osv")), "--key", str(keys.private_key)])
     capsys.readouterr()
     assert code == 0
     run = json.loads((out / "report.json").read_text())
@@ -53,3 +72,31 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     assert "Platforms of the image index" in (out / "report.html").read_text()
     k8s = (out / "deploy" / "k8s.yaml").read_text()
     assert f"image: {registry.host}/multiarch/slim@{digest}" in k8s
+    # Each platform's binary is scanned with its own GOOS/GOARCH: the arm64-only entry is found on arm64.
+    assert [v["id"] for v in run["scan"]["vulnerabilities"]] == []
+    [arm_vuln] = run["platform_scans"]["linux/arm64"]["vulnerabilities"]
+    assert arm_vuln["id"] == ARM64_ONLY and arm_vuln["status"] == "called"
+    assert "| linux/arm64 |" in md and "1 called" in md
+    # Signed and attested as cosign --recursive: each platform's manifest carries its own checklist and SBOM.
+    capsys.readouterr()
+    assert main(["verify-signature", ref, "--key", str(keys.public_key)]) == 0
+    capsys.readouterr()
+    assert main(["verify-attestation", ref, "--key", str(keys.public_key), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert {p: a["predicate"]["checklist"]["platform"] for p, a in found["platforms"].items()} == {
+        "linux/amd64": "linux/amd64", "linux/arm64": "linux/arm64"}
+    assert [r["mode"] for r in found["image"]["predicate"]["platforms"]] == ["native", "emulated"]
+    assert main(["verify-attestation", ref, "--key", str(keys.public_key), "--type", "cyclonedx",
+                 "--json"]) == 0
+    boms = json.loads(capsys.readouterr().out)
+    assert arm_binary in json.dumps(boms["platforms"]["linux/arm64"]["predicate"])
+    assert arm_binary not in json.dumps(boms["platforms"]["linux/amd64"]["predicate"])
+    # `goslim scan --platform` on the index: that platform's binary, its SBOM attached to its own manifest.
+    osv = str(tmp_path / "osv")
+    assert main(["scan", f"oci:{out / 'image'}", "--db", osv, "--platform", "linux/arm64",
+                 "--out", str(tmp_path / "scan"), "--json"]) == 0
+    assert [v["id"] for v in json.loads(capsys.readouterr().out)["report"]["vulnerabilities"]] == [ARM64_ONLY]
+    arm_digest = run["index"]["images"][1]["digest"]
+    assert f"{arm_digest.replace(':', '-')}.sbom" in layout_tags(out / "image")
+    assert main(["scan", f"oci:{out / 'image'}", "--db", osv, "--out", str(tmp_path / "scan"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["report"]["vulnerabilities"] == []

@@ -17,7 +17,7 @@ import zstandard
 from goslim.bases.models import Base, LibcInfo
 from goslim.oci.errors import BlobError
 from goslim.oci.image import Image
-from goslim.oci.unpack import check_member, layer_members
+from goslim.oci.unpack import OPAQUE, WHITEOUT, check_member, layer_members
 from goslim.platform import Platform
 
 _MUSL_LOADER = re.compile(r"^/lib/ld-musl-[a-z0-9_]+\.so\.1$")
@@ -46,26 +46,29 @@ def list_paths(image: Image) -> tuple[set[str], dict[str, str]]:
     paths: set[str] = {"/"}
     symlinks: dict[str, str] = {}
     for layer in image.layers:
+        this_layer: set[str] = set()  # a whiteout hides lower layers only, whatever the entry order
         try:
             with layer_members(layer) as members:  # bounded like unpack: bombs and huge headers refused
                 for member in members:
                     check_member(member, layer)  # a base that would escape the root is refused
-                    _apply(member, paths, symlinks)
+                    _apply(member, paths, symlinks, this_layer)
         except (tarfile.TarError, OSError, EOFError, zlib.error, zstandard.ZstdError) as exc:
             raise BlobError(f"base layer {layer.digest} is not a readable tar: {exc}",
                             hint="the base image is corrupt; pull it again") from exc
     return paths, symlinks
 
 
-def _apply(member: tarfile.TarInfo, paths: set[str], symlinks: dict[str, str]) -> None:
+def _apply(member: tarfile.TarInfo, paths: set[str], symlinks: dict[str, str], this_layer: set[str]) -> None:
     path = clean_path(member.name)
     parent, base = posixpath.split(path)
-    if base == ".wh..wh..opq":
-        _remove_under(parent, paths, symlinks, keep_dir=True)
+    if base == OPAQUE:
+        _remove_under(parent, paths, symlinks, keep_dir=True, keep=this_layer)
         return
-    if base.startswith(".wh."):
-        _remove_under(posixpath.join(parent, base[4:]), paths, symlinks, keep_dir=False)
+    if base.startswith(WHITEOUT):
+        _remove_under(posixpath.join(parent, base[len(WHITEOUT):]), paths, symlinks, keep_dir=False,
+                      keep=this_layer)
         return
+    this_layer.add(path)
     paths.add(path)
     if member.issym():
         symlinks[path] = member.linkname
@@ -81,11 +84,14 @@ def clean_path(name: str) -> str:
     return "/" if name in ("", ".") else posixpath.normpath("/" + name)
 
 
-def _remove_under(root: str, paths: set[str], symlinks: dict[str, str], keep_dir: bool) -> None:
+def _remove_under(
+    root: str, paths: set[str], symlinks: dict[str, str], keep_dir: bool, keep: set[str]
+) -> None:
     prefix = root.rstrip("/") + "/"
     doomed = {p for p in paths if p.startswith(prefix)}
     if not keep_dir:
         doomed.add(root)
+    doomed -= keep
     paths.difference_update(doomed)
     for p in doomed:
         symlinks.pop(p, None)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import BaseModel, ConfigDict
 from rich.console import Console
 from rich.table import Table
 
@@ -24,17 +25,23 @@ from goslim.cli.contract_options import (
 )
 from goslim.cli.image import AppDirOpt, CompressionOpt, TargetArg, TzOpt, load_service
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
-from goslim.cli.output import human_bytes, line, plain
+from goslim.cli.output import Output, human_bytes, line, plain
+from goslim.contract_resolve import ContractFlags
 from goslim.errors import UserInputError
 from goslim.image import ImageOptions
 from goslim.image.compare import Comparison, Variant, compare_bases
+from goslim.image.platforms import requested_platforms
+from goslim.image.service import Service, load_services
 from goslim.image.startcheck import StartCheck, check_starts
 from goslim.oci import Image
 from goslim.runner import SubprocessRunner
 from goslim.upx import pack
+from goslim.verify.emulation import NoEmulator, find_emulator
 from goslim.verify.models import VerifyOptions
 from goslim.verify.options import options_from_config
+from goslim.verify.platforms import emulated_options
 from goslim.verify.runtime import OciRuntime
+from goslim.verify.verify import host_architecture
 
 BaseListOpt = Annotated[list[str] | None, typer.Option(
     "--base", help="A base to compare (repeatable): REF, oci:PATH, docker-archive:PATH. static and scratch "
@@ -62,6 +69,9 @@ def compare(
     health: HealthOpt = None,
     readiness: ReadinessOpt = None,
     writable: WritableOpt = None,
+    platform: Annotated[str | None, typer.Option(
+        help="Compare for these platforms (comma list or 'all'): one build each, each base's image of "
+        "that platform, run natively or under qemu-user.")] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -70,7 +80,33 @@ def compare(
     if compression not in (None, "gzip", "zstd"):
         raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
+    if platform is not None:
+        with output.progress("listing the platforms"):
+            # "all": the built-in bases' platforms; a named base without one gets a row saying so.
+            platforms = requested_platforms(platform, "static")
+        services = load_services(target, platforms, output.progress, embed_tz=tz == "embed")
+        results = [_compare(output, s, base, compression, tz, app_dir, run, upx, flags) for s in services]
+        output.emit(PlatformComparisons(comparisons=results),
+                    lambda c: [render_comparison(c, r) for r in results])
+        return
     service = load_service(target, output.progress, embed_tz=tz == "embed")
+    result = _compare(output, service, base, compression, tz, app_dir, run, upx, flags)
+    output.emit(result, lambda c: render_comparison(c, result))
+
+
+class PlatformComparisons(BaseModel):
+    """``compare --platform``: one comparison per platform, in the order asked."""
+
+    model_config = ConfigDict(frozen=True)
+
+    comparisons: list[Comparison]
+
+
+def _compare(
+    output: Output, service: Service, base: list[str] | None, compression: str | None, tz: str | None,
+    app_dir: str | None, run: bool, upx: str | None, flags: ContractFlags,
+) -> Comparison:
+    """One service (one platform's binary) on every base; its images run natively or emulated."""
     cfg = service.config
     contract = service.contract(flags)
     options = ImageOptions.from_config(cfg.image, contract, compression=compression, tz=tz, app_dir=app_dir)
@@ -91,13 +127,22 @@ def compare(
                     f"({_probe_source(verify_options)}), then the exit code after SIGTERM"
                 )
 
+                arch = service.binary.platform.architecture
+                if arch != host_architecture():
+                    found = find_emulator(arch)
+                    if isinstance(found, NoEmulator):
+                        how, run = f"not checked: {found.reason}", False
+                    else:
+                        verify_options = emulated_options(verify_options, found)
+                        how += f", emulated: {found.version} (timing not judged against native budgets)"
+
                 def checker(image: Image) -> StartCheck:
                     return check_starts(image, verify_options, runtime=runtime)
 
-        with output.progress("compare") as step:
-            result = compare_bases(variants, bases, options, start_checker=checker, start_check=how,
-                                   on_step=step)
-    output.emit(result, lambda c: render_comparison(c, result))
+        with output.progress(f"compare ({service.binary.platform})") as step:
+            result = compare_bases(variants, bases, options, start_checker=checker if run else None,
+                                   start_check=how, on_step=step)
+    return result.model_copy(update={"platform": str(service.binary.platform)})
 
 
 def _probe_source(options: VerifyOptions) -> str:
@@ -123,7 +168,8 @@ SHORT = {"passwd": "users", "nsswitch": "", "ca-bundle": "CA", "zoneinfo": "tz",
 
 
 def render_comparison(console: Console, c: Comparison) -> None:
-    table = Table(title=line(c.service, f" on each base ({c.compression} layers)"), title_justify="left")
+    on = f" ({c.platform})" if c.platform else ""
+    table = Table(title=line(c.service, on, f" on each base ({c.compression} layers)"), title_justify="left")
     for col in ("base", "binary", "pull", "disk", "layers", "files", "starts?", "carries"):
         table.add_column(col, justify="right" if col in ("pull", "disk", "layers", "files") else "left")
     notes: list[str] = []

@@ -30,7 +30,13 @@ from goslim.errors import UserInputError
 from goslim.gobuild.toolchain import find_module_root
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.locations import default_location, write_image
-from goslim.image.platforms import AssembledIndex, assemble_index, requested_platforms
+from goslim.image.platforms import (
+    AssembledIndex,
+    as_docker,
+    assemble_index,
+    docker_assembled,
+    requested_platforms,
+)
 from goslim.image.service import load_service, load_services, price_tz
 from goslim.image.tzchoice import TzChoice
 from goslim.oci.reference import ImageLocation
@@ -73,6 +79,10 @@ TzOpt = Annotated[str | None, typer.Option(
     help="auto (zoneinfo files when needed), files, embed (-tags timetzdata), none.")]
 UserOpt = Annotated[str | None, typer.Option(help="uid:gid the service runs as (default 65532:65532).")]
 AppDirOpt = Annotated[str | None, typer.Option("--app-dir", help="Where the binary goes (default /app).")]
+ManifestFormatOpt = Annotated[str, typer.Option(
+    "--manifest-format", help="oci (default) or docker: Docker schema-2 manifests (and a Docker manifest "
+    "list for several platforms), gzip layers only. A registry that refuses the OCI index gets the Docker "
+    "list anyway.")]
 PlatformOpt = Annotated[str | None, typer.Option(
     help="GOOS/GOARCH to build for (default: goslim.yaml); a comma list or 'all' writes an OCI image index.")]
 
@@ -87,6 +97,7 @@ def image(
     user: UserOpt = None,
     app_dir: AppDirOpt = None,
     platform: PlatformOpt = None,
+    manifest_format: ManifestFormatOpt = "oci",
     name: NameOpt = None,
     arg: ArgOpt = None,
     env: EnvOpt = None,
@@ -103,13 +114,20 @@ def image(
         raise UserInputError(f"unknown compression '{compression}'", hint="use gzip or zstd")
     if tz not in (None, "auto", "files", "embed", "none"):
         raise UserInputError(f"unknown --tz '{tz}'", hint="use auto, files, embed or none")
+    if manifest_format not in ("oci", "docker"):
+        raise UserInputError(f"unknown --manifest-format '{manifest_format}'", hint="use oci or docker")
+    if manifest_format == "docker" and compression == "zstd":
+        raise UserInputError("--manifest-format docker takes gzip layers only: Docker schema 2 has no zstd",
+                             hint="drop --compression zstd, or write the OCI format")
+    docker = manifest_format == "docker"
     if to is not None:
         ImageLocation.parse(to)  # a bad destination fails before any build
     if base not in (None, "static", "scratch"):
         ImageLocation.parse(base)
     flags = contract_flags(name, arg, env, port, health, readiness, writable)
     if platform is not None and ("," in platform or platform.strip() == "all"):
-        _image_index(output, target, base, to, tag, compression, tz, user, app_dir, platform, flags)
+        _image_index(output, target, base, to, tag, compression, tz, user, app_dir, platform, flags,
+                     docker=docker)
         return
     service = load_service(target, output.progress, platform=platform, embed_tz=tz == "embed")
     cfg = service.config.image
@@ -120,6 +138,8 @@ def image(
     base_spec = base or cfg.base
     with output.progress(f"assembling on {base_spec}"):
         assembled = assemble(service.binary, service.report, base_spec, options)
+        if docker:
+            assembled = docker_assembled(assembled)
     tz_choice = price_tz(service, options, output.progress) if service.module_dir is not None else None
     version = assembled.labels.get("org.opencontainers.image.version")
     if service.module_dir is not None:
@@ -137,19 +157,17 @@ def image(
 def _image_index(
     output: Output, target: str | None, base: str | None, to: str | None, tag: str | None,
     compression: str | None, tz: str | None, user: str | None, app_dir: str | None, platform: str,
-    flags: ContractFlags,
+    flags: ContractFlags, *, docker: bool = False,
 ) -> None:
-    """`--platform A,B|all`: one build and one image per platform, under one OCI image index."""
-    if tz == "embed":
-        raise UserInputError("--tz embed is not offered with several platforms yet",
-                             hint="use --tz auto or files (zoneinfo files are the same on every platform)")
+    """`--platform A,B|all`: one build and one image per platform, under one OCI image index (with
+    ``docker``: a Docker manifest list). ``--tz embed`` builds every platform with the embedded zoneinfo."""
     path = Path(target) if target else None
     module_dir = find_module_root(path if path is not None and path.is_dir() else Path.cwd())
     cfg = load_config(module_dir).image
     base_spec = base or cfg.base
     with output.progress(f"listing the platforms of {base_spec}"):
         platforms = requested_platforms(platform, base_spec)
-    services = load_services(target, platforms, output.progress)
+    services = load_services(target, platforms, output.progress, embed_tz=tz == "embed")
     first = services[0]
     contract = first.contract(flags)
     options = ImageOptions.from_config(
@@ -157,11 +175,18 @@ def _image_index(
     )
     with output.progress(f"assembling {len(services)} platforms on {base_spec}"):
         assembled = assemble_index(services, base_spec, options)
+        if docker:
+            assembled = as_docker(assembled)
     version = assembled.images[0].labels.get("org.opencontainers.image.version")
     location = to or cfg.to or default_location(module_dir, first.config.build.out)
     with output.progress(f"writing {location}"):
         written = write_image(location, assembled.index, tag=tag or cfg.tag or version or "latest",
                               name=contract.name)
+    if ImageLocation.parse(location).kind == "registry" and not written.endswith(f"@{assembled.digest}"):
+        # The registry refused the OCI index and took the Docker manifest list (same blobs) instead.
+        assembled = as_docker(assembled)
+        output.note(line(("note:", "yellow"), f" {location} does not take the OCI index media type: "
+                         f"pushed a Docker manifest list, digest {assembled.digest}"))
     result = IndexResult(location=written, index=assembled, contract=contract)
     output.emit(result, lambda c: render_index(c, result))
 

@@ -12,6 +12,7 @@ from rich.table import Table
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import line, plain
 from goslim.config import load_config
+from goslim.platform import Platform
 from goslim.scan import FAIL_ON_CHOICES, PolicyFailedError, ScanOutcome, run_scan
 from goslim.scan.models import STATUS_MEANING
 from goslim.scan.vulndb import DB_HINT
@@ -59,6 +60,10 @@ def scan(
             help="For an image with a UPX-packed entrypoint: the binary before packing, for build info."
         ),
     ] = None,
+    platform: Annotated[
+        str | None,
+        typer.Option(help="Of an image index, the platform to scan (default: this machine's)."),
+    ] = None,
     json_out: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -76,6 +81,7 @@ def scan(
             sarif=sarif,
             attach_sboms=not no_attach,
             unpacked=binary,
+            platform=Platform.parse(platform) if platform else None,
         )
     output.emit(outcome, lambda c: render(c, outcome))
     if outcome.policy_failures:

@@ -17,12 +17,16 @@ from goslim.sign import (
     ImageSignature,
     SignatureReport,
     sign_blob,
-    sign_image,
     verify_blob,
-    verify_image,
     write_key_pair,
 )
 from goslim.sign.password import read_password
+from goslim.sign.recursive import (
+    RecursiveSignature,
+    RecursiveSignatureReport,
+    sign_recursive,
+    verify_recursive,
+)
 
 ImageArg = Annotated[
     str, typer.Argument(help="oci:DIR[:TAG] or a registry reference HOST/REPO[:TAG|@DIGEST].")
@@ -67,19 +71,25 @@ def keygen(
 def sign(
     image: ImageArg, key: PrivateKeyOpt = None, json_out: JsonOpt = False, debug: DebugOpt = False
 ) -> None:
-    """Sign an image by digest; the signature is stored as cosign stores it (sha256-<hex>.sig)."""
+    """Sign an image by digest; the signature is stored as cosign stores it (sha256-<hex>.sig).
+
+    An image index is signed as `cosign sign --recursive` signs it: the index and each platform's manifest.
+    """
     output = make_output(json_out)
-    result = sign_image(image, private_key_path(key), read_password())
-    output.emit(result, lambda c: _render_signed(c, result))
+    result = sign_recursive(image, private_key_path(key), read_password())
+    output.emit(result if result.platforms else result.image, lambda c: _render_signed_all(c, result))
 
 
 def verify_signature(
     image: ImageArg, key: PublicKeyOpt, json_out: JsonOpt = False, debug: DebugOpt = False
 ) -> None:
-    """Verify an image's cosign signatures with a public key (exit 1 when none matches)."""
+    """Verify an image's cosign signatures with a public key (exit 1 when none matches).
+
+    For an image index, the index and every platform's manifest must carry a matching signature.
+    """
     output = make_output(json_out)
-    report = verify_image(image, key)
-    output.emit(report, lambda c: _render_verified(c, report))
+    report = verify_recursive(image, key)
+    output.emit(report if report.platforms else report.image, lambda c: _render_verified_all(c, report))
 
 
 def sign_blob_cmd(
@@ -116,6 +126,21 @@ def private_key_path(key: Path | None) -> Path:
     if configured:
         return Path(configured)
     raise UserInputError("no signing key", hint="pass --key cosign.key or set sign.key in goslim.yaml")
+
+
+def _render_signed_all(console: Console, result: RecursiveSignature) -> None:
+    _render_signed(console, result.image)
+    for platform, signed in result.platforms.items():
+        console.print(line(("  signed", "green"), f" {platform} {signed.image_digest} as ",
+                           signed.attachment.tag), highlight=False)
+
+
+def _render_verified_all(console: Console, report: RecursiveSignatureReport) -> None:
+    _render_verified(console, report.image)
+    for platform, checked in report.platforms.items():
+        good = sum(c.valid for c in checked.checks)
+        console.print(line(("  verified", "green"), f" {platform} {checked.image_digest}: {good} of "
+                           f"{len(checked.checks)} signature(s) match the key"), highlight=False)
 
 
 def _render_signed(console: Console, result: ImageSignature) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 from rich.table import Table
 
-from goslim.attestation import attest_verification, find_reusable
+from goslim.attestation import GOSLIM_TYPE, attest_verification, find_reusable
 from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
@@ -26,6 +27,7 @@ from goslim.cli.contract_options import (
 from goslim.cli.options import DebugOpt, JsonOpt, make_output
 from goslim.cli.output import Output, line, plain
 from goslim.config import GoslimConfig, load_config
+from goslim.contract import RunContract
 from goslim.contract_resolve import resolve_contract
 from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
@@ -34,11 +36,12 @@ from goslim.platform import Platform, parse_platforms
 from goslim.sign.keys import load_private_key, load_verifying_key
 from goslim.sign.locations import open_store
 from goslim.sign.password import read_password
+from goslim.sign.recursive import attest_recursive
 from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_image, verify_rootfs
 from goslim.verify.export import platforms_junit, to_junit, to_markdown
 from goslim.verify.image import load_image_or_index
 from goslim.verify.options import options_from_config
-from goslim.verify.platforms import PlatformChecklists, verify_index
+from goslim.verify.platforms import PlatformChecklists, platform_predicates, verify_index
 from goslim.verify.predicate import verification_predicate
 
 ROOTFS_PREFIX = "rootfs:"
@@ -121,10 +124,13 @@ def verify(
         with output.progress("reading the image"):
             found = load_image_or_index(image)
         if isinstance(found, Index):
-            if attest or reuse_attestation:
-                raise UserInputError("--attest and --reuse-attestation take one image, not an image index",
+            if reuse_attestation:
+                raise UserInputError("--reuse-attestation takes one image, not an image index",
                                      hint="give one platform's image by digest (goslim inspect lists them)")
-            _verify_index(output, found, image, options, wanted, junit, markdown)
+            index_key = _attestation_key(image, config, key, attest=attest, reuse=False)
+            index_signer = load_private_key(index_key, read_password()) if index_key else None
+            _verify_index(output, found, image, options, wanted, junit, markdown,
+                          attest=(index_signer, contract) if index_signer else None)
             return
         if wanted and not any(p.matches(found.platform) for p in wanted):
             raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
@@ -167,10 +173,22 @@ def verify(
 def _verify_index(
     output: Output, index: Index, image: str, options: VerifyOptions, wanted: tuple[Platform, ...] | None,
     junit: Path | None, markdown: Path | None,
+    *, attest: tuple[ec.EllipticCurvePrivateKey, RunContract] | None = None,
 ) -> None:
-    """Every platform of an index (or the ``--platform`` ones), a checklist each, one verdict."""
+    """Every platform of an index (or the ``--platform`` ones), a checklist each, one verdict.
+
+    With ``attest`` (key, contract): each verified platform's manifest gets its own checklist as a
+    goslim attestation, and the index one with a row per platform.
+    """
     with output.progress("verify") as step:
         result = verify_index(index, options, label=image, platforms=wanted, progress=step)
+    if attest is not None:
+        signer, contract = attest
+        on_index, mine = platform_predicates(result, contract, options)
+        done = attest_recursive(image, signer, GOSLIM_TYPE, on_index.to_json(),
+                                per_platform={p: m.to_json() for p, m in mine.items()})
+        for what, one in (("index", done.image), *done.platforms.items()):
+            output.note(line(("attested", "green"), f" {what} {one.image_digest} as {one.attachment.tag}"))
     output.emit(result, lambda c: render_platforms(c, result))
     if junit:
         write_text_atomic(junit, platforms_junit(result))

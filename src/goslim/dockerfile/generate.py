@@ -187,10 +187,13 @@ def plan_dockerfile(
     contract = contract or resolve_contract(ContractFlags(), config.service)
     module_path, go_version = read_go_mod(module_dir)
     main = main or main_package(module_dir, config, report)
-    plan = plan_build(
-        BuildOptions(profile=Profile.SLIM, tags=build_tags(config, report), x=dict(config.build.x))
-    )
     final_base = FinalBase.parse(base or _config_base(config.image.base))
+    tags = build_tags(config, report)
+    if final_base is not FinalBase.STATIC and _tz_names_a_zone(contract.env) and "timetzdata" not in tags:
+        # TZ is resolved from zoneinfo directories only (never from a ZONEINFO zip); scratch and
+        # alpine have none, so the zone database goes into the binary, where TZ and LoadLocation find it.
+        tags = (*tags, "timetzdata")
+    plan = plan_build(BuildOptions(profile=Profile.SLIM, tags=tags, x=dict(config.build.x)))
     final_image = FINAL_IMAGES[final_base.value]
     pinned = (digests or {}).get(final_image)
     level = upx if upx is not None else config.upx.policy
@@ -212,7 +215,7 @@ def plan_dockerfile(
         if pinned and final_image != "scratch"
         else final_image,
         upx=level,
-        tags=build_tags(config, report),
+        tags=tags,
         x=dict(config.build.x),
         ports=contract.ports,
         # Only what was given: Env and Cmd read back from goslim's image are the base's, not the service's.
@@ -255,7 +258,7 @@ def render_dockerfile(spec: DockerfileSpec) -> str:
             final_image=final_image,
             # distroless static ships CA roots, tzdata and a passwd; alpine ships CA roots only.
             copy_ca=scratch and ca,
-            copy_zoneinfo=spec.base is not FinalBase.STATIC and zoneinfo,
+            copy_zoneinfo=spec.base is not FinalBase.STATIC and zoneinfo and "timetzdata" not in spec.tags,
             copy_passwd=scratch and passwd,
             env=[(k, json.dumps(v)) for k, v in sorted(spec.env.items())],
             labels=[(json.dumps(k), json.dumps(v)) for k, v in sorted(spec.labels.items())],
@@ -332,6 +335,12 @@ def _shell_word(word: str) -> str:
     if eq and name.startswith("-") and re.fullmatch(r"-[\w.-]+", name):
         return f"{name}={shlex.quote(value)}"  # -ldflags='...' reads like the hand-written form
     return shlex.quote(word)
+
+
+def _tz_names_a_zone(env: dict[str, str]) -> bool:
+    """TZ=Area/City (or :Area/City): a zone looked up by name, not UTC and not a file path."""
+    tz = env.get("TZ", "").removeprefix(":")
+    return tz not in ("", "UTC") and not tz.startswith("/")
 
 
 def _wanted(needs: Needs | None) -> tuple[bool, bool, bool]:

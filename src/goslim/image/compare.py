@@ -57,6 +57,7 @@ class Comparison(BaseModel):
     rows: list[CompareRow]
     start_check: str  # how "starts?" was decided, or why it was skipped
     baseline: str  # the row the ratios are against
+    platform: str | None = None  # set by `compare --platform`: which platform's binary and base images
 
     def row(self, base: str, variant: str = "slim") -> CompareRow:
         return next(r for r in self.rows if r.base == base and r.variant == variant)

@@ -22,6 +22,7 @@ from goslim.image.service import Service
 from goslim.oci import mediatypes
 from goslim.oci.image import Index
 from goslim.oci.index import available_platforms
+from goslim.oci.index_docker import docker_image
 from goslim.platform import BUILTIN_ALL, Platform, parse_platforms
 
 BUILTIN_BASES = ("static", "scratch")
@@ -120,3 +121,14 @@ def index_of(images: Sequence[AssembledImage]) -> AssembledIndex:
     index = Index.build([a.image for a in images], docker_media_types=docker)
     return AssembledIndex(index=index, digest=str(index.digest), media_type=index.media_type,
                           images=list(images))
+
+
+def docker_assembled(assembled: AssembledImage) -> AssembledImage:
+    """The assembled image under Docker schema-2 media types (same blobs; the manifest digest changes)."""
+    image = docker_image(assembled.image, where=assembled.platform)
+    return assembled.model_copy(update={"image": image, "digest": str(image.digest)})
+
+
+def as_docker(index: AssembledIndex) -> AssembledIndex:
+    """The index as a Docker manifest list (v2.2) over Docker schema-2 images (registries that need one)."""
+    return index_of([docker_assembled(a) for a in index.images])

@@ -17,6 +17,7 @@ from goslim.oci import mediatypes
 from goslim.oci.descriptor import Descriptor, canonical_json, parse_json, platform_from_dict
 from goslim.oci.digest import Digest
 from goslim.oci.errors import ImageFormatError
+from goslim.oci.index_entries import is_platform_image
 from goslim.oci.layer import Layer, source_date_epoch
 from goslim.platform import Platform
 
@@ -241,7 +242,8 @@ class Index:
         manifests = [Descriptor.from_dict(d, where="index entry") for d in data.get("manifests") or []]
         known = {img.digest for img in self.images}
         for d in manifests:
-            if d.media_type in mediatypes.MANIFEST_TYPES and d.digest not in known:
+            # buildx's attestation manifests ride along in the index bytes; they are no platform's image.
+            if is_platform_image(d) and d.digest not in known:
                 raise ImageFormatError(f"image index lists {d.digest} but that image is not present")
         object.__setattr__(self, "index", data)
         object.__setattr__(self, "digest", Digest.of_bytes(self.index_bytes))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from goslim.oci import mediatypes
 from goslim.oci.archive import read_docker_archive
-from goslim.oci.descriptor import Descriptor, parse_json
-from goslim.oci.errors import ImageFormatError
+from goslim.oci.descriptor import parse_json
 from goslim.oci.image import Image
+from goslim.oci.index_entries import index_entries, is_platform_image
 from goslim.oci.layout import read_oci_layout
 from goslim.oci.reference import ImageLocation
 from goslim.oci.registry import RegistryClient
@@ -42,12 +42,7 @@ def available_platforms(
         if top.media_type not in mediatypes.INDEX_TYPES:
             return _supported([pull_image(loc.reference, active).platform])
         doc = parse_json(top.data, what=f"index {loc.reference}")
-        entries = doc.get("manifests") if isinstance(doc, dict) else None
-        if not isinstance(entries, list):
-            raise ImageFormatError(f"index {loc.reference} has no manifests list")
-        descs = [Descriptor.from_dict(d, where=f"index {loc.reference} entry {i}")
-                 for i, d in enumerate(entries)]
-        images = [d for d in descs if d.media_type in mediatypes.MANIFEST_TYPES]
+        images = [d for d in index_entries(doc, where=f"index {loc.reference}") if is_platform_image(d)]
         return _supported([d.platform for d in images if d.platform is not None])
     finally:
         if own:

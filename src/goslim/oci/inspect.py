@@ -11,6 +11,7 @@ from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import ImageFormatError
 from goslim.oci.image import Image
+from goslim.oci.index_entries import index_entries, is_platform_image
 from goslim.oci.layout import default_platform, read_oci_layout
 from goslim.oci.reference import ImageLocation, ImageReference
 from goslim.oci.registry import RegistryClient
@@ -86,8 +87,7 @@ def _remote_summary(
     manifest = top
     if top.media_type in mediatypes.INDEX_TYPES:
         doc = parse_json(top.data, what=f"index {ref}")
-        entries = [Descriptor.from_dict(d, where=f"index {ref}") for d in doc.get("manifests") or []]
-        entries = [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES and d.platform]
+        entries = [d for d in index_entries(doc, where=f"index {ref}") if is_platform_image(d) and d.platform]
         platforms = tuple(str(d.platform) for d in entries)
         want = str(platform or default_platform())
         chosen = next((d for d in entries if d.platform and (str(d.platform) == want or

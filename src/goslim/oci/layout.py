@@ -20,6 +20,7 @@ from goslim.oci.descriptor import Descriptor, canonical_json, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobError, ImageFormatError
 from goslim.oci.image import Image, Index
+from goslim.oci.index_entries import is_platform_image
 from goslim.oci.layer import Layer, copy_stream
 from goslim.platform import Platform
 
@@ -218,7 +219,7 @@ def read_descriptor(root: Path, desc: Descriptor, *, _in_index: Digest | None = 
             raise ImageFormatError(f"index {desc.digest} manifests is not a list")
         for i, child in enumerate(children):
             child_desc = Descriptor.from_dict(child, where=f"index {desc.digest} entry {i}")
-            if child_desc.media_type in mediatypes.MANIFEST_TYPES:
+            if is_platform_image(child_desc):  # not buildx's attestation manifests
                 loaded = read_descriptor(root, child_desc, _in_index=desc.digest)
                 assert isinstance(loaded, Image)  # an index child is refused above
                 images.append(loaded)

@@ -22,6 +22,8 @@ from goslim.oci.descriptor import Descriptor, parse_json
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobCacheError, BlobError, ImageFormatError, RegistryError
 from goslim.oci.image import Image, Index
+from goslim.oci.index_docker import docker_index, refuses_oci_index
+from goslim.oci.index_entries import index_entries, is_platform_image
 from goslim.oci.layer import Layer
 from goslim.oci.layout import blob_path, default_platform, write_blob
 from goslim.oci.reference import ImageReference
@@ -37,6 +39,8 @@ class PushResult:
     digest: str
     blobs: dict[str, str] = field(default_factory=dict)  # digest -> exists | mounted | uploaded
     seconds: float = 0.0
+    # Set when the registry refused the OCI index and a Docker manifest list went up instead: why.
+    docker_fallback: str | None = None
 
     @property
     def pinned(self) -> str:
@@ -78,15 +82,29 @@ def push(
 
     with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(blobs)))) as pool:
         outcome = dict(pool.map(upload, blobs.items()))
-    if isinstance(image, Index):
-        for img in images:
-            client.put_manifest(ref, str(img.digest), img.manifest_bytes, img.media_type)
-        top_bytes, top_type = image.index_bytes, image.media_type
-    else:
-        top_bytes, top_type = image.manifest_bytes, image.media_type
-    client.put_manifest(ref, ref.tag or str(image.digest), top_bytes, top_type)
+    if not isinstance(image, Index):
+        client.put_manifest(ref, ref.tag or str(image.digest), image.manifest_bytes, image.media_type)
+        shown = ref.with_tag(ref.tag) if ref.tag else ref.with_digest(image.digest)
+        return PushResult(str(shown), str(image.digest), outcome, time.monotonic() - start)
+    why = None
+    try:
+        _put_index(client, ref, image)
+    except RegistryError as exc:
+        if image.media_type != mediatypes.OCI_INDEX or ref.digest is not None or not refuses_oci_index(exc):
+            raise
+        # The same blobs under Docker media types: a manifest list is what such a registry takes.
+        why = f"{ref.registry} refused the OCI index ({exc.message}): pushed a Docker manifest list"
+        image = docker_index(image)
+        _put_index(client, ref, image)
     shown = ref.with_tag(ref.tag) if ref.tag else ref.with_digest(image.digest)
-    return PushResult(str(shown), str(image.digest), outcome, time.monotonic() - start)
+    return PushResult(str(shown), str(image.digest), outcome, time.monotonic() - start, docker_fallback=why)
+
+
+def _put_index(client: RegistryClient, ref: ImageReference, index: Index) -> None:
+    """Each platform's manifest by digest, then the index under the tag (or its digest)."""
+    for img in index.images:
+        client.put_manifest(ref, str(img.digest), img.manifest_bytes, img.media_type)
+    client.put_manifest(ref, ref.tag or str(index.digest), index.index_bytes, index.media_type)
 
 
 def pull(
@@ -136,11 +154,10 @@ def default_cache_dir() -> Path:
 
 
 def _index_entries(doc: Any, ref: ImageReference) -> list[Descriptor]:
+    """The index's platform images: buildx's attestation manifests (unknown/unknown) are never pulled."""
     if not isinstance(doc, dict) or not isinstance(doc.get("manifests") or [], list):
         raise ImageFormatError(f"index {ref} is not a JSON object with a manifests list")
-    entries = [Descriptor.from_dict(d, where=f"index {ref} entry {i}")
-               for i, d in enumerate(doc.get("manifests") or [])]
-    return [d for d in entries if d.media_type in mediatypes.MANIFEST_TYPES]
+    return [d for d in index_entries(doc, where=f"index {ref}") if is_platform_image(d)]
 
 
 def _pull_image(ref: ImageReference, client: RegistryClient, digest: Digest, cache: Path) -> Image:

@@ -120,6 +120,8 @@ class SlimRun(Frozen):
     index: AssembledIndex | None = None  # with several platforms: the index over every platform's image
     platform_checks: PlatformChecklists | None = None  # the index's other platforms, verified
     scan: ScanReport | None = None
+    # The index's other platforms, each scanned from its own binary: platform -> report.
+    platform_scans: dict[str, ScanReport] = Field(default_factory=dict)
     sbom: dict[str, str] = Field(default_factory=dict)  # format -> path
     signature: str | None = None
     claims: list[Claim] = Field(default_factory=list)

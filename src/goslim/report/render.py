@@ -13,6 +13,7 @@ import markupsafe
 
 from goslim.fsutil import write_text_atomic
 from goslim.report.models import SlimRun
+from goslim.scan.models import ScanReport
 from goslim.untrusted import DEFAULT_LIMIT, clean, markdown_cell, markdown_code, xml_text
 
 MIB = 1024 * 1024
@@ -45,6 +46,7 @@ class PlatformRow:
     pull_size: int
     ran: str  # natively | emulated (emulator version) | not run: why
     checks: str  # "17 pass, 0 warn, 0 fail, 0 skip" or "not verified"
+    scan: str  # what the platform's own binary was matched against, and what it found
 
 
 def platform_rows(run: SlimRun) -> list[PlatformRow]:
@@ -67,8 +69,21 @@ def platform_rows(run: SlimRun) -> list[PlatformRow]:
         if checklist:
             n = checklist.counts()
             checks = f"{n['pass']} pass, {n['warn']} warn, {n['fail']} fail, {n['skip']} skip"
-        rows.append(PlatformRow(image.platform, image.digest, image.pull_size, ran, checks))
+        scanned = run.scan if i == 0 else run.platform_scans.get(image.platform)
+        rows.append(PlatformRow(image.platform, image.digest, image.pull_size, ran, checks,
+                                scan_cell(scanned)))
     return rows
+
+
+def scan_cell(report: ScanReport | None) -> str:
+    """One platform's scan in a table cell: the GOOS/GOARCH matched and the findings by status."""
+    if report is None:
+        return "not scanned"
+    if report.not_checked is not None:
+        return f"not checked: {report.not_checked}"
+    counts = report.counts()
+    found = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "no known vulnerabilities"
+    return f"{report.go_version or 'Go ?'}: {found}"
 
 
 def _html_value(value: object) -> object:
@@ -119,8 +134,8 @@ def to_markdown(run: SlimRun) -> str:
         lines += [f"| {c(j.label)} ({c(j.what)}) | {j.size:,} | {j.size / first:.3f}x |" for j in run.journey]
     if run.index is not None:
         lines += ["", f"index {markdown_code(run.index.digest)}", "",
-                  "| platform | pull bytes | ran | checks |", "|---|---:|---|---|"]
-        lines += [f"| {c(p.platform)} | {p.pull_size:,} | {c(p.ran)} | {c(p.checks)} |"
+                  "| platform | pull bytes | ran | checks | vulnerabilities |", "|---|---:|---|---|---|"]
+        lines += [f"| {c(p.platform)} | {p.pull_size:,} | {c(p.ran)} | {c(p.checks)} | {c(p.scan)} |"
                   for p in platform_rows(run)]
     if run.checklist:
         lines += ["", "| check | result | summary |", "|---|---|---|"]

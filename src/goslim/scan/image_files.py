@@ -52,17 +52,20 @@ def read_image_files(image: Image, workdir: Path, *, max_binary: int = MAX_BINAR
     for layer in image.layers:
         # The same bounds as unpacking (bytes per compressed byte, entries, header sizes): a bomb
         # stops at its budget instead of filling the disk with a 1 GiB "entrypoint".
+        this_layer: set[str] = set()  # a whiteout hides lower layers only, whatever the entry order
         with layer_tar(layer) as (tar, members):
             for member in members:
                 name = posixpath.normpath("/" + member.name).lstrip("/")
                 base = posixpath.basename(name)
                 parent = posixpath.dirname(name)
                 if base == OPAQUE:
-                    _drop_under(files, links, parent)
+                    _drop_under(files, links, parent, keep=this_layer)
                     continue
                 if base.startswith(WHITEOUT):
-                    _drop_under(files, links, posixpath.join(parent, base[len(WHITEOUT) :]), exact=True)
+                    _drop_under(files, links, posixpath.join(parent, base[len(WHITEOUT) :]), exact=True,
+                                keep=this_layer)
                     continue
+                this_layer.add(name)
                 if member.issym():
                     links[name] = member.linkname
                     files.pop(name, None)
@@ -132,8 +135,11 @@ def _follow(path: str, links: dict[str, str], depth: int = 0) -> str:
 
 
 def _drop_under(
-    files: dict[str, bytes | Path], links: dict[str, str], prefix: str, exact: bool = False
+    files: dict[str, bytes | Path], links: dict[str, str], prefix: str, exact: bool = False,
+    keep: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     for table in (files, links):
-        for key in [k for k in table if (k == prefix if exact else False) or k.startswith(prefix + "/")]:
-            del table[key]
+        doomed = [k for k in table if (exact and k == prefix) or k.startswith(prefix + "/")]
+        for key in doomed:
+            if key not in keep:
+                del table[key]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from goslim.errors import UserInputError
 from goslim.fsutil import write_text_atomic
+from goslim.platform import Platform
 from goslim.scan.errors import VulnDbError
 from goslim.scan.match import FAIL_ON_CHOICES, policy_failures
 from goslim.scan.models import SbomDocument, SbomFormat, ScanReport
@@ -94,11 +95,14 @@ def run_scan(
     attach_sboms: bool = True,
     unpacked: Path | None = None,
     name: str | None = None,
+    platform: Platform | None = None,
 ) -> ScanOutcome:
     """Scan a binary or image, write SBOMs beside it (or in ``out_dir``), attach them to an image.
 
     ``unpacked``: for an image whose entrypoint is UPX-packed, the binary before packing.
     ``name``: the service's name, which names the SBOM files (default: from the image or binary).
+    ``platform``: of an image index, the platform scanned (its binary's build info and GOOS/GOARCH are
+    what is matched; its SBOMs attach to its own manifest).
     """
     if fail_on not in FAIL_ON_CHOICES:
         raise UserInputError(
@@ -112,7 +116,7 @@ def run_scan(
             f"{db}: no such vulnerability database", hint="pass a directory or .zip of OSV JSON files"
         )
     with tempfile.TemporaryDirectory(prefix="goslim-scan-") as tmp:
-        target = open_target(target_text, Path(tmp), unpacked)
+        target = open_target(target_text, Path(tmp), unpacked, platform)
         report = _scan(target, db)
     folder = out_dir or target.beside
     docs = [make_sbom(target.subject, fmt) for fmt in sbom_formats]

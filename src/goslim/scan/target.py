@@ -12,6 +12,7 @@ from goslim.binary import BinaryReport
 from goslim.errors import UserInputError
 from goslim.oci import ImageLocation, read_image
 from goslim.oci.layout import REF_NAME
+from goslim.platform import Platform
 from goslim.scan.image_files import read_image_files
 from goslim.scan.models import OsPackage
 from goslim.scan.ospkgs import (
@@ -41,10 +42,13 @@ class ScanTarget:
     binary_label: str | None = None  # the binary's path inside an image
 
 
-def open_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanTarget:
+def open_target(
+    text: str, workdir: Path, unpacked: Path | None = None, platform: Platform | None = None
+) -> ScanTarget:
     """A file path → binary; ``oci:``, ``docker-archive:`` or a registry reference → image.
 
     ``unpacked``: the binary the image was built from, read instead of a UPX-packed entrypoint.
+    ``platform``: of an image index, the platform whose image is scanned (default: this machine's).
     """
     path = Path(text)
     if path.is_file():
@@ -57,7 +61,7 @@ def open_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanT
         )
     if path.is_dir() and (path / "index.json").is_file():
         raise UserInputError(f"{text} is an OCI layout directory", hint=f"write it as oci:{text}")
-    return image_target(text, workdir, unpacked)
+    return image_target(text, workdir, unpacked, platform)
 
 
 def binary_target(path: Path) -> ScanTarget:
@@ -72,10 +76,12 @@ def binary_target(path: Path) -> ScanTarget:
     return ScanTarget(str(path), "binary", report, subject, attachable=False, beside=path.parent)
 
 
-def image_target(text: str, workdir: Path, unpacked: Path | None = None) -> ScanTarget:
+def image_target(
+    text: str, workdir: Path, unpacked: Path | None = None, platform: Platform | None = None
+) -> ScanTarget:
     """The image's entrypoint binary (or ``unpacked``, when it is packed) and its base packages."""
     loc = ImageLocation.parse(text)
-    image = read_image(_skip_attachments(loc))
+    image = read_image(_skip_attachments(loc), platform)
     files = read_image_files(image, workdir)
     reasons: list[str] = []
     report = None

@@ -48,5 +48,12 @@ class RegistryStore:
                 return None
             raise
 
+    def get_manifest(self, digest: str) -> bytes:
+        data = self.client.get_manifest(self.reference, digest).data
+        if sha256_digest(data) != digest:
+            raise BlobDigestMismatch(
+                f"manifest {digest} from {self.reference.name} does not match its digest")
+        return data
+
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
         return str(self.client.put_manifest(self.reference, tag, manifest, media_type))

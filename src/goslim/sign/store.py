@@ -17,6 +17,7 @@ from goslim.errors import UserInputError
 from goslim.oci.digest import Digest
 from goslim.oci.errors import BlobError
 from goslim.oci.layout import layout_tags, mark_entries, put_blob_bytes, read_blob_bytes, tag_manifest
+from goslim.oci.mediatypes import INDEX_TYPES
 
 # Tags that hold attachments, not images.
 ATTACHMENT_SUFFIXES = (".sig", ".sbom", ".att")
@@ -25,6 +26,7 @@ ATTACHMENT_SUFFIXES = (".sig", ".sbom", ".att")
 COSIGN_KIND = "kind"
 COSIGN_KINDS = {".sig": "dev.cosignproject.cosign/sigs", ".att": "dev.cosignproject.cosign/atts"}
 COSIGN_IMAGE_KIND = "dev.cosignproject.cosign/image"
+COSIGN_INDEX_KIND = "dev.cosignproject.cosign/imageIndex"
 _DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
@@ -50,6 +52,10 @@ class ImageStore(Protocol):
 
     def get_tagged(self, tag: str) -> bytes | None:
         """The manifest under ``tag``, or None when there is none."""
+        ...
+
+    def get_manifest(self, digest: str) -> bytes:
+        """The manifest or index ``digest`` names (an index's platform entries have no tag), checked."""
         ...
 
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
@@ -141,6 +147,9 @@ class OciLayoutStore:
         desc = layout_tags(self.root).get(tag)
         return None if desc is None else self.get_blob(str(desc.digest))
 
+    def get_manifest(self, digest: str) -> bytes:
+        return self.get_blob(digest)
+
     def put_tagged(self, tag: str, manifest: bytes, media_type: str) -> str:
         suffix = next((s for s in COSIGN_KINDS if tag.endswith(s)), None)
         if suffix is None:
@@ -150,8 +159,14 @@ class OciLayoutStore:
         desc = tag_manifest(self.root, manifest, media_type, tag, {COSIGN_KIND: COSIGN_KINDS[suffix]})
         mark_entries(self.root, desc.digest, COSIGN_KIND, COSIGN_KINDS[suffix])
         image = Digest.parse(check_digest(tag.removesuffix(suffix).replace("-", ":", 1)))
-        mark_entries(self.root, image, COSIGN_KIND, COSIGN_IMAGE_KIND)
+        mark_entries(self.root, image, COSIGN_KIND, self._image_kind(image))
         return str(desc.digest)
+
+    def _image_kind(self, image: Digest) -> str:
+        """cosign marks an index apart from an image: ``verify --local-image`` looks for either."""
+        entry = next((d for d in layout_tags(self.root).values() if d.digest == image), None)
+        is_index = entry is not None and entry.media_type in INDEX_TYPES
+        return COSIGN_INDEX_KIND if is_index else COSIGN_IMAGE_KIND
 
 
 class BlobDigestMismatch(UserInputError):

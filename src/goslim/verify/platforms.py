@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.oci.image import Image, Index
 from goslim.platform import SUPPORTED, Platform
@@ -20,6 +21,7 @@ from goslim.verify.emulation import Emulator, NoEmulator, find_emulator
 from goslim.verify.image import verify_image
 from goslim.verify.models import Checklist, CheckResult, VerifyOptions
 from goslim.verify.observe import DEFAULT_STARTUP
+from goslim.verify.predicate import PlatformVerdict, VerificationPredicate, verification_predicate
 from goslim.verify.runtime import OciRuntime
 from goslim.verify.verify import Progress, host_architecture
 
@@ -65,6 +67,22 @@ class PlatformChecklists(BaseModel):
     @property
     def failed(self) -> tuple[PlatformRun, ...]:
         return tuple(r for r in self.runs if not r.ok)
+
+
+def platform_predicates(
+    result: PlatformChecklists, contract: RunContract | None, options: VerifyOptions
+) -> tuple[VerificationPredicate, dict[str, VerificationPredicate]]:
+    """The verification predicates of an index: one per platform manifest, carrying that platform's
+    checklist, and the index's, with a row per platform and passed only when every platform passed
+    (its checklist is the first platform's, the one a node of the index's first platform runs)."""
+    if not result.runs:
+        raise UserInputError(f"{result.image} has no platform goslim runs: nothing to attest",
+                             hint="goslim targets linux/amd64, arm64, arm, 386, ppc64le, s390x and riscv64")
+    mine = {r.platform: verification_predicate(r.checklist, contract, options) for r in result.runs}
+    rows = tuple(PlatformVerdict(platform=r.platform, digest=r.digest, mode=r.mode, passed=r.ok)
+                 for r in result.runs)
+    first = mine[result.runs[0].platform]
+    return first.model_copy(update={"passed": result.ok, "platforms": rows}), mine
 
 
 def select_images(index: Index, wanted: Sequence[Platform] | None) -> list[Image]:
@@ -129,16 +147,20 @@ def _verify_one(
         checklist = verify_image(img, static_only, runtime=runtime, progress=sub)
         return PlatformRun(platform=name, digest=str(img.digest), mode="not run", reason=found.reason,
                            checklist=checklist.model_copy(update={"image": where}))
-    startup = options.startup or DEFAULT_STARTUP
-    emulated = options.model_copy(update={
-        "emulator": found,
-        "startup": startup.model_copy(update={"failure_threshold": startup.failure_threshold
-                                              * EMULATED_STARTUP_FACTOR}),
-    })
-    checklist = verify_image(img, emulated, runtime=runtime, progress=sub)
+    checklist = verify_image(img, emulated_options(options, found), runtime=runtime, progress=sub)
     results = tuple(_mark_emulated(r) for r in checklist.results)
     return PlatformRun(platform=name, digest=str(img.digest), mode="emulated", emulator=found.version,
                        checklist=checklist.model_copy(update={"image": where, "results": results}))
+
+
+def emulated_options(options: VerifyOptions, emulator: Emulator) -> VerifyOptions:
+    """Run under ``emulator``, with the startup budget widened for it (timing is not judged natively)."""
+    startup = options.startup or DEFAULT_STARTUP
+    return options.model_copy(update={
+        "emulator": emulator,
+        "startup": startup.model_copy(update={"failure_threshold": startup.failure_threshold
+                                              * EMULATED_STARTUP_FACTOR}),
+    })
 
 
 def _mark_emulated(result: CheckResult) -> CheckResult:

@@ -31,6 +31,17 @@ class CheckVerdict(BaseModel):
     status: CheckStatus
 
 
+class PlatformVerdict(BaseModel):
+    """One platform of an attested image index: its manifest, how it ran, whether it passed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    digest: str
+    mode: str  # native, emulated or not run
+    passed: bool
+
+
 class VerificationPredicate(BaseModel):
     """goslim's verification predicate (type https://goslim.dev/attestations/verify/v1)."""
 
@@ -46,6 +57,8 @@ class VerificationPredicate(BaseModel):
     sandbox: tuple[str, ...] = ()  # how the run was confined
     checks: tuple[CheckVerdict, ...] = ()
     checklist: Checklist
+    # On an image index: a row per platform (each manifest carries its own checklist); passed is all rows'.
+    platforms: tuple[PlatformVerdict, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The predicate as it is signed: JSON with the camelCase names of the statement."""

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+import tarfile
+
 from goslim.bases.remote import detect_libc, list_paths, remote_base
-from goslim.oci import FileEntry, Image, build_layer, new_config
+from goslim.oci import FileEntry, Image, Layer, build_layer, mediatypes, new_config
 from goslim.platform import Platform
 
 AMD64 = Platform(os="linux", architecture="amd64")
@@ -36,3 +39,23 @@ def test_remote_base_facts() -> None:
     assert base.libc.kind == "musl" and base.digest == str(img.digest)
     assert base.env == ["PATH=/bin"] and base.symlinks["/bin/sh"] == "busybox"
     assert base.contains("/lib/ld-musl-x86_64.so.1")
+
+
+def test_opaque_whiteout_after_its_siblings_hides_only_lower_layers() -> None:
+    # Another tool's layer may list the opaque marker after entries of the same layer (OCI: a
+    # whiteout applies to lower layers only, so those entries stay).
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("var/x/3", "var/x/.wh..wh..opq", "etc/b", "etc/.wh.b"):
+            tar.addfile(tarfile.TarInfo(name), io.BytesIO(b""))
+    upper = Layer.from_blob(mediatypes.OCI_LAYER_FOR["none"], data=buf.getvalue())
+    lower = build_layer([FileEntry.file("/var/x/1", b"1"), FileEntry.file("/etc/a", b"a")])
+    paths, _ = list_paths(Image.build(new_config(AMD64), [lower, upper]))
+    assert {"/var/x/3", "/etc/b", "/etc/a"} <= paths and "/var/x/1" not in paths
+
+
+def test_goslim_writes_whiteouts_before_the_entries_of_their_layer() -> None:
+    entries = [FileEntry.file("/var/x/+3", b"3"), FileEntry.file("/var/x/.wh..wh..opq", b"")]
+    layer = build_layer(entries, "none")
+    with tarfile.open(fileobj=layer.open_uncompressed()) as tar:
+        assert tar.getnames() == ["var", "var/x", "var/x/.wh..wh..opq", "var/x/+3"]

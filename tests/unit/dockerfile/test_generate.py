@@ -9,6 +9,7 @@ import pytest
 
 from goslim.binary import NeedAnswer
 from goslim.config import GoslimConfig, parse_config
+from goslim.contract_resolve import ContractFlags, resolve_contract
 from goslim.dockerfile import FinalBase, lint_text, render_dockerfile, write_dockerfile
 from goslim.dockerfile import plan_dockerfile as _plan_dockerfile
 from goslim.dockerfile.generate import read_go_mod, relative_package
@@ -224,3 +225,16 @@ def test_x_stamp_quoting_for_cmd_go_and_the_shell(module: Path) -> None:
     with pytest.raises(UserInputError, match="cannot be passed to go build"):
         rendered("both ' and \" with a space")
 
+
+
+@pytest.mark.parametrize("base", ["scratch", "alpine"])
+def test_a_tz_in_the_contract_embeds_the_zone_database_where_tz_can_find_it(module: Path, base: str) -> None:
+    # Go resolves TZ from zoneinfo directories (or the embedded database), never from a ZONEINFO zip.
+    contract = resolve_contract(ContractFlags(env={"TZ": "America/New_York"}), _config().service)
+    text = render_dockerfile(plan_dockerfile(module, _config(), base=base, contract=contract))
+    assert "-tags=netgo,osusergo,timetzdata" in text and "ZONEINFO" not in text
+    assert 'ENV TZ="America/New_York"' in text
+    utc = resolve_contract(ContractFlags(env={"TZ": "UTC"}), _config().service)
+    assert "timetzdata" not in render_dockerfile(plan_dockerfile(module, _config(), base=base, contract=utc))
+    static = render_dockerfile(plan_dockerfile(module, _config(), base="static", contract=contract))
+    assert "timetzdata" not in static  # distroless static carries /usr/share/zoneinfo
