@@ -14,10 +14,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -114,6 +115,7 @@ class StageRecorder:
         self.interrupted_by: int | None = None  # the signal that cancelled a stage
         self._pending: dict[str, list[str]] = {}
         self._verdicts: dict[str, tuple[Verdict, str | None]] = {}
+        self._lock = threading.RLock()
         self._on_stage = on_stage or (lambda _o: None)
 
     def run(self, name: str, fn: Callable[[], T]) -> T | None:
@@ -125,28 +127,76 @@ class StageRecorder:
             with interrupt.cancellable():  # a signal stops the stage where it is
                 value = fn()
         except (interrupt.Interrupted, GoslimError) as exc:
-            seconds = time.monotonic() - start
-            if isinstance(exc, interrupt.Interrupted) or interrupt.requested() is not None:
-                # A tool killed by the same Ctrl-C fails too; the interrupt is what happened.
-                self._cancel(name, f"stopped after {seconds:.1f}s", seconds)
-                return None
-            self._record(
-                StageOutcome(
-                    stage=name,
-                    status="failed",
-                    seconds=time.monotonic() - start,
-                    message=exc.one_line(),
-                    hint=exc.hint,
-                    evidence=_evidence(exc),
-                )
-            )
-            self.first_error = self.first_error or exc
+            self._failed(name, exc, time.monotonic() - start)
             return None
         self._record(StageOutcome(stage=name, status="ok", seconds=time.monotonic() - start))
         return value
 
+    def alongside(self, name: str, fn: Callable[[], T]) -> Callable[[], T | None]:
+        """Start a stage on its own thread while the next stages run (a little below their CPU
+        priority); the returned function waits for it and records it in the place it was started."""
+        slot = len(self.outcomes)
+        if interrupt.requested() is not None:
+            self._cancel(name, "not run")
+            return lambda: None
+        start = time.monotonic()
+        done: Future[T] = Future()
+        ended: list[float] = []
+
+        def work() -> None:
+            _lower_priority()
+            try:
+                with interrupt.cancellable():
+                    value = fn()
+            except BaseException as exc:  # handed to the main thread, which records or raises it
+                ended.append(time.monotonic())
+                done.set_exception(exc)
+                return
+            ended.append(time.monotonic())
+            done.set_result(value)
+
+        thread = threading.Thread(target=work, name=f"goslim {name}", daemon=True)
+        thread.start()
+
+        def finish() -> T | None:
+            with interrupt.deferred():  # the stage's own thread stops at its next cancellation point
+                thread.join()
+            seconds = ended[0] - start
+            try:
+                value = done.result()
+            except (interrupt.Interrupted, GoslimError) as exc:
+                self._failed(name, exc, seconds, at=slot)
+                return None
+            self._record(StageOutcome(stage=name, status="ok", seconds=seconds), at=slot)
+            return value
+
+        return finish
+
+    def _failed(self, name: str, exc: BaseException, seconds: float, at: int | None = None) -> None:
+        if isinstance(exc, interrupt.Interrupted) or interrupt.requested() is not None:
+            # A tool killed by the same Ctrl-C fails too; the interrupt is what happened.
+            self._cancel(name, f"stopped after {seconds:.1f}s", seconds, at=at)
+            return
+        assert isinstance(exc, GoslimError)
+        self._record(
+            StageOutcome(
+                stage=name,
+                status="failed",
+                seconds=seconds,
+                message=exc.one_line(),
+                hint=exc.hint,
+                evidence=_evidence(exc),
+            ),
+            at=at,
+        )
+        self.first_error = self.first_error or exc
+
     def note(self, name: str, text: str) -> None:
         """Attach a one-line remark to a stage; a stage still running gets it when it is recorded."""
+        with self._lock:  # a stage running alongside notes from its own thread
+            self._note(name, text)
+
+    def _note(self, name: str, text: str) -> None:
         for i, outcome in enumerate(self.outcomes):
             if outcome.stage == name:
                 message = f"{outcome.message}; {text}" if outcome.message else text
@@ -174,24 +224,34 @@ class StageRecorder:
             return
         self._record(StageOutcome(stage=name, status="skipped", message=why))
 
-    def _cancel(self, name: str, what: str, seconds: float = 0.0) -> None:
+    def _cancel(self, name: str, what: str, seconds: float = 0.0, at: int | None = None) -> None:
         signum = interrupt.requested()
         assert signum is not None
         self.interrupted_by = signum
         message = f"{what}: goslim was {interrupt.describe(signum)}"
-        self._record(StageOutcome(stage=name, status="cancelled", seconds=seconds, message=message))
+        self._record(StageOutcome(stage=name, status="cancelled", seconds=seconds, message=message), at=at)
 
-    def _record(self, outcome: StageOutcome) -> None:
-        verdict = self._verdicts.pop(outcome.stage, None)
-        if verdict is not None:
-            outcome = _with_verdict(outcome, *verdict)
-        pending = self._pending.pop(outcome.stage, [])
-        if pending:
-            outcome = outcome.model_copy(
-                update={"message": "; ".join(filter(None, [outcome.message, *pending]))}
-            )
-        self.outcomes.append(outcome)
+    def _record(self, outcome: StageOutcome, at: int | None = None) -> None:
+        with self._lock:
+            verdict = self._verdicts.pop(outcome.stage, None)
+            if verdict is not None:
+                outcome = _with_verdict(outcome, *verdict)
+            pending = self._pending.pop(outcome.stage, [])
+            if pending:
+                outcome = outcome.model_copy(
+                    update={"message": "; ".join(filter(None, [outcome.message, *pending]))}
+                )
+            self.outcomes.insert(len(self.outcomes) if at is None else at, outcome)
         self._on_stage(outcome)
+
+
+def _lower_priority(niceness: int = 5) -> None:
+    """Lower this thread's CPU priority (Linux: per thread; its threads and children inherit it)."""
+    try:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, os.getpriority(os.PRIO_PROCESS, me) + niceness)
+    except OSError:
+        pass  # a priority is an optimisation; the stage runs the same without it
 
 
 # Which verdict wins when a stage earns several; failed, skipped and cancelled are never softened.
@@ -242,16 +302,6 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
-    ablation = (
-        stages.run("ablation", lambda: _ablation(stages, opts, toolchain, build_opts))
-        if opts.ablation and binary
-        else None
-    )
-    if not opts.ablation:
-        stages.skip("ablation", "--no-ablation")
-    elif opts.more_platforms:
-        stages.note("ablation", f"measured on {opts.platform} only")
-
     # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
     given = resolve_contract(
         opts.flags,
@@ -264,6 +314,18 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     upx_outcome = _upx_stage(stages, opts, binary, given)
     upx_report = upx_outcome.report if upx_outcome else None
     shipped = upx_outcome.shipped if upx_outcome else binary
+    # The ablation needs only the source: it runs alongside the stages below and is awaited for the
+    # claims. Started after UPX, whose start-up timings it would disturb.
+    ablation_done = (
+        stages.alongside("ablation", lambda: _ablation(stages, opts, toolchain, build_opts, binary))
+        if opts.ablation and binary
+        else lambda: None
+    )
+    if not opts.ablation:
+        stages.skip("ablation", "--no-ablation")
+    elif opts.more_platforms:
+        stages.note("ablation", f"measured on {opts.platform} only")
+
     assembled, location, index = _image_stage(stages, opts, shipped, analysis, given, build_opts)
     bases = (
         _compare_stage(stages, opts, binary, shipped, analysis, given, assembled)
@@ -294,6 +356,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     decisions += k8s.decisions if k8s else []
     previous = opts.lock or ServiceLock()
 
+    ablation = ablation_done()
     # Guides say a stripped binary cannot be symbolised; run it and look at its own stack dump.
     stack = (
         stages.run("claims", lambda: goroutine_dump(binary.path))
@@ -345,13 +408,19 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
 
 def _ablation(
-    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+    stages: StageRecorder,
+    opts: SlimOptions,
+    toolchain: GoToolchain,
+    build_opts: BuildOptions,
+    binary: Binary | None,
 ) -> Ablation:
-    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note)."""
+    """The ablation, reused from the cache when Go, flags and source are unchanged (said in a note);
+    its slim row is measured on the build stage's binary, which it is."""
     cfg = opts.config
     outputs = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir]
-    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs)
-    stages.note("ablation", result.describe())
+    result = cached_ablation(toolchain, opts.package, build_opts, exclude=outputs, built=binary)
+    alongside = "" if result.reused else "; ran alongside the image, compare and verify stages"
+    stages.note("ablation", result.describe() + alongside)
     return result.ablation
 
 

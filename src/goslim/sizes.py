@@ -3,28 +3,42 @@
 from __future__ import annotations
 
 import lzma
+import zlib
 from pathlib import Path
 
 import zstandard
 
 from goslim.gzipstream import gzip_bytes
 
+try:
+    import deflate as _libdeflate
+except ImportError:  # pragma: no cover - the layer writer says which encoder it fell back to
+    _libdeflate = None
+
 ZSTD_LEVEL = 19
 
 
-def gzip_size(data: bytes) -> int:
-    """Bytes of ``data`` gzipped exactly as goslim writes gzip layers (goslim.gzipstream)."""
-    return len(gzip_bytes(data))
+def gzip_size(data: bytes, level: int | None = None) -> int:
+    """Bytes of ``data`` gzipped exactly as goslim writes gzip layers (goslim.gzipstream), or in one
+    gzip member at ``level`` (libdeflate when installed, else zlib)."""
+    if level is None:
+        return len(gzip_bytes(data))
+    if _libdeflate is not None:
+        return len(_libdeflate.gzip_compress(data, level))
+    comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
+    return len(comp.compress(data) + comp.flush())
 
 
 def zstd_size(data: bytes, level: int = ZSTD_LEVEL) -> int:
     return len(zstandard.ZstdCompressor(level=level).compress(data))
 
 
-def file_sizes(path: Path) -> tuple[int, int, int]:
-    """(file size, gzip size as layers are written, zstd -19 size) of one file."""
+def file_sizes(
+    path: Path, gzip_level: int | None = None, zstd_level: int = ZSTD_LEVEL
+) -> tuple[int, int, int]:
+    """(file size, gzip size, zstd size) of one file; gzip as layers are written unless a level is given."""
     data = path.read_bytes()
-    return len(data), gzip_size(data), zstd_size(data)
+    return len(data), gzip_size(data, gzip_level), zstd_size(data, zstd_level)
 
 
 def percent_change(value: int | float, baseline: int | float) -> float:

@@ -117,7 +117,7 @@ def render_ablation(console: Console, ablation: Ablation) -> None:
         title=line(f"size ablation: {ablation.package} ({ablation.platform}, {ablation.go_version})"),
         title_justify="left",
     )
-    for col in ("technique", "file", "Δ file", "gzip", "Δ gzip", "zstd -19", "Δ zstd"):
+    for col in ("technique", "file", "Δ file", ablation.gzip_label, "Δ gzip", ablation.zstd_label, "Δ zstd"):
         table.add_column(col, justify="left" if col == "technique" else "right")
     for r in ablation.rows:
         table.add_row(

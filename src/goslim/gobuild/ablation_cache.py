@@ -2,8 +2,10 @@
 
 The key holds everything that changes an ablation's figures: the Go version and its whole
 environment (``go env``), the C compiler a default (cgo) build links with, the host, the build
-options and the pattern, the technique list, how sizes are measured (gzip backend, zstd level and
-library), and the source (module tree with go.mod/go.sum, local replacements, go.work, git revision).
+options and the pattern, the technique list, how sizes are measured (gzip backend and level, zstd
+level and library), and the source the package's builds read (its local packages' files, module
+versions, go.mod/go.sum, go.work, and the git revision and modified flag go stamps in): editing one
+service of a module leaves the other services' ablations valid.
 Runs and services that share a key share one measurement (serialised by ``ResultCache.computing``).
 """
 
@@ -20,15 +22,15 @@ from pathlib import Path
 import zstandard
 
 from goslim import gzipstream
-from goslim.gobuild.ablation import TECHNIQUES, Ablation, run_ablation
-from goslim.gobuild.flags import BuildOptions, plan_build
-from goslim.gobuild.sourcehash import source_state
+from goslim.gobuild.ablation import GZIP_LEVEL, TECHNIQUES, ZSTD_LEVEL, Ablation, run_ablation
+from goslim.gobuild.flags import BuildOptions, Profile, plan_build
+from goslim.gobuild.models import Binary
+from goslim.gobuild.sourcehash import package_source_state
 from goslim.gobuild.toolchain import GoToolchain
 from goslim.resultcache import ResultCache, cache_key
-from goslim.sizes import ZSTD_LEVEL
 
 CACHE_KIND = "ablation"
-SCHEMA = 1  # bump when Ablation or how it is measured changes
+SCHEMA = 2  # bump when Ablation or how it is measured changes
 _GO_TMP = re.compile(r"/go-build\d+")  # go env names a fresh temp dir in GOGCCFLAGS each time
 
 
@@ -64,8 +66,10 @@ def ablation_key(
             "go_env": go_env,
             "cc": _cc_version(toolchain, go_env.get("CC", "")),
             "host": [os.uname().machine, *host_platform.libc_ver()],
-            "sizes": [gzipstream.backend(), ZSTD_LEVEL, zstandard.ZSTD_VERSION],
-            "source": source_state(toolchain, exclude),
+            "sizes": [gzipstream.backend(), GZIP_LEVEL, ZSTD_LEVEL, zstandard.ZSTD_VERSION],
+            "source": package_source_state(
+                toolchain, pattern, _variant_envs(base), base.tags, exclude, vcs=base.buildvcs
+            ),
         }
     )
 
@@ -78,17 +82,28 @@ def cached_ablation(
     exclude: Iterable[Path] = (),
     cache: ResultCache | None = None,
     on_step: Callable[[str], None] | None = None,
+    built: Binary | None = None,
 ) -> CachedAblation:
-    """``run_ablation``, or its stored result when nothing it depends on changed."""
+    """``run_ablation``, or its stored result when nothing it depends on changed (``built``: see there)."""
     store = cache or ResultCache(CACHE_KIND)
     key = ablation_key(toolchain, pattern, base, exclude)
     with store.computing(key):
         found = store.load(key, Ablation)
         if found is not None:
             return CachedAblation(ablation=found, reused=True, key=key)
-        ablation = run_ablation(toolchain, pattern, base, on_step)
+        ablation = run_ablation(toolchain, pattern, base, on_step, built)
         note = store.store(key, ablation)
     return CachedAblation(ablation=ablation, reused=False, key=key, cache_note=note)
+
+
+def _variant_envs(base: BuildOptions) -> list[dict[str, str]]:
+    """The distinct build environments of the techniques (cgo on and off select different files)."""
+    envs: list[dict[str, str]] = []
+    for _name, overrides in TECHNIQUES:
+        env = plan_build(base.model_copy(update={"profile": Profile.DEFAULT, **overrides})).env
+        if env not in envs:
+            envs.append(env)
+    return envs
 
 
 def _go_env(toolchain: GoToolchain, env: dict[str, str]) -> dict[str, str]:

@@ -1,14 +1,16 @@
-"""A hash of the source a Go build reads: the module tree, its go.work and local replacements."""
+"""A hash of the source a Go build reads: the module tree, its go.work and local replacements, or
+(``package_source_state``) only what one main package's build reads."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from goslim.gobuild.toolchain import GoToolchain
+from goslim.errors import UserInputError
+from goslim.gobuild.toolchain import GoToolchain, json_stream
 
 # Version-control metadata: large, and it reaches a binary only through the revision (hashed apart).
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", ".bzr", ".jj"})
@@ -77,6 +79,103 @@ def source_state(toolchain: GoToolchain, exclude: Iterable[Path] = ()) -> dict[s
     if revision:
         state["vcs"] = revision
     return state
+
+
+def package_source_state(
+    toolchain: GoToolchain,
+    pattern: str,
+    envs: Sequence[Mapping[str, str]],
+    tags: Sequence[str] = (),
+    exclude: Iterable[Path] = (),
+    vcs: bool = True,
+) -> dict[str, str]:
+    """What of the source reaches one package's builds under each of ``envs``, so that services of
+    one module that share nothing changed keep their state when another service is edited.
+
+    Per dependency outside the standard library: a module from the module cache by path@version
+    (immutable, checked against go.sum); anything else (this module, a local replacement, a
+    workspace module, vendor/) by the files of its package directory (tests aside) and its embedded
+    files. Also go.mod, go.sum and go.work. A local package with cgo may include headers from
+    anywhere, so then the whole tree counts, as ``source_state`` hashes it. With ``vcs``, the
+    revision and whether the checkout is modified: go stamps both into a default build.
+    """
+    module = toolchain.module_dir.resolve()
+    cache = toolchain.run(["env", "GOMODCACHE"], check=False).stdout.strip()
+    modcache = Path(cache).resolve() if cache else None
+    flags = ["-tags=" + ",".join(tags)] if tags else []
+    packages: dict[str, dict] = {}
+    for env in envs:
+        listed = toolchain.run(
+            ["list", "-deps", "-e", "-json=ImportPath,Dir,Standard,Module,EmbedFiles,CgoFiles,Error",
+             *flags, pattern],
+            env=env,
+            check=False,
+        )  # fmt: skip
+        if listed.returncode != 0 and not listed.stdout.strip():
+            raise UserInputError(f"go list could not resolve {pattern}: {listed.stderr.strip()[:300]}",
+                                 where=str(module))  # fmt: skip
+        for pkg in json_stream(listed.stdout):
+            packages.setdefault(f"{pkg.get('ImportPath')}", pkg)
+    state: dict[str, str] = {}
+    cgo = False
+    for path, pkg in sorted(packages.items()):
+        if pkg.get("Standard"):
+            continue  # the Go version and environment are in the key already
+        if pkg.get("Error"):
+            state[f"pkg {path}"] = "error: " + str(pkg["Error"].get("Err", ""))[:200]
+            continue
+        mod = pkg.get("Module") or {}
+        origin = mod.get("Replace") or mod
+        directory = Path(pkg.get("Dir") or "").resolve()
+        if origin.get("Version") and modcache is not None and directory.is_relative_to(modcache):
+            state[f"mod {mod.get('Path')}"] = f"{origin.get('Path')}@{origin['Version']}"
+            continue
+        cgo = cgo or bool(pkg.get("CgoFiles"))
+        state[f"pkg {path}"] = _package_files_hash(directory, pkg.get("EmbedFiles") or [])
+    for name in ("go.mod", "go.sum"):
+        if (module / name).is_file():
+            state[name] = _file_digest(module / name).hex()
+    if cgo:
+        state["module"] = tree_hash(module, exclude)
+    gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
+    if gowork and gowork != "off" and Path(gowork).is_file():
+        state["go.work"] = _file_digest(Path(gowork)).hex()
+        work_sum = Path(gowork).with_name("go.work.sum")
+        if work_sum.is_file():
+            state["go.work.sum"] = _file_digest(work_sum).hex()
+    if vcs:
+        state |= _vcs_state(toolchain)
+    return state
+
+
+def _package_files_hash(directory: Path, embeds: Iterable[str]) -> str:
+    """sha256 over a package directory's files (not its subdirectories, not tests) and its embeds."""
+    h = hashlib.sha256()
+    try:
+        entries = list(os.scandir(directory))
+        names = sorted(e.name for e in entries if e.is_file() and not e.name.endswith("_test.go"))
+    except OSError as exc:
+        return f"unreadable:{exc.errno}"
+    for rel in [*names, *sorted(embeds)]:
+        path = directory / rel
+        h.update(rel.encode() + b"\0")
+        try:
+            h.update(_file_digest(path))
+        except OSError as exc:
+            h.update(f"unreadable:{exc.errno}".encode())
+    return h.hexdigest()
+
+
+def _vcs_state(toolchain: GoToolchain) -> dict[str, str]:
+    """HEAD and whether the checkout has changes: what go stamps as vcs.revision and vcs.modified."""
+    revision = _git_revision(toolchain)
+    if not revision:
+        return {}
+    git = toolchain.runner.which("git") or "git"
+    status = toolchain.runner.run(
+        [git, "status", "--porcelain"], cwd=toolchain.module_dir, timeout=60, check=False
+    )
+    return {"vcs": revision, "vcs.modified": str(bool(status.stdout.strip()))}
 
 
 def _git_revision(toolchain: GoToolchain) -> str:

@@ -67,7 +67,7 @@ class GoToolchain:
                 where=str(self.module_dir),
             )
         mains: list[MainPackage] = []
-        for pkg in _json_stream(result.stdout):
+        for pkg in json_stream(result.stdout):
             err = pkg.get("Error")
             if err and not pkg.get("Name"):
                 raise UserInputError(
@@ -137,7 +137,8 @@ def _exe_name(import_path: str) -> str:
     return name
 
 
-def _json_stream(text: str) -> list[dict]:
+def json_stream(text: str) -> list[dict]:
+    """The objects of go's concatenated JSON output (go list -json)."""
     decoder = json.JSONDecoder()
     items, pos = [], 0
     text = text.strip()
