@@ -46,6 +46,8 @@ class VerificationPredicate(BaseModel):
     sandbox: tuple[str, ...] = ()  # how the run was confined
     checks: tuple[CheckVerdict, ...] = ()
     checklist: Checklist
+    # goslim.inputs: the digest of everything the image was made from, when goslim slim made it.
+    inputs: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The predicate as it is signed: JSON with the camelCase names of the statement."""
@@ -63,9 +65,13 @@ def judging_options(options: VerifyOptions) -> VerifyOptions:
 
 
 def verification_predicate(
-    checklist: Checklist, contract: RunContract | None = None, options: VerifyOptions | None = None
+    checklist: Checklist,
+    contract: RunContract | None = None,
+    options: VerifyOptions | None = None,
+    inputs: str | None = None,
 ) -> VerificationPredicate:
-    """The goslim verification predicate for ``checklist`` (and the contract and options it ran with)."""
+    """The goslim verification predicate for ``checklist`` (and the contract and options it ran with,
+    and the digest of the inputs the image was made from)."""
     observed = checklist.observed
     return VerificationPredicate(
         goslim=__version__,
@@ -77,6 +83,7 @@ def verification_predicate(
         sandbox=observed.sandbox if observed is not None else (),
         checks=tuple(CheckVerdict(id=r.id, status=r.status) for r in checklist.results),
         checklist=checklist,
+        inputs=inputs,
     )
 
 
