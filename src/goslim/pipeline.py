@@ -842,6 +842,11 @@ REUSED_STAGES = ("build", "ablation", "analyze", "upx", "image", "compare", "ver
                  "claims")
 
 
+_REUSED_MORE = {
+    "scan": "; the attested CycloneDX SBOM stands; vulnerabilities not checked again (goslim scan IMAGE)",
+}
+
+
 def _inputs_stage(
     stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
 ) -> ImageInputs | None:
@@ -911,7 +916,7 @@ def _reused_run(
     cfg = opts.config
     stages.note("reuse", image.describe())
     for name in REUSED_STAGES:
-        stages.skip(name, image.describe())
+        stages.skip(name, image.describe() + _REUSED_MORE.get(name, ""))
     checklist = image.checklist
     contract = resolve_contract(
         opts.flags, cfg.service, package=opts.package_dir, main_package=opts.package,
