@@ -21,7 +21,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from goslim import __version__
-from goslim.bases.sources import load_ca_bundle, load_zoneinfo
+from goslim.bases.sources import CaSource, TzSource, load_ca_bundle, load_zoneinfo
 from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain
@@ -128,15 +128,7 @@ def _base_identity(spec: str, image: ImageOptions, build: BuildOptions, client: 
     if spec == "scratch":
         return "scratch"
     if spec == "static":
-        static = image.static
-        ca = load_ca_bundle(static.ca_source)
-        zones = load_zoneinfo(static.tz_source)
-        h = hashlib.sha256()
-        for entry in zones.entries:
-            h.update(f"{entry.path}\0{entry.kind}\0{entry.mode}\0{entry.target}\0".encode())
-            h.update(hashlib.sha256(entry.data).digest())
-        return (f"static (ca {hashlib.sha256(ca.data).hexdigest()} from {ca.source}; zoneinfo "
-                f"{h.hexdigest()} {zones.version} from {zones.source})")
+        return _static_identity(image.static.ca_source, image.static.tz_source)
     loc = ImageLocation.parse(spec)
     if loc.kind == "oci" and loc.path is not None:
         tag = loc.tag or "latest"
@@ -153,6 +145,20 @@ def _base_identity(spec: str, image: ImageOptions, build: BuildOptions, client: 
         return f"{loc.reference}@{client.get_manifest(loc.reference).digest} ({build.platform})"
     with RegistryClient() as own:
         return f"{loc.reference}@{own.get_manifest(loc.reference).digest} ({build.platform})"
+
+
+@functools.lru_cache(maxsize=4)
+def _static_identity(ca_source: CaSource, tz_source: TzSource) -> str:
+    """The built-in static base by the CA bundle and zoneinfo files it may carry (read once a process:
+    many services share them)."""
+    ca = load_ca_bundle(ca_source)
+    zones = load_zoneinfo(tz_source)
+    h = hashlib.sha256()
+    for entry in zones.entries:
+        h.update(f"{entry.path}\0{entry.kind}\0{entry.mode}\0{entry.target}\0".encode())
+        h.update(hashlib.sha256(entry.data).digest())
+    return (f"static (ca {hashlib.sha256(ca.data).hexdigest()} from {ca.source}; zoneinfo "
+            f"{h.hexdigest()} {zones.version} from {zones.source})")
 
 
 def _file_sha256(path: Path) -> str:
