@@ -5,7 +5,7 @@ paths and network settings that do not reach the binary), the build options and 
 as the go command sees it (every file of the module but VCS folders and goslim's outputs, local
 replacements, go.work, the commit and whether the checkout is dirty: go stamps both), the resolved
 base (a built-in base by what it carries, a remote one by digest), UPX (policy, settings, the
-locked decision and the upx version), the image options and the given run contract.
+locked decision and the upx version), the image options and compressors, and the given run contract.
 The signed verification predicate carries the digest, and a registry tag derived from it points at
 the image, so a later run with the same inputs finds the image and its proof without building.
 """
@@ -16,11 +16,14 @@ import functools
 import hashlib
 import json
 import os
+import platform
+import zlib
 from pathlib import Path
 
+import zstandard
 from pydantic import BaseModel, ConfigDict
 
-from goslim import __version__
+from goslim import __version__, gzipstream
 from goslim.bases.sources import CaSource, TzSource, load_ca_bundle, load_zoneinfo
 from goslim.contract import RunContract
 from goslim.errors import UserInputError
@@ -50,7 +53,7 @@ class ImageInputs(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    goslim: dict[str, str]  # version, check set, a hash of goslim's own code
+    goslim: dict[str, str]  # version, check set, a hash of goslim's own code, the Python running it
     go: dict[str, str]  # `go env` under the build environment, without GO_ENV_IGNORED
     build: dict[str, object]  # the package, build options, flags and environment
     source: dict[str, str]  # goslim.gobuild.sourcehash.source_state, plus whether the checkout is dirty
@@ -90,7 +93,8 @@ def image_inputs(
         upx |= {"settings": upx_settings, "decision": lock.upx.model_dump(mode="json") if lock and lock.upx
                 else None, "upx": Upx(toolchain.runner).version()}
     return ImageInputs(
-        goslim={"version": __version__, "checks": ",".join(check_set()), "code": _goslim_code()},
+        goslim={"version": __version__, "checks": ",".join(check_set()), "code": _goslim_code(),
+                "python": platform.python_version()},
         go=_go_env(toolchain, plan.env),
         build={"package": package, "options": build.model_dump(mode="json"), "flags": list(plan.flags),
                "env": plan.env},
@@ -98,6 +102,8 @@ def image_inputs(
         base=_base_identity(base, image, build, client),
         upx=upx,
         image={"options": image.model_dump(mode="json"),
+               # The layer bytes depend on the compressor goslim finds here.
+               "compressors": [gzipstream.backend(), zlib.ZLIB_RUNTIME_VERSION, zstandard.ZSTD_VERSION],
                "source_date_epoch": os.environ.get("SOURCE_DATE_EPOCH", ""),
                "source_label": source_url(toolchain.module_dir, None)},
         contract=contract.model_copy(update={"sources": {}}).model_dump(mode="json"),
