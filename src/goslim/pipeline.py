@@ -923,6 +923,7 @@ def _reused_run(
         image_config=image.image_config, observed=checklist.observed, user=cfg.image.user,
     )
     main = opts.main or _main_package(opts)
+    stages.note("deploy files", f"probes and grace period from the timings attested for {image.digest[:19]}…")
 
     def dockerfile() -> DockerfileSpec:
         # No binary was analyzed: its needs are the ones the attested verification carries.
