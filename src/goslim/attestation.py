@@ -9,19 +9,33 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import BaseModel, ConfigDict
 
 from goslim.contract import RunContract
 from goslim.errors import GoslimError, UserInputError
+from goslim.oci import RegistryClient, RegistryError
+from goslim.oci.descriptor import Descriptor, parse_json
+from goslim.oci.mediatypes import MANIFEST_TYPES
+from goslim.oci.reference import ImageReference
 from goslim.sign.attest import PREDICATE_TYPES, ImageAttestation, attest_image, check_attestations
+from goslim.sign.locations import open_store
 from goslim.verify.models import Checklist, VerifyOptions
 from goslim.verify.predicate import VerificationPredicate, parse_predicate, reuse_mismatch
+
+TAG_PREFIX = "goslim-inputs-"  # + the inputs digest's hex: 78 characters, within a tag's 128
 
 GOSLIM_TYPE = PREDICATE_TYPES["goslim"]
 CYCLONEDX_TYPE = PREDICATE_TYPES["cyclonedx"]
 MAX_SBOM_BYTES = 16 << 20
+
+
+def inputs_tag(inputs: str) -> str:
+    """The registry tag that points at the image built from inputs ``inputs`` (sha256:...)."""
+    return TAG_PREFIX + inputs.removeprefix("sha256:")
 
 
 class Reuse(BaseModel):
@@ -74,13 +88,19 @@ def find_reusable(
     options: VerifyOptions,
     *,
     image_digest: str | None = None,
+    inputs: str | None = None,
+    client: RegistryClient | None = None,
 ) -> Reuse:
     """The first valid goslim attestation, signed by ``key``, for the same image digest, contract,
-    verify options and check set; else why none is (never raises on a bad or missing attestation)."""
+    verify options and check set; else why none is (never raises on a bad or missing attestation).
+
+    ``inputs``: also the same inputs digest (goslim.inputs), and every check passed: the attestation
+    then stands for a build that is not made."""
     reasons: list[str] = []
     for location in locations:
         try:
-            digest, checks = check_attestations(location, key, predicate_type=GOSLIM_TYPE)
+            store = open_store(location, client)
+            digest, checks = check_attestations(location, key, predicate_type=GOSLIM_TYPE, store=store)
         except GoslimError as exc:
             reasons.append(f"{location}: attestations unreadable: {exc.one_line()}")
             continue
@@ -99,6 +119,8 @@ def find_reusable(
                 reasons.append(f"{location}: {exc.message}")
                 continue
             mismatch = reuse_mismatch(predicate, contract, options)
+            if mismatch is None and inputs is not None:
+                mismatch = _inputs_mismatch(predicate, inputs)
             if mismatch is not None:
                 reasons.append(f"{location}: {mismatch}")
                 continue
@@ -110,3 +132,114 @@ def find_reusable(
                 f"{predicate.goslim}): the container was not run",
             )
     return Reuse(reason="; ".join(reasons) or "no location to look in")
+
+
+def _inputs_mismatch(predicate: VerificationPredicate, inputs: str) -> str | None:
+    if predicate.inputs != inputs:
+        return f"attested for inputs {predicate.inputs or '(none)'}, not {inputs}"
+    if not predicate.passed:
+        return "the attested verification did not pass"
+    return None
+
+
+class ReusedImage(BaseModel):
+    """An image already in the registry, made from the same inputs, with a valid passing verification
+    signed by the key: what `goslim slim --reuse-attestation` reports instead of building it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    reference: str  # REPO@sha256:...
+    digest: str
+    inputs: str  # the inputs digest the signed predicate carries
+    goslim: str  # the goslim version that verified it
+    key: str  # the key file the attestation was checked with
+    pull_size: int  # manifest + config + compressed layers, as the image stage measures it
+    checklist: Checklist  # the attested checklist
+    image_config: dict[str, Any]  # the image's config (Entrypoint, Env, ExposedPorts, ...)
+
+    def describe(self) -> str:
+        """One line for every stage the reuse replaced."""
+        return f"reused: image {self.digest} attested by {self.key} (goslim {self.goslim}, same inputs)"
+
+
+class ImageReuse(BaseModel):
+    """The registry look-up: the image to reuse, or why there is none (then every stage runs)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    image: ReusedImage | None = None
+    reason: str
+    requests: int = 0  # HTTP requests the look-up made
+
+
+def find_reused_image(
+    to: str,
+    key: ec.EllipticCurvePublicKey,
+    key_name: str,
+    inputs: str,
+    contract: RunContract | None,
+    options: VerifyOptions,
+) -> ImageReuse:
+    """The image tagged for ``inputs`` in ``to``'s repository, when its goslim attestation is signed by
+    ``key``, names the same inputs, passed, and matches the contract, options and check set; else why
+    not. A handful of requests: the tag's manifest, the ``.att`` manifest and envelope, the config."""
+    reference = ImageReference.parse(to)
+    tagged = reference.with_tag(inputs_tag(inputs))
+    counted = CountingTransport()
+    with RegistryClient(transport=counted) as client:
+        try:
+            manifest = client.get_manifest(tagged)
+        except RegistryError as exc:
+            why = (f"no image for these inputs in {reference.name} (tag {tagged.tag})" if exc.status == 404
+                   else f"look-up failed: {exc.one_line()}")
+            return ImageReuse(reason=why, requests=counted.requests)
+        except GoslimError as exc:
+            return ImageReuse(reason=f"look-up failed: {exc.one_line()}", requests=counted.requests)
+        digest = str(manifest.digest)
+        pinned = f"{reference.name}@{digest}"
+        try:
+            doc = parse_json(manifest.data, what=f"manifest {pinned}")
+            if manifest.media_type not in MANIFEST_TYPES or not isinstance(doc, dict):
+                return ImageReuse(reason=f"{pinned} is not one image manifest ({manifest.media_type})",
+                                  requests=counted.requests)
+            config_desc = Descriptor.from_dict(doc.get("config"), where=f"config of {pinned}")
+            layers = [Descriptor.from_dict(d, where=f"layer of {pinned}") for d in doc.get("layers") or []]
+        except GoslimError as exc:
+            return ImageReuse(reason=f"{pinned}: {exc.one_line()}", requests=counted.requests)
+        reuse = find_reusable([pinned], key, contract, options, image_digest=digest, inputs=inputs,
+                              client=client)
+        if reuse.checklist is None or reuse.goslim is None:
+            return ImageReuse(reason=reuse.reason, requests=counted.requests)
+        try:
+            config = json.loads(client.fetch_config(reference, config_desc))
+            if reference.tag is not None:  # --to REPO:TAG names the image, as a build would have pushed it
+                client.put_manifest(reference, reference.tag, manifest.data, manifest.media_type)
+        except GoslimError as exc:
+            return ImageReuse(reason=f"{pinned}: {exc.one_line()}", requests=counted.requests)
+        size = len(manifest.data) + config_desc.size + sum(d.size for d in layers)
+        image = ReusedImage(reference=pinned, digest=digest, inputs=inputs, goslim=reuse.goslim, key=key_name,
+                            pull_size=size, checklist=reuse.checklist, image_config=config)
+        return ImageReuse(image=image, reason=image.describe(), requests=counted.requests)
+
+
+def tag_inputs(location: str, inputs: str) -> str:
+    """Tag the image at the registry ``location`` (REPO@DIGEST) for ``inputs``: where a later run with
+    the same inputs looks it up. Returns the tagged reference."""
+    reference = ImageReference.parse(location)
+    with RegistryClient() as client:
+        manifest = client.get_manifest(reference)
+        tagged = reference.with_tag(inputs_tag(inputs))
+        client.put_manifest(tagged, tagged.tag or "", manifest.data, manifest.media_type)
+    return str(tagged)
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The registry client's HTTP transport, counting requests (the look-up says how many it made)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return super().handle_request(request)

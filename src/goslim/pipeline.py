@@ -27,27 +27,34 @@ from goslim import __version__, interrupt
 from goslim.attestation import (
     CYCLONEDX_TYPE,
     GOSLIM_TYPE,
+    ImageReuse,
+    ReusedImage,
     attest_sbom,
     attest_verification,
     find_reusable,
+    find_reused_image,
     read_sbom,
+    tag_inputs,
 )
 from goslim.binary import BinaryReport, analyze
+from goslim.binary.needs import with_run_env
 from goslim.config import GoslimConfig
 from goslim.contract import RunContract
 from goslim.contract_resolve import ContractFlags, resolve_contract, start_probe
 from goslim.decisions import ManifestsOutcome, UpxOutcome, manifests_under_lock, upx_under_lock
-from goslim.dockerfile.generate import plan_dockerfile, write_dockerfile
+from goslim.dockerfile.generate import DockerfileSpec, plan_dockerfile, write_dockerfile
 from goslim.errors import ExitStatus, GoslimError, ToolError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.gobuild import Ablation, Binary, BuildOptions, GoToolchain, Profile, build_binaries
 from goslim.gobuild.ablation_cache import cached_ablation
+from goslim.gobuild.toolchain import MainPackage
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
 from goslim.image.platforms import AssembledIndex, as_docker, index_of, more_platform_images
 from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
+from goslim.inputs import ImageInputs, image_inputs
 from goslim.lock import LOCK_NAME, ServiceLock
 from goslim.oci import Image, ImageLocation, Index, PushResult, RegistryClient, push, write_image
 from goslim.oci.gc import GcResult, collect_garbage
@@ -84,6 +91,7 @@ class SlimOptions:
     out_dir: Path
     package: str = "."  # the main package's import path (or pattern) to build
     package_dir: str = "."  # the same, relative to the module: ./cmd/NAME
+    main: MainPackage | None = None  # the main package as `go list` found it (None: found when needed)
     platform: Platform = field(default_factory=lambda: Platform(os="linux", architecture="amd64"))
     more_platforms: tuple[Platform, ...] = ()  # also built and imaged: the image becomes an index
     flags: ContractFlags = field(default_factory=ContractFlags)  # the run-contract flags
@@ -96,7 +104,9 @@ class SlimOptions:
     key: Path | None = None
     key_password: bytes | None = None
     allow_slow_stop: bool = False  # k8s files for a service that needed SIGKILL do not fail the run
-    reuse_attestation: bool = False  # a valid signed verification of the same image replaces the run
+    # A valid signed verification of the same image replaces the run; with --to REGISTRY, an image
+    # made from the same inputs (goslim.inputs) with a passing one replaces build, image, verify, ...
+    reuse_attestation: bool = False
     lock: ServiceLock | None = None  # this package's entry in goslim.lock (decisions to reuse)
     lock_where: str = LOCK_NAME  # the lock file, as messages name it
     redecide: bool = False  # measure again even while goslim.lock's facts hold
@@ -300,6 +310,13 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     bin_dir = opts.out_dir / "bin"
 
+    # What the image is made from, before anything is built: a registry image made from the same
+    # inputs, with a passing verification signed by the key, replaces every stage up to signing.
+    inputs = _inputs_stage(stages, opts, toolchain, build_opts)
+    reused = _reuse_stage(stages, opts, inputs) if inputs is not None and opts.reuse_attestation else None
+    if inputs is not None and reused is not None and reused.image is not None:
+        return _reused_run(stages, opts, started, t0, inputs, reused.image)
+
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
     # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
@@ -348,7 +365,8 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     platform_scans, platform_sboms = _platform_scans_stage(stages, opts, index, contract)
     signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom,
-                            _every_platform(index, checklist, platform_checks), platform_sboms)
+                            _every_platform(index, checklist, platform_checks), platform_sboms,
+                            inputs.digest if inputs is not None else None)
     _gc_stage(stages, opts, location)
     deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
                                       index.digest if index else None)
@@ -381,6 +399,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
             k8s=k8s.entry if k8s else previous.k8s,
         ),
         contract=contract,
+        inputs=inputs,
         image=assembled,
         image_location=location,
         published=_published(opts.to, assembled),
@@ -797,13 +816,16 @@ def _sign_stage(
     sboms: dict[str, str],
     platform_checks: PlatformChecklists | None = None,
     platform_sboms: dict[str, dict[str, str]] | None = None,
+    inputs: str | None = None,
 ) -> str | None:
     """Sign the image, and attest what verify found and the CycloneDX SBOM, in the layout and the
     registry it was pushed to (cosign's ``.sig`` and ``.att`` tags).
 
     An index (``platform_checks``: every platform's run, this machine's first) is signed as
     ``cosign sign --recursive`` does, and each platform's manifest is attested with its own checklist
-    and SBOM; the index with a row per platform and this machine's SBOM."""
+    and SBOM; the index with a row per platform and this machine's SBOM. With ``inputs`` (one
+    platform), the predicate names them and the registry image is tagged for them (where a later
+    run looks it up)."""
     key = _sign_key(opts)
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
@@ -824,9 +846,14 @@ def _sign_stage(
                                  per_platform={p: m.to_json() for p, m in mine.items()})
             attested.append(f"the verification of each of {len(mine)} platforms")
         elif checklist is not None:
-            predicate = verification_predicate(checklist, contract, verify_options)
-            attest_verification(locations, private, predicate)
+            predicate = verification_predicate(checklist, contract, verify_options, inputs)
+            attestations = attest_verification(locations, private, predicate)
             attested.append("the verification")
+            if inputs is not None:  # the tag goes on only once the proof is there
+                for made in attestations:
+                    pinned = _pinned_reference(made.location, made.image_digest)
+                    if pinned is not None:
+                        stages.note("sign", f"tagged {tag_inputs(pinned, inputs)} for its inputs")
         if "cyclonedx" in sboms and platform_checks is not None:
             host = read_sbom(Path(sboms["cyclonedx"]))
             others = {p: read_sbom(Path(files["cyclonedx"])) for p, files in (platform_sboms or {}).items()
@@ -876,6 +903,32 @@ def _deploy_stage(
     if analysis is None or location is None or assembled is None:
         stages.skip("deploy files", "needs an image")
         return {}, None
+    base = assembled.base
+
+    def dockerfile() -> DockerfileSpec:
+        return plan_dockerfile(
+            opts.module_dir,
+            opts.config,
+            report=analysis,
+            digests={base.name: base.digest} if base.digest else None,
+            contract=contract,
+        )
+
+    pinned_digest = index_digest or assembled.digest  # an index: pin the index
+    image = _pinned_reference(opts.to, pinned_digest) or location
+    return _write_deploy_files(stages, opts, dockerfile, image, pinned_digest, checklist, contract)
+
+
+def _write_deploy_files(
+    stages: StageRecorder,
+    opts: SlimOptions,
+    dockerfile: Callable[[], DockerfileSpec],
+    image: str,
+    digest: str,
+    checklist: Checklist | None,
+    contract: RunContract,
+) -> tuple[dict[str, str], ManifestsOutcome | None]:
+    """Write the Dockerfile and k8s.yaml for ``image`` (pinned to ``digest``) into the report's deploy/."""
     cfg = opts.config
     deploy_dir = opts.out_dir / "deploy"
     observed = checklist.observed if checklist else None
@@ -883,24 +936,14 @@ def _deploy_stage(
 
     def write() -> dict[str, str]:
         nonlocal k8s
-        base = assembled.base
-        spec = plan_dockerfile(
-            opts.module_dir,
-            cfg,
-            report=analysis,
-            digests={base.name: base.digest} if base.digest else None,
-            contract=contract,
+        written = write_dockerfile(
+            dockerfile(), opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
         )
-        dockerfile = write_dockerfile(
-            spec, opts.module_dir, deploy_dir, ignore=[cfg.build.out, cfg.report.dir], force=True
-        )
-        pinned_digest = index_digest or assembled.digest  # an index: pin the index
-        pinned = _pinned_reference(opts.to, pinned_digest)
         k8s = manifests_under_lock(
-            pinned or location,
+            image,
             contract,
             observed,
-            digest=pinned_digest,
+            digest=digest,
             entry=opts.lock.k8s if opts.lock else None,
             redecide=opts.redecide,
         )
@@ -913,10 +956,151 @@ def _deploy_stage(
             stages.note("deploy files", "k8s.yaml: the service needed SIGKILL to stop (said in the file)")
         if slow_stop and not opts.allow_slow_stop:
             _broke_policy(stages, "deploy files", "shutdown needed SIGKILL (--allow-slow-stop accepts it)")
-        return {"Dockerfile": str(dockerfile.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
+        return {"Dockerfile": str(written.dockerfile), "kubernetes": str(deploy_dir / "k8s.yaml")}
 
     files = stages.run("deploy files", write) or {}
     return files, k8s
+
+
+# The stages an image reused for its inputs replaces, in the order a full run records them.
+REUSED_STAGES = ("build", "ablation", "analyze", "upx", "image", "compare", "verify", "scan", "sign", "gc",
+                 "claims")
+
+
+_REUSED_MORE = {
+    "scan": "; the attested CycloneDX SBOM stands; vulnerabilities not checked again (goslim scan IMAGE)",
+}
+
+
+def _inputs_stage(
+    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+) -> ImageInputs | None:
+    """The inputs digest, when it can serve: a key signs the result and --to names a registry, where a
+    later run can find the image by it (an image index is not reused). None, and why, otherwise."""
+    if _sign_key(opts) is None or not _registry_copy(opts) or opts.more_platforms:
+        if opts.reuse_attestation and _sign_key(opts) is not None and not opts.more_platforms:
+            stages.note("verify", "only the container run can be reused: --to names no registry to look in")
+        return None
+    cfg = opts.config
+    given = _given_contract(opts, opts.package)
+    # goslim's own outputs; goslim.lock's UPX decision goes in by itself (its k8s entry changes no image).
+    lock_file = opts.module_dir / opts.lock_where  # an absolute path stays itself
+    exclude = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir, lock_file]
+
+    def compute() -> ImageInputs | None:
+        try:
+            inputs = image_inputs(
+                toolchain, opts.package, build_opts, base=cfg.image.base,
+                image=ImageOptions.from_config(cfg.image, given), contract=given, upx_policy=opts.upx_policy,
+                upx_settings=cfg.upx.model_dump(mode="json"), lock=opts.lock, exclude=exclude,
+            )
+        except GoslimError as exc:  # then nothing is looked up or tagged; the run itself goes on
+            stages.judge("inputs", "not checked", f"not computed, nothing reused: {exc.one_line()}")
+            return None
+        stages.note("inputs", inputs.digest)
+        return inputs
+
+    return stages.run("inputs", compute)
+
+
+def _given_contract(opts: SlimOptions, main_package: str) -> RunContract:
+    """The run contract as given (flags, goslim.yaml): what the image is made with and verify runs."""
+    cfg = opts.config
+    return resolve_contract(opts.flags, cfg.service, package=opts.package_dir, main_package=main_package,
+                            user=cfg.image.user)
+
+
+def _reuse_stage(stages: StageRecorder, opts: SlimOptions, inputs: ImageInputs) -> ImageReuse | None:
+    """Look up the registry for an image made from ``inputs`` whose signed verification passed."""
+    key = _sign_key(opts)
+    to = _registry_copy(opts)
+    if key is None or not to:
+        return None
+    if opts.redecide:
+        stages.skip("reuse", "--redecide measures again: every stage runs")
+        return None
+    given = _given_contract(opts, opts.package)
+
+    def look_up() -> ImageReuse:
+        pub = load_verifying_key(key, lambda: _key_password(opts))
+        options = options_from_config(opts.config.verify, given)
+        found = find_reused_image(to[0], pub, str(key), inputs.digest, given, options)
+        stages.note("reuse", f"{found.requests} registry requests")
+        if found.image is None:
+            stages.note("reuse", f"nothing reused, every stage runs: {found.reason}")
+        return found
+
+    return stages.run("reuse", look_up)
+
+
+def _reused_run(
+    stages: StageRecorder, opts: SlimOptions, started: str, t0: float, inputs: ImageInputs, image: ReusedImage
+) -> SlimRun:
+    """The run's result when an image made from the same inputs, verified and signed, is reused: the
+    attested checklist, the image's own config, and deploy files pinned to its digest."""
+    cfg = opts.config
+    stages.note("reuse", image.describe())
+    for name in REUSED_STAGES:
+        stages.skip(name, image.describe() + _REUSED_MORE.get(name, ""))
+    checklist = image.checklist
+    contract = resolve_contract(
+        opts.flags, cfg.service, package=opts.package_dir, main_package=opts.package,
+        image_config=image.image_config, observed=checklist.observed, user=cfg.image.user,
+    )
+    main = opts.main or _main_package(opts)
+    stages.note("deploy files", f"probes and grace period from the timings attested for {image.digest[:19]}…")
+
+    def dockerfile() -> DockerfileSpec:
+        # No binary was analyzed: its needs are the ones the attested verification carries.
+        spec = plan_dockerfile(opts.module_dir, cfg, main=main, contract=contract,
+                               digests=_base_pin(cfg.image.base, inputs.base))
+        if checklist.needs is None:
+            return spec
+        return spec.model_copy(update={"needs": with_run_env(checklist.needs, contract.env),
+                                       "needs_from": f"the attested verification of {image.digest}"})
+
+    deploy_files, k8s = _write_deploy_files(stages, opts, dockerfile, image.reference, image.digest,
+                                            checklist, contract)
+    previous = opts.lock or ServiceLock()
+    exit_status = _exit_status(stages, checklist)
+    outputs = {"image": image.reference, **deploy_files}
+    outputs |= {f"report ({kind})": str(path) for kind, path in report_paths(opts.out_dir).items()}
+    run = SlimRun(
+        goslim_version=__version__,
+        module_dir=str(opts.module_dir),
+        package=opts.package,
+        started=started,
+        stages=stages.outcomes,
+        decisions=k8s.decisions if k8s else [],
+        lock=ServiceLock(upx=previous.upx, k8s=k8s.entry if k8s else previous.k8s),
+        contract=contract,
+        inputs=inputs,
+        reused=image,
+        image_location=image.reference,
+        published=image.reference,
+        checklist=checklist,
+        journey=[JourneyStep(label="image to pull (reused)", size=image.pull_size, what="image pull")],
+        exit_status=int(exit_status),
+        outputs=outputs,
+    )
+    run = run.model_copy(update={"seconds": time.monotonic() - t0})
+    write_report(run, opts.out_dir)
+    return run
+
+
+def _main_package(opts: SlimOptions) -> MainPackage:
+    """The main package as `go list` names it (the CLI passes it; a library caller may not)."""
+    mains = GoToolchain(opts.module_dir).main_packages([opts.package])
+    if len(mains) != 1:
+        raise UserInputError(f"{opts.package} names {len(mains)} main packages, not one")
+    return mains[0]
+
+
+def _base_pin(spec: str, identity: str) -> dict[str, str] | None:
+    """The remote base's digest for the Dockerfile's FROM, from the inputs (built-in bases have none)."""
+    if spec in ("static", "scratch") or "@sha256:" not in identity:
+        return None
+    return {spec: identity.split("@", 1)[1].split(" ", 1)[0]}
 
 
 def _published(to: str | None, assembled: AssembledImage | None) -> str | None:

@@ -82,7 +82,9 @@ def slim(
         typer.Option(
             "--reuse-attestation",
             help="Skip the verify run when the image already carries a valid verification attestation "
-            "(same digest, contract and check set, signed by --key).",
+            "(same digest, contract and check set, signed by --key); with --to REGISTRY, skip build, image, "
+            "verify, scan and sign when the registry holds an image made from the same inputs whose "
+            "signed verification passed.",
         ),
     ] = False,
     shard: Annotated[
@@ -150,6 +152,7 @@ def slim(
     # A bad lock is one line before any work.
     locked = read_lock(the_lock_path) if policy == "auto" or the_lock_path.exists() else None
     selected = select_shard(sorted(m.import_path for m in mains), parse_shard(shard) if shard else None)
+    by_path = {m.import_path: m for m in mains}
     names = {m.import_path: m.name for m in mains}
     dirs = {m.import_path: _relative(m.dir, module_dir) for m in mains}
     # A shard is one slice of many services (CI fan-out): --to is a prefix and each service has its own
@@ -174,6 +177,7 @@ def slim(
             out_dir=out_root / names[package] if several else out_root,
             package=package,
             package_dir=dirs[package],
+            main=by_path[package],
             platform=the_platform,
             more_platforms=more_platforms,
             flags=flags,

@@ -45,13 +45,13 @@ def image_version(facts: BinaryReport, flags: list[str]) -> str | None:
     return None
 
 
-def source_url(module_dir: Path | None, facts: BinaryReport) -> str | None:
+def source_url(module_dir: Path | None, facts: BinaryReport | None) -> str | None:
     """The origin remote of the module's git checkout, else https://<module path> for hosted paths."""
     if module_dir is not None:
         url = _git_origin(module_dir)
         if url:
             return url
-    main_path = facts.build_info.main.path if facts.build_info else ""
+    main_path = facts.build_info.main.path if facts and facts.build_info else ""
     first = main_path.split("/")[0] if main_path else ""
     if "." in first and first not in ("example.com", "example.org"):
         return f"https://{main_path}"

@@ -74,9 +74,12 @@ def _kyverno_policy(name: str, repository: str, key: str) -> dict[str, Any]:
         "kind": "ClusterPolicy",
         "metadata": {"name": name},
         "spec": {
+            # Deprecated in Kyverno 1.13 for the rule's failureAction, but kept: a Kyverno without that
+            # field drops it and would otherwise default to Audit, admitting every image.
             "validationFailureAction": "Enforce",
             "background": False,
-            "webhookTimeoutSeconds": 30,
+            # Where Kyverno 1.13 reads it (spec.webhookTimeoutSeconds is deprecated there).
+            "webhookConfiguration": {"timeoutSeconds": 30},
             "rules": [
                 {
                     "name": "goslim-verified",

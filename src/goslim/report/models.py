@@ -6,11 +6,13 @@ from typing import Literal
 
 from pydantic import Field
 
+from goslim.attestation import ReusedImage
 from goslim.binary import BinaryReport
 from goslim.contract import RunContract
 from goslim.gobuild import Ablation, Binary
 from goslim.image.assemble import AssembledImage
 from goslim.image.platforms import AssembledIndex
+from goslim.inputs import ImageInputs
 from goslim.lock import ServiceLock
 from goslim.models import Frozen
 from goslim.scan.models import ScanReport
@@ -112,6 +114,8 @@ class SlimRun(Frozen):
     decisions: list[Decision] = Field(default_factory=list)  # what shaped the shipped artifacts, and why
     lock: ServiceLock | None = None  # this package's goslim.lock entry after the run
     contract: RunContract | None = None  # the run contract, resolved after verify (with what it found)
+    inputs: ImageInputs | None = None  # what the image is made from (goslim.inputs), when computed
+    reused: ReusedImage | None = None  # the registry image reused for the same inputs: nothing was built
     image: AssembledImage | None = None
     image_location: str | None = None
     published: str | None = None  # where --to wrote the image too: REPO@DIGEST for a registry

@@ -7,6 +7,7 @@ package, so keys made here load in cosign and cosign's keys load here.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -217,7 +218,10 @@ def _describe(key: object) -> str:
     return type(key).__name__.lstrip("_").replace("PublicKey", "").replace("PrivateKey", "") or "unknown"
 
 
+@functools.lru_cache(maxsize=8)
 def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int) -> bytes:
+    """The key's box key. Cached: a slim run over many services opens the same key for each of them
+    (reuse look-up, signing), and scrypt costs about half a second each time, by design."""
     # OpenSSL's default memory cap is below scrypt's 128*r*N bytes for N=65536.
     return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, maxmem=256 * r * n + (1 << 20), dklen=32)
 

@@ -59,6 +59,8 @@ class VerificationPredicate(BaseModel):
     checklist: Checklist
     # On an image index: a row per platform (each manifest carries its own checklist); passed is all rows'.
     platforms: tuple[PlatformVerdict, ...] = ()
+    # goslim.inputs: the digest of everything the image was made from, when goslim slim made it.
+    inputs: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The predicate as it is signed: JSON with the camelCase names of the statement."""
@@ -76,9 +78,13 @@ def judging_options(options: VerifyOptions) -> VerifyOptions:
 
 
 def verification_predicate(
-    checklist: Checklist, contract: RunContract | None = None, options: VerifyOptions | None = None
+    checklist: Checklist,
+    contract: RunContract | None = None,
+    options: VerifyOptions | None = None,
+    inputs: str | None = None,
 ) -> VerificationPredicate:
-    """The goslim verification predicate for ``checklist`` (and the contract and options it ran with)."""
+    """The goslim verification predicate for ``checklist`` (and the contract and options it ran with,
+    and the digest of the inputs the image was made from)."""
     observed = checklist.observed
     return VerificationPredicate(
         goslim=__version__,
@@ -90,6 +96,7 @@ def verification_predicate(
         sandbox=observed.sandbox if observed is not None else (),
         checks=tuple(CheckVerdict(id=r.id, status=r.status) for r in checklist.results),
         checklist=checklist,
+        inputs=inputs,
     )
 
 

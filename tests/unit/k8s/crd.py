@@ -15,9 +15,10 @@ CRD_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "crds"
 OBJECT_META = ("apiVersion", "kind", "metadata")
 
 
-def crd_errors(obj: dict[str, Any], crd_file: str) -> list[str]:
-    """Every way ``obj`` breaks the CRD in ``tests/fixtures/crds/<crd_file>``; [] when it is valid."""
-    crd = yaml.safe_load((CRD_DIR / crd_file).read_text())
+def crd_errors(obj: dict[str, Any], crd_file: str | Path) -> list[str]:
+    """Every way ``obj`` breaks the CRD in ``tests/fixtures/crds/<crd_file>`` (or at the path given);
+    [] when it is valid."""
+    crd = load_crd(crd_file)
     spec = crd["spec"]
     group, _, version = str(obj.get("apiVersion", "")).partition("/")
     if group != spec["group"] or obj.get("kind") != spec["names"]["kind"]:
@@ -30,6 +31,37 @@ def crd_errors(obj: dict[str, Any], crd_file: str) -> list[str]:
     if not str((obj.get("metadata") or {}).get("name", "")):
         errors.append("metadata.name is missing")
     return errors
+
+
+def load_crd(crd_file: str | Path) -> dict[str, Any]:
+    """The CRD document: a name in tests/fixtures/crds, or a path (a CRD fetched by the test)."""
+    path = crd_file if isinstance(crd_file, Path) else CRD_DIR / crd_file
+    loader = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader  # the whole Kyverno CRD is 1.4 MB
+    return yaml.load(path.read_text(), Loader=loader)
+
+
+def served_schema(crd: dict[str, Any], version: str) -> dict[str, Any]:
+    """The openAPIV3Schema of a served version of ``crd``."""
+    (served,) = [v for v in crd["spec"]["versions"] if v["name"] == version and v.get("served")]
+    return served["schema"]["openAPIV3Schema"]
+
+
+def deprecated_fields(value: Any, schema: dict[str, Any], where: str = "") -> list[str]:
+    """The fields of ``value`` whose schema description says they are deprecated."""
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = schema["items"]
+        return [e for i, v in enumerate(value) for e in deprecated_fields(v, items, f"{where}[{i}]")]
+    if not isinstance(value, dict) or not isinstance(schema.get("properties"), dict):
+        return []
+    out = []
+    for key, item in value.items():
+        sub = schema["properties"].get(key)
+        if not isinstance(sub, dict):
+            continue
+        if str(sub.get("description", "")).lower().startswith("deprecated"):
+            out.append(f"{where}.{key}")
+        out += deprecated_fields(item, sub, f"{where}.{key}")
+    return out
 
 
 def excerpt_schema(excerpt_file: str) -> dict[str, Any]:

@@ -145,3 +145,32 @@ def test_attesting_and_signing_again_write_nothing_new(attested: tuple[str, Path
     first = sign_image(location, key, b"", once=True)
     second = sign_image(location, key, b"", once=True)
     assert second.attachment == first.attachment and second.attachment.layers == 1
+
+
+INPUTS = "sha256:" + "1" * 64
+
+
+@pytest.mark.parametrize(
+    ("status", "attested_inputs", "asked", "why"),
+    [
+        (CheckStatus.PASS, INPUTS, INPUTS, None),
+        (CheckStatus.PASS, None, INPUTS, "attested for inputs (none)"),
+        (CheckStatus.PASS, INPUTS, "sha256:" + "2" * 64, f"attested for inputs {INPUTS}"),
+        (CheckStatus.FAIL, INPUTS, INPUTS, "the attested verification did not pass"),
+    ],
+)
+def test_an_image_stands_for_a_build_only_with_the_same_inputs_and_a_pass(
+    tmp_path: Path, status: CheckStatus, attested_inputs: str | None, asked: str, why: str | None
+) -> None:
+    pair = write_key_pair(tmp_path / "keys", b"pw")
+    make_layout(tmp_path / "img")
+    location = f"oci:{tmp_path / 'img'}"
+    key = load_private_key(pair.private_key, b"pw")
+    predicate = verification_predicate(_checklist(status), CONTRACT, OPTIONS, attested_inputs)
+    attest_verification([location], key, predicate)
+    reuse = find_reusable([location], key.public_key(), CONTRACT, OPTIONS, inputs=asked)
+    assert reuse.reused is (why is None)
+    if why is not None:
+        assert why in reuse.reason
+    # Without inputs (verify's own reuse), a failed verification is reused as failed.
+    assert find_reusable([location], key.public_key(), CONTRACT, OPTIONS).reused
