@@ -29,7 +29,7 @@ from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain
 from goslim.gobuild.flags import plan_build
-from goslim.gobuild.sourcehash import source_state
+from goslim.gobuild.sourcehash import file_digest, source_state
 from goslim.image import ImageOptions
 from goslim.image.metadata import source_url
 from goslim.lock import ServiceLock
@@ -143,7 +143,7 @@ def _base_identity(spec: str, image: ImageOptions, build: BuildOptions, client: 
             raise UserInputError(f"base {spec}: no tag {tag} in the layout")
         return f"{spec}@{desc.digest}"
     if loc.kind == "docker-archive" and loc.path is not None:
-        return f"{spec}@sha256:{_file_sha256(loc.path)}"
+        return f"{spec}@sha256:{file_digest(loc.path).hex()}"
     assert loc.reference is not None
     if loc.reference.digest is not None:
         return str(loc.reference)
@@ -167,19 +167,11 @@ def _static_identity(ca_source: CaSource, tz_source: TzSource) -> str:
             f"{h.hexdigest()} {zones.version} from {zones.source})")
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @functools.cache
 def _goslim_code() -> str:
     """A hash of goslim's own files: a change to how goslim builds images changes the inputs."""
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + _file_sha256(path).encode())
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + file_digest(path).hex().encode())
     return h.hexdigest()

@@ -43,7 +43,7 @@ def tree_hash(root: Path, exclude: Iterable[Path] = ()) -> str:
                 continue
             try:
                 h.update(b"X" if os.access(path, os.X_OK) else b"F")
-                h.update(_file_digest(path))
+                h.update(file_digest(path))
             except OSError as exc:  # an unreadable file: go cannot read it either; hash why
                 h.update(f"unreadable:{exc.errno}".encode())
     return h.hexdigest()
@@ -65,7 +65,7 @@ def source_state(toolchain: GoToolchain, exclude: Iterable[Path] = ()) -> dict[s
             state[f"replace {new['Path']}"] = tree_hash(target) if target.is_dir() else "missing"
     gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
     if gowork and gowork != "off" and Path(gowork).is_file():
-        state["go.work"] = _file_digest(Path(gowork)).hex()
+        state["go.work"] = file_digest(Path(gowork)).hex()
         work = toolchain.run(["work", "edit", "-json", gowork], check=False)
         try:
             uses = json.loads(work.stdout).get("Use") or [] if work.returncode == 0 else []
@@ -134,15 +134,15 @@ def package_source_state(
         state[f"pkg {path}"] = _package_files_hash(directory, pkg.get("EmbedFiles") or [])
     for name in ("go.mod", "go.sum"):
         if (module / name).is_file():
-            state[name] = _file_digest(module / name).hex()
+            state[name] = file_digest(module / name).hex()
     if cgo:
         state["module"] = tree_hash(module, exclude)
     gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
     if gowork and gowork != "off" and Path(gowork).is_file():
-        state["go.work"] = _file_digest(Path(gowork)).hex()
+        state["go.work"] = file_digest(Path(gowork)).hex()
         work_sum = Path(gowork).with_name("go.work.sum")
         if work_sum.is_file():
-            state["go.work.sum"] = _file_digest(work_sum).hex()
+            state["go.work.sum"] = file_digest(work_sum).hex()
     if vcs:
         state |= _vcs_state(toolchain)
     return state
@@ -160,7 +160,7 @@ def _package_files_hash(directory: Path, embeds: Iterable[str]) -> str:
         path = directory / rel
         h.update(rel.encode() + b"\0")
         try:
-            h.update(_file_digest(path))
+            h.update(file_digest(path))
         except OSError as exc:
             h.update(f"unreadable:{exc.errno}".encode())
     return h.hexdigest()
@@ -189,9 +189,7 @@ def _git_revision(toolchain: GoToolchain) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def _file_digest(path: Path) -> bytes:
-    h = hashlib.sha256()
+def file_digest(path: Path) -> bytes:
+    """The sha256 of a file's bytes, read in chunks."""
     with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.digest()
+        return hashlib.file_digest(fh, "sha256").digest()
