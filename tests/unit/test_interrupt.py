@@ -6,7 +6,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,16 +13,6 @@ from goslim import interrupt
 from goslim.errors import ExitStatus, ToolError
 from goslim.pipeline import StageRecorder, _exit_status
 from goslim.runner import SubprocessRunner
-
-
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    restore = interrupt.install()
-    try:
-        yield
-    finally:
-        restore()
-        interrupt.install()()  # a fresh state for the next test, old handlers back
 
 
 def _signal_self(signum: int = signal.SIGINT) -> None:

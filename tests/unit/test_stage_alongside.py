@@ -7,9 +7,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
-
-import pytest
 
 from goslim import interrupt
 from goslim.errors import ToolError
@@ -48,16 +45,6 @@ def test_its_failure_is_recorded_as_the_stage_that_failed() -> None:
     assert outcome.status == "failed" and outcome.message.startswith("go build failed")
     assert outcome.evidence == ("main.go:1: oops",)
     assert isinstance(stages.first_error, ToolError)
-
-
-@pytest.fixture
-def handlers() -> Iterator[None]:
-    restore = interrupt.install()
-    try:
-        yield
-    finally:
-        restore()
-        interrupt.install()()  # a fresh state for the next test, old handlers back
 
 
 def test_an_interrupt_cancels_it_and_the_caller_still_records_it(handlers) -> None:
