@@ -51,7 +51,7 @@ from goslim.gobuild.toolchain import MainPackage
 from goslim.image import AssembledImage, ImageOptions, assemble
 from goslim.image.compare import Variant, compare_bases
 from goslim.image.locations import archive_choice
-from goslim.image.platforms import AssembledIndex, as_docker, index_of, more_platform_images
+from goslim.image.platforms import AssembledIndex, as_docker, docker_assembled, index_of, more_platform_images
 from goslim.image.startcache import StartCheckCache
 from goslim.image.startcheck import check_starts
 from goslim.inputs import ImageInputs, image_inputs
@@ -107,6 +107,7 @@ class SlimOptions:
     # A valid signed verification of the same image replaces the run; with --to REGISTRY, an image
     # made from the same inputs (goslim.inputs) with a passing one replaces build, image, verify, ...
     reuse_attestation: bool = False
+    docker_manifests: bool = False  # --manifest-format docker: Docker schema 2 (a manifest list for an index)
     lock: ServiceLock | None = None  # this package's entry in goslim.lock (decisions to reuse)
     lock_where: str = LOCK_NAME  # the lock file, as messages name it
     redecide: bool = False  # measure again even while goslim.lock's facts hold
@@ -505,9 +506,15 @@ def _image_stage(
                 opts.out_dir / "bin" / "platforms", base, image_opts,
             )
             index = index_of([assembled, *others])
+            if opts.docker_manifests:
+                index = as_docker(index)
+                assembled = index.images[0]
             written = index.index
             stages.note("image", f"index {index.digest} of {', '.join(index.platforms)}"
                         + (" (UPX only on this platform)" if binary.profile.startswith("upx") else ""))
+        elif opts.docker_manifests:
+            assembled = docker_assembled(assembled)
+            written = assembled.image
         before = _tagged_digest(_layout_dir(opts), IMAGE_TAG)
         write_image(location, written)
         if before == (index.digest if index else assembled.digest):

@@ -127,3 +127,29 @@ def test_slim_follows_the_docker_list_a_registry_took(example, registry, tmp_pat
     assert f"@{digest}" in (out / "deploy" / "k8s.yaml").read_text()
     layout = read_oci_layout(out / "image", "latest")
     assert str(layout.digest) == digest and layout.media_type == mediatypes.DOCKER_MANIFEST_LIST
+
+
+def test_slim_writes_docker_schema_2_on_request(example, registry, tmp_path, capsys) -> None:
+    """`goslim slim --manifest-format docker` on one platform: a Docker schema-2 manifest in the layout
+    and in the registry, verified by running it; with zstd layers it is refused before any build."""
+    ref = registry.ref("multiarch/slim-docker-one", "v1")
+    out = tmp_path / "report"
+    code = main(["slim", str(example), "--manifest-format", "docker", "--no-ablation", "--no-compare",
+                 "--to", ref, "--report", str(out)])
+    capsys.readouterr()
+    assert code == 0
+    pushed = json.loads(skopeo_raw(ref))
+    assert pushed["mediaType"] == mediatypes.DOCKER_MANIFEST
+    assert pushed["config"]["mediaType"] == mediatypes.DOCKER_CONFIG
+    run = json.loads((out / "report.json").read_text())
+    assert run["image"]["digest"] == "sha256:" + hashlib.sha256(skopeo_raw(ref)).hexdigest()
+    assert next(s for s in run["stages"] if s["stage"] == "verify")["status"] == "ok"
+    assert read_oci_layout(out / "image", "latest").media_type == mediatypes.DOCKER_MANIFEST
+
+    zstd = tmp_path / "zstd-module"
+    shutil.copytree(example, zstd, ignore=shutil.ignore_patterns("goslim-report", "dist"))
+    config = zstd / "goslim.yaml"
+    config.write_text(config.read_text() + "image:\n  compression: zstd\n")
+    assert main(["slim", str(zstd), "--manifest-format", "docker", "--report", str(tmp_path / "z")]) == 2
+    assert "takes gzip layers only" in capsys.readouterr().err
+    assert not (tmp_path / "z").exists()

@@ -72,6 +72,10 @@ def slim(
     upx: Annotated[str | None, typer.Option(help="off, auto, or a level (default, lzma, ...).")] = None,
     platform: Annotated[str | None, typer.Option(
         help="GOOS/GOARCH to build for; a comma list or 'all' makes an image index.")] = None,
+    manifest_format: Annotated[str, typer.Option(
+        "--manifest-format", help="oci (default) or docker: Docker schema-2 manifests (a Docker manifest "
+        "list for several platforms), gzip layers only. A registry that refuses the OCI index gets the "
+        "Docker list anyway.")] = "oci",
     db: Annotated[Path | None, typer.Option(help="Go vulnerability database (OSV) directory or zip.")] = None,
     key: Annotated[
         Path | None,
@@ -170,6 +174,8 @@ def slim(
             hint="run goslim slim on them separately, each with its own --report and --to",
         )
 
+    docker_manifests = _docker_manifests(manifest_format, config.image.compression)
+
     def options_for(package: str) -> SlimOptions:
         return SlimOptions(
             module_dir=module_dir,
@@ -193,6 +199,7 @@ def slim(
             db=db,
             key=key,
             reuse_attestation=reuse_attestation,
+            docker_manifests=docker_manifests,
         )
 
     def destination(package: str) -> str | None:
@@ -337,3 +344,13 @@ def _slim_platforms(text: str | None, default: str, base: str) -> tuple[Platform
     here = default_platform()
     first = next((p for p in platforms if p.matches(here) or here.matches(p)), platforms[0])
     return first, tuple(p for p in platforms if p is not first)
+
+
+def _docker_manifests(manifest_format: str, compression: str) -> bool:
+    """--manifest-format: whether the image goes out as Docker schema 2 (refused with zstd layers)."""
+    if manifest_format not in ("oci", "docker"):
+        raise UserInputError(f"unknown --manifest-format '{manifest_format}'", hint="use oci or docker")
+    if manifest_format == "docker" and compression != "gzip":
+        raise UserInputError("--manifest-format docker takes gzip layers only: Docker schema 2 has no zstd",
+                             hint="set image.compression: gzip in goslim.yaml, or write the OCI format")
+    return manifest_format == "docker"
