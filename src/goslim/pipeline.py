@@ -313,21 +313,16 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
 
     # What the image is made from, before anything is built: a registry image made from the same
     # inputs, with a passing verification signed by the key, replaces every stage up to signing.
-    inputs = _inputs_stage(stages, opts, toolchain, build_opts)
-    reused = _reuse_stage(stages, opts, inputs) if inputs is not None and opts.reuse_attestation else None
+    requested = _given_contract(opts, opts.package)
+    inputs = _inputs_stage(stages, opts, toolchain, build_opts, requested)
+    reused = (_reuse_stage(stages, opts, inputs, requested)
+              if inputs is not None and opts.reuse_attestation else None)
     if inputs is not None and reused is not None and reused.image is not None:
         return _reused_run(stages, opts, started, t0, inputs, reused.image)
 
     binaries = stages.run("build", lambda: build_binaries(toolchain, [opts.package], bin_dir, [build_opts]))
     binary = binaries[0] if binaries else None
-    # The contract as given (flags, goslim.yaml): what the image is made with and verify runs.
-    given = resolve_contract(
-        opts.flags,
-        cfg.service,
-        package=opts.package_dir,
-        main_package=binary.package if binary else opts.package,
-        user=cfg.image.user,
-    )
+    given = _given_contract(opts, binary.package if binary else opts.package)
     analysis = stages.run("analyze", lambda: analyze(binary.path)) if binary else None
     upx_outcome = _upx_stage(stages, opts, binary, given)
     upx_report = upx_outcome.report if upx_outcome else None
@@ -980,7 +975,8 @@ _REUSED_MORE = {
 
 
 def _inputs_stage(
-    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions
+    stages: StageRecorder, opts: SlimOptions, toolchain: GoToolchain, build_opts: BuildOptions,
+    given: RunContract,
 ) -> ImageInputs | None:
     """The inputs digest, when it can serve: a key signs the result and --to names a registry, where a
     later run can find the image by it (an image index is not reused). None, and why, otherwise."""
@@ -989,7 +985,6 @@ def _inputs_stage(
             stages.note("verify", "only the container run can be reused: --to names no registry to look in")
         return None
     cfg = opts.config
-    given = _given_contract(opts, opts.package)
     # goslim's own outputs; goslim.lock's UPX decision goes in by itself (its k8s entry changes no image).
     lock_file = opts.module_dir / opts.lock_where  # an absolute path stays itself
     exclude = [opts.out_dir, opts.module_dir / cfg.build.out, opts.module_dir / cfg.report.dir, lock_file]
@@ -1017,7 +1012,9 @@ def _given_contract(opts: SlimOptions, main_package: str) -> RunContract:
                             user=cfg.image.user)
 
 
-def _reuse_stage(stages: StageRecorder, opts: SlimOptions, inputs: ImageInputs) -> ImageReuse | None:
+def _reuse_stage(
+    stages: StageRecorder, opts: SlimOptions, inputs: ImageInputs, given: RunContract
+) -> ImageReuse | None:
     """Look up the registry for an image made from ``inputs`` whose signed verification passed."""
     key = _sign_key(opts)
     to = _registry_copy(opts)
@@ -1026,7 +1023,6 @@ def _reuse_stage(stages: StageRecorder, opts: SlimOptions, inputs: ImageInputs) 
     if opts.redecide:
         stages.skip("reuse", "--redecide measures again: every stage runs")
         return None
-    given = _given_contract(opts, opts.package)
 
     def look_up() -> ImageReuse:
         pub = load_verifying_key(key, lambda: _key_password(opts))
