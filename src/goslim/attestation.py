@@ -211,7 +211,10 @@ def find_reused_image(
         if reuse.checklist is None or reuse.goslim is None:
             return ImageReuse(reason=reuse.reason, requests=counted.requests)
         try:
-            config = json.loads(client.fetch_config(reference, config_desc))
+            config = parse_json(client.fetch_config(reference, config_desc), what=f"config of {pinned}")
+            if not isinstance(config, dict):
+                return ImageReuse(reason=f"{pinned}: its config is not a JSON object",
+                                  requests=counted.requests)
             if reference.tag is not None:  # --to REPO:TAG names the image, as a build would have pushed it
                 client.put_manifest(reference, reference.tag, manifest.data, manifest.media_type)
         except GoslimError as exc:
