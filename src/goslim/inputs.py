@@ -29,7 +29,7 @@ from goslim.contract import RunContract
 from goslim.errors import UserInputError
 from goslim.gobuild import BuildOptions, GoToolchain
 from goslim.gobuild.flags import plan_build
-from goslim.gobuild.sourcehash import file_digest, source_state
+from goslim.gobuild.sourcehash import checkout_modified, file_digest, source_state
 from goslim.image import ImageOptions
 from goslim.image.metadata import source_url
 from goslim.lock import ServiceLock
@@ -87,7 +87,7 @@ def image_inputs(
     plan = plan_build(build)
     source = source_state(toolchain, exclude)
     if "vcs" in source:
-        source["vcs dirty"] = str(_git_dirty(toolchain))
+        source["vcs dirty"] = str(checkout_modified(toolchain))
     upx: dict[str, object] = {"policy": upx_policy}
     if upx_policy != "off":
         upx |= {"settings": upx_settings, "decision": lock.upx.model_dump(mode="json") if lock and lock.upx
@@ -117,16 +117,6 @@ def _go_env(toolchain: GoToolchain, env: dict[str, str]) -> dict[str, str]:
     except ValueError as exc:
         raise UserInputError(f"`go env -json` did not print JSON ({exc})") from exc
     return {str(k): str(v) for k, v in sorted(values.items()) if k not in GO_ENV_IGNORED}
-
-
-def _git_dirty(toolchain: GoToolchain) -> bool:
-    """Whether `git status --porcelain` lists anything: go stamps that as vcs.modified."""
-    git = toolchain.runner.which("git")
-    if not git:
-        return True
-    done = toolchain.runner.run([git, "status", "--porcelain"], cwd=toolchain.module_dir, timeout=60,
-                                check=False)
-    return done.returncode != 0 or bool(done.stdout.strip())
 
 
 def _base_identity(spec: str, image: ImageOptions, build: BuildOptions, client: RegistryClient | None) -> str:

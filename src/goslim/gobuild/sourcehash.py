@@ -63,16 +63,16 @@ def source_state(toolchain: GoToolchain, exclude: Iterable[Path] = ()) -> dict[s
         if new.get("Path") and not new.get("Version"):  # a local directory replacement
             target = (module / new["Path"]).resolve()
             state[f"replace {new['Path']}"] = tree_hash(target) if target.is_dir() else "missing"
-    gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
-    if gowork and gowork != "off" and Path(gowork).is_file():
-        state["go.work"] = file_digest(Path(gowork)).hex()
-        work = toolchain.run(["work", "edit", "-json", gowork], check=False)
+    gowork = _go_work(toolchain)
+    if gowork is not None:
+        state["go.work"] = file_digest(gowork).hex()
+        work = toolchain.run(["work", "edit", "-json", str(gowork)], check=False)
         try:
             uses = json.loads(work.stdout).get("Use") or [] if work.returncode == 0 else []
         except ValueError:
             uses = []
         for use in uses:
-            target = (Path(gowork).parent / use.get("DiskPath", "")).resolve()
+            target = (gowork.parent / use.get("DiskPath", "")).resolve()
             if target != module:
                 state[f"use {use.get('DiskPath')}"] = tree_hash(target) if target.is_dir() else "missing"
     revision = _git_revision(toolchain)
@@ -137,15 +137,21 @@ def package_source_state(
             state[name] = file_digest(module / name).hex()
     if cgo:
         state["module"] = tree_hash(module, exclude)
-    gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
-    if gowork and gowork != "off" and Path(gowork).is_file():
-        state["go.work"] = file_digest(Path(gowork)).hex()
-        work_sum = Path(gowork).with_name("go.work.sum")
+    gowork = _go_work(toolchain)
+    if gowork is not None:
+        state["go.work"] = file_digest(gowork).hex()
+        work_sum = gowork.with_name("go.work.sum")
         if work_sum.is_file():
             state["go.work.sum"] = file_digest(work_sum).hex()
     if vcs:
         state |= _vcs_state(toolchain)
     return state
+
+
+def _go_work(toolchain: GoToolchain) -> Path | None:
+    """The go.work file the go command uses for this module, if any."""
+    gowork = toolchain.run(["env", "GOWORK"], check=False).stdout.strip()
+    return Path(gowork) if gowork and gowork != "off" and Path(gowork).is_file() else None
 
 
 def _package_files_hash(directory: Path, embeds: Iterable[str]) -> str:
@@ -171,11 +177,19 @@ def _vcs_state(toolchain: GoToolchain) -> dict[str, str]:
     revision = _git_revision(toolchain)
     if not revision:
         return {}
-    git = toolchain.runner.which("git") or "git"
+    return {"vcs": revision, "vcs.modified": str(checkout_modified(toolchain))}
+
+
+def checkout_modified(toolchain: GoToolchain) -> bool:
+    """Whether `git status --porcelain` lists anything (go stamps it as vcs.modified); True when git
+    cannot say, so that a doubt never counts as unchanged."""
+    git = toolchain.runner.which("git")
+    if not git:
+        return True
     status = toolchain.runner.run(
         [git, "status", "--porcelain"], cwd=toolchain.module_dir, timeout=60, check=False
     )
-    return {"vcs": revision, "vcs.modified": str(bool(status.stdout.strip()))}
+    return status.returncode != 0 or bool(status.stdout.strip())
 
 
 def _git_revision(toolchain: GoToolchain) -> str:
