@@ -42,11 +42,12 @@ def _member_tag() -> str:
     return f"libdeflate{version}-{LIBDEFLATE_LEVEL}"
 
 
-def gzip_member(data: bytes) -> bytes:
-    """One complete gzip member of ``data`` with the best encoder available."""
+def gzip_member(data: bytes, level: int | None = None) -> bytes:
+    """One complete gzip member of ``data`` with the best encoder available, at its layer level or
+    at ``level``."""
     if _libdeflate is not None:
-        return _libdeflate.gzip_compress(data, LIBDEFLATE_LEVEL)
-    comp = zlib.compressobj(ZLIB_LEVEL, zlib.DEFLATED, -15, 9)
+        return _libdeflate.gzip_compress(data, LIBDEFLATE_LEVEL if level is None else level)
+    comp = zlib.compressobj(ZLIB_LEVEL if level is None else level, zlib.DEFLATED, -15, 9)
     body = comp.compress(data) + comp.flush()
     return _HEADER + body + struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data) & 0xFFFFFFFF)
 

@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import lzma
-import zlib
 from pathlib import Path
 
 import zstandard
 
-from goslim.gzipstream import gzip_bytes
-
-try:
-    import deflate as _libdeflate
-except ImportError:  # pragma: no cover - the layer writer says which encoder it fell back to
-    _libdeflate = None
+from goslim.gzipstream import gzip_bytes, gzip_member
 
 ZSTD_LEVEL = 19
 
@@ -21,12 +15,7 @@ ZSTD_LEVEL = 19
 def gzip_size(data: bytes, level: int | None = None) -> int:
     """Bytes of ``data`` gzipped exactly as goslim writes gzip layers (goslim.gzipstream), or in one
     gzip member at ``level`` (libdeflate when installed, else zlib)."""
-    if level is None:
-        return len(gzip_bytes(data))
-    if _libdeflate is not None:
-        return len(_libdeflate.gzip_compress(data, level))
-    comp = zlib.compressobj(level, zlib.DEFLATED, 31)  # wbits 31: a gzip header and trailer
-    return len(comp.compress(data) + comp.flush())
+    return len(gzip_bytes(data) if level is None else gzip_member(data, level))
 
 
 def zstd_size(data: bytes, level: int = ZSTD_LEVEL) -> int:
