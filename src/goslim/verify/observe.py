@@ -174,6 +174,10 @@ def _observe_running(
     obs.phase_seconds["probes"] = time.monotonic() - t
     if obs.uid is None:
         obs.uid, obs.gid = _ids(container.pid)
+    if obs.time_to_ready is not None:
+        # Kubernetes probes liveness only once the startup probe passed: a service slower to become
+        # ready than the window would otherwise never be probed. The window runs on from readiness.
+        window_end = max(window_end, t0 + obs.time_to_ready + options.alive_seconds)
 
     t = time.monotonic()
     progress(f"staying alive for {options.alive_seconds:g}s")
