@@ -19,11 +19,15 @@ from goslim.contract import RunContract
 from goslim.errors import GoslimError, UserInputError
 from goslim.oci import RegistryClient, RegistryError
 from goslim.oci.descriptor import Descriptor, parse_json
+from goslim.oci.image import Image
 from goslim.oci.mediatypes import MANIFEST_TYPES
 from goslim.oci.reference import ImageReference
 from goslim.sign.attest import PREDICATE_TYPES, ImageAttestation, attest_image, check_attestations
 from goslim.sign.locations import open_store
+from goslim.sign.recursive import PlatformStore
+from goslim.sign.store import ImageStore
 from goslim.verify.models import Checklist, VerifyOptions
+from goslim.verify.platforms import PlatformRun, reused_run
 from goslim.verify.predicate import VerificationPredicate, parse_predicate, reuse_mismatch
 
 TAG_PREFIX = "goslim-inputs-"  # + the inputs digest's hex: 78 characters, within a tag's 128
@@ -100,38 +104,125 @@ def find_reusable(
     for location in locations:
         try:
             store = open_store(location, client)
-            digest, checks = check_attestations(location, key, predicate_type=GOSLIM_TYPE, store=store)
         except GoslimError as exc:
             reasons.append(f"{location}: attestations unreadable: {exc.one_line()}")
             continue
-        if image_digest is not None and digest != image_digest:
-            reasons.append(f"{location} holds {digest}, not the image built now ({image_digest})")
-            continue
-        if not checks:
-            reasons.append(f"no goslim attestation for {digest} at {location}")
-        for check in checks:
-            if not check.valid or check.predicate is None:
-                reasons.append(f"{location}: attestation refused: {check.reason}")
-                continue
-            try:
-                predicate = parse_predicate(check.predicate)
-            except UserInputError as exc:
-                reasons.append(f"{location}: {exc.message}")
-                continue
-            mismatch = reuse_mismatch(predicate, contract, options)
-            if mismatch is None and inputs is not None:
-                mismatch = _inputs_mismatch(predicate, inputs)
-            if mismatch is not None:
-                reasons.append(f"{location}: {mismatch}")
-                continue
-            return Reuse(
-                checklist=predicate.checklist,
-                location=location,
-                goslim=predicate.goslim,
-                reason=f"reused the signed verification of {digest} at {location} (goslim "
-                f"{predicate.goslim}): the container was not run",
-            )
+        found = _reusable_at(location, store, key, contract, options, image_digest, inputs, reasons)
+        if found is not None:
+            return found
     return Reuse(reason="; ".join(reasons) or "no location to look in")
+
+
+def find_reusable_platforms(
+    locations: Sequence[str],
+    images: Sequence[Image],
+    key: ec.EllipticCurvePublicKey,
+    contract: RunContract | None,
+    options: VerifyOptions,
+) -> dict[str, Reuse]:
+    """For each platform image of an index, by platform: the checklist attested on its own manifest
+    (where `goslim verify --attest` and `slim` leave one per platform), judged as ``find_reusable``
+    judges one image's.
+
+    A platform whose attested run started no container (no emulator for it then) is not reused:
+    judging it again starts none either, and this machine may run it now."""
+    stores: dict[str, ImageStore | str] = {}
+    for location in locations:
+        try:
+            stores[location] = open_store(location)
+        except GoslimError as exc:
+            stores[location] = f"{location}: attestations unreadable: {exc.one_line()}"
+    found: dict[str, Reuse] = {}
+    for img in images:
+        platform, digest = str(img.platform), str(img.digest)
+        reasons: list[str] = []
+        for location, store in stores.items():
+            if isinstance(store, str):
+                reasons.append(store)
+                continue
+            where = f"{location} ({platform})"
+            reuse = _reusable_at(where, PlatformStore(store, digest), key, contract, options, None, None,
+                                 reasons, ran_container=True)
+            if reuse is not None:
+                found[platform] = reuse
+                break
+        else:
+            found[platform] = Reuse(reason="; ".join(reasons) or "no location to look in")
+    return found
+
+
+def reused_platform_runs(
+    locations: Sequence[str],
+    images: Sequence[Image],
+    key: ec.EllipticCurvePublicKey,
+    contract: RunContract | None,
+    options: VerifyOptions,
+    label: str,
+) -> tuple[dict[str, PlatformRun], list[str]]:
+    """The platforms ``find_reusable_platforms`` answers, as runs for ``verify_index``, and a line per
+    platform saying what was reused or why it runs."""
+    found = find_reusable_platforms(locations, images, key, contract, options)
+    runs: dict[str, PlatformRun] = {}
+    said = []
+    for img in images:
+        reuse = found[str(img.platform)]
+        if reuse.checklist is None:
+            said.append(f"running {img.platform}: no attestation to reuse: {reuse.reason}")
+        else:
+            said.append(reuse.reason)
+            runs[str(img.platform)] = reused_run(img, reuse.checklist, label, reuse.reason)
+    return runs, said
+
+
+def _reusable_at(
+    location: str,
+    store: ImageStore,
+    key: ec.EllipticCurvePublicKey,
+    contract: RunContract | None,
+    options: VerifyOptions,
+    image_digest: str | None,
+    inputs: str | None,
+    reasons: list[str],
+    *,
+    ran_container: bool = False,
+) -> Reuse | None:
+    """The reusable attestation in ``store``; else None, with why not added to ``reasons``.
+    ``ran_container``: only one whose verification started the container."""
+    try:
+        digest, checks = check_attestations(location, key, predicate_type=GOSLIM_TYPE, store=store)
+    except GoslimError as exc:
+        reasons.append(f"{location}: attestations unreadable: {exc.one_line()}")
+        return None
+    if image_digest is not None and digest != image_digest:
+        reasons.append(f"{location} holds {digest}, not the image built now ({image_digest})")
+        return None
+    if not checks:
+        reasons.append(f"no goslim attestation for {digest} at {location}")
+    for check in checks:
+        if not check.valid or check.predicate is None:
+            reasons.append(f"{location}: attestation refused: {check.reason}")
+            continue
+        try:
+            predicate = parse_predicate(check.predicate)
+        except UserInputError as exc:
+            reasons.append(f"{location}: {exc.message}")
+            continue
+        mismatch = reuse_mismatch(predicate, contract, options)
+        if mismatch is None and inputs is not None:
+            mismatch = _inputs_mismatch(predicate, inputs)
+        if mismatch is None and ran_container and predicate.checklist.observed is None:
+            mismatch = "the attested run started no container"
+        if mismatch is not None:
+            reasons.append(f"{location}: {mismatch}")
+            continue
+        return Reuse(
+            checklist=predicate.checklist,
+            location=location,
+            goslim=predicate.goslim,
+            reason=f"reused the signed verification of {digest} at {location} (goslim "
+            f"{predicate.goslim}): the container was not run",
+        )
+    return None
 
 
 def _inputs_mismatch(predicate: VerificationPredicate, inputs: str) -> str | None:

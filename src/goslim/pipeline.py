@@ -32,8 +32,10 @@ from goslim.attestation import (
     attest_sbom,
     attest_verification,
     find_reusable,
+    find_reusable_platforms,
     find_reused_image,
     read_sbom,
+    reused_platform_runs,
     tag_inputs,
 )
 from goslim.binary import BinaryReport, analyze
@@ -73,7 +75,13 @@ from goslim.upx import Budget
 from goslim.upx.measurement_cache import UpxMeasurementCache
 from goslim.verify import Checklist, CheckResult, CheckStatus, VerifyOptions, verify_image
 from goslim.verify.options import options_from_config
-from goslim.verify.platforms import PlatformChecklists, PlatformRun, platform_predicates, verify_index
+from goslim.verify.platforms import (
+    PlatformChecklists,
+    PlatformRun,
+    platform_predicates,
+    select_images,
+    verify_index,
+)
 from goslim.verify.predicate import verification_predicate
 
 T = TypeVar("T")
@@ -347,7 +355,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     verify_options = options_from_config(cfg.verify, given)
     checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
-    platform_checks = _verify_platforms_stage(stages, opts, index, given)
+    platform_checks = _verify_platforms_stage(stages, opts, index, location, given)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
         opts.flags,
@@ -641,8 +649,12 @@ def _verify_stage(
         if opts.reuse_attestation and key is not None:
             pub = load_verifying_key(key, lambda: _key_password(opts))
             # The registry copy first: that is where an earlier CI run left its attestation.
-            reuse = find_reusable([*_registry_copy(opts), location], pub, contract, options,
-                                  image_digest=assembled.digest)
+            where = [*_registry_copy(opts), location]
+            if opts.more_platforms:  # this platform's manifest in the index carries its own attestation
+                found = find_reusable_platforms(where, [assembled.image], pub, contract, options)
+                reuse = found[str(assembled.image.platform)]
+            else:
+                reuse = find_reusable(where, pub, contract, options, image_digest=assembled.digest)
             if reuse.checklist is not None:
                 stages.note("verify", reuse.reason)
                 return reuse.checklist
@@ -678,7 +690,8 @@ def _checks_text(results: Sequence[CheckResult], what: str) -> str:
 
 
 def _verify_platforms_stage(
-    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, contract: RunContract
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex | None, location: str | None,
+    contract: RunContract,
 ) -> PlatformChecklists | None:
     """The index's other platforms run too: natively when this machine is theirs, else under qemu-user."""
     if not opts.more_platforms:
@@ -687,18 +700,38 @@ def _verify_platforms_stage(
         stages.skip("verify platforms", "needs an image index")
         return None
     options = options_from_config(opts.config.verify, contract)
+    label = f"image index {index.digest}"
 
     def run() -> PlatformChecklists:
-        result = verify_index(index.index, options, label=f"image index {index.digest}",
-                              platforms=opts.more_platforms)
+        reused = _reused_platforms(stages, opts, index, location, label, contract, options)
+        result = verify_index(index.index, options, label=label, platforms=opts.more_platforms, reused=reused)
         for r in result.runs:
             status, why = checklist_verdict(r.checklist)
             if r.mode == "not run":
                 status, why = ("failed" if status == "failed" else "not checked"), f"not run: {r.reason}"
-            stages.judge("verify platforms", status, f"{r.platform} {r.mode}: {why or 'ok'}")
+            how = f"{r.mode}, reused" if r.reused else r.mode
+            stages.judge("verify platforms", status, f"{r.platform} {how}: {why or 'ok'}")
         return result
 
     return stages.run("verify platforms", run)
+
+
+def _reused_platforms(
+    stages: StageRecorder, opts: SlimOptions, index: AssembledIndex, location: str | None, label: str,
+    contract: RunContract, options: VerifyOptions,
+) -> dict[str, PlatformRun]:
+    """With --reuse-attestation and a key: the other platforms whose own attestation (in the registry
+    copy, else the layout) answers this run; each one said, and why the rest run."""
+    key = _sign_key(opts)
+    if not opts.reuse_attestation or key is None:
+        return {}
+    pub = load_verifying_key(key, lambda: _key_password(opts))
+    images = select_images(index.index, opts.more_platforms)
+    where = [*_registry_copy(opts), *([location] if location else [])]
+    reused, said = reused_platform_runs(where, images, pub, contract, options, label)
+    for one in said:
+        stages.note("verify platforms", one)
+    return reused
 
 
 def _scan_stage(

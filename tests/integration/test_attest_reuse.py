@@ -22,6 +22,7 @@ from goslim.oci import write_oci_layout
 from goslim.sign import write_key_pair
 from tests.conftest import EXAMPLE_DIR, GO_FIXTURES, need_tool
 from tests.integration.registry import RunningRegistry
+from tests.integration.test_verify_platforms import need_qemu
 
 pytestmark = pytest.mark.timeout(300)
 GOSLIM = [sys.executable, "-m", "goslim"]
@@ -155,3 +156,38 @@ def test_slim_attests_and_reuses(goslim: Goslim, tmp_path: Path) -> None:
     third = goslim(*args)
     assert third.returncode == 0, third.stderr
     assert goslim.container_started()
+
+
+def test_index_attest_then_reuse_each_platform(goslim: Goslim, tmp_path: Path, monkeypatch) -> None:
+    """An image index: each platform's manifest carries its own checklist, and a later verify with
+    --reuse-attestation answers every platform from them, the emulated one too, without a container."""
+    need_tool("go")
+    need_qemu()
+    keys = write_key_pair(tmp_path / "keys", PASSWORD.encode())
+    module = tmp_path / "hello-api"
+    shutil.copytree(EXAMPLE_DIR, module)
+    image = f"oci:{tmp_path / 'index'}:v1"
+    built = goslim("image", str(module), "--platform", "linux/amd64,linux/arm64", "--to", image)
+    assert built.returncode == 0, built.stderr
+
+    first = goslim("verify", image, *FAST, "--attest", "--key", str(keys.private_key), "--json")
+    assert first.returncode == 0, first.stderr
+    assert goslim.container_started() and "attested" in first.stderr
+
+    again = goslim("verify", image, *FAST, "--reuse-attestation", "--key", str(keys.public_key), "--json")
+    assert again.returncode == 0, again.stderr
+    assert not goslim.container_started()
+    runs, before = json.loads(again.stdout)["runs"], json.loads(first.stdout)["runs"]
+    assert [(r["platform"], r["mode"]) for r in runs] == [("linux/amd64", "native"),
+                                                          ("linux/arm64", "emulated")]
+    assert all(r["reused"] and "not run" in r["reused"] for r in runs)
+    assert [r["checklist"]["results"] for r in runs] == [r["checklist"]["results"] for r in before]
+    monkeypatch.setenv("COLUMNS", "200")  # the table's rows on one line each
+    table = goslim("verify", image, *FAST, "--reuse-attestation", "--key", str(keys.public_key))
+    assert "│ linux/arm64 │ reused: its attested emulated run │ ok" in table.stdout
+
+    # Another contract: neither platform's proof covers it, and both run.
+    changed = goslim("verify", image, *FAST, "--platform", "linux/arm64", "--env", "GREETING=hi",
+                     "--reuse-attestation", "--key", str(keys.public_key))
+    assert changed.returncode == 0, changed.stderr
+    assert goslim.container_started() and "running linux/arm64: no attestation to reuse" in changed.stderr

@@ -100,3 +100,19 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     assert f"{arm_digest.replace(':', '-')}.sbom" in layout_tags(out / "image")
     assert main(["scan", f"oci:{out / 'image'}", "--db", osv, "--out", str(tmp_path / "scan"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["report"]["vulnerabilities"] == []
+    # The same slim again with --reuse-attestation: the same index digest, and each platform answered by
+    # the checklist attested on its own manifest in the registry (arm64's emulated run too).
+    args = ["slim", str(module), "--platform", "linux/amd64,linux/arm64", "--no-ablation", "--no-compare",
+            "--to", ref, "--report", str(out), "--json", "--db", osv, "--key", str(keys.private_key),
+            "--reuse-attestation"]
+    assert main(args) == 0
+    capsys.readouterr()
+    again = json.loads((out / "report.json").read_text())
+    assert again["index"]["digest"] == digest
+    stage = {s["stage"]: s["message"] or "" for s in again["stages"]}
+    assert f"reused the signed verification of {amd_digest} at {ref} (linux/amd64)" in stage["verify"]
+    others = stage["verify platforms"]
+    assert f"reused the signed verification of {arm_digest} at {ref} (linux/arm64)" in others
+    assert "linux/arm64 emulated, reused: ok" in others
+    [arm_again] = again["platform_checks"]["runs"]
+    assert arm_again["reused"] and arm_again["checklist"]["results"] == arm["checklist"]["results"]

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from rich.console import Console
 from rich.table import Table
 
-from goslim.attestation import GOSLIM_TYPE, attest_verification, find_reusable
+from goslim.attestation import GOSLIM_TYPE, attest_verification, find_reusable, reused_platform_runs
 from goslim.cli.causes import render_causes
 from goslim.cli.contract_options import (
     ArgOpt,
@@ -41,7 +41,13 @@ from goslim.verify import Checklist, CheckStatus, VerifyOptions, verify_image, v
 from goslim.verify.export import platforms_junit, to_junit, to_markdown
 from goslim.verify.image import load_image_or_index
 from goslim.verify.options import options_from_config
-from goslim.verify.platforms import PlatformChecklists, platform_predicates, verify_index
+from goslim.verify.platforms import (
+    PlatformChecklists,
+    PlatformRun,
+    platform_predicates,
+    select_images,
+    verify_index,
+)
 from goslim.verify.predicate import verification_predicate
 
 ROOTFS_PREFIX = "rootfs:"
@@ -69,10 +75,8 @@ def verify(
     readiness: ReadinessOpt = None,
     writable: WritableOpt = None,
     grace: Annotated[float | None, typer.Option(help="Seconds to wait after SIGTERM (default 30).")] = None,
-    alive: Annotated[
-        float | None,
-        typer.Option(help="Seconds it must stay up once ready, probed for liveness (default 5)."),
-    ] = None,
+    alive: Annotated[float | None, typer.Option(
+        help="Seconds it must stay up once ready, probed for liveness (default 5).")] = None,
     runtime: Annotated[str | None, typer.Option(help="OCI runtime: runc (default) or crun.")] = None,
     check: Annotated[list[str] | None, typer.Option("--check", help="Only these checks or groups.")] = None,
     skip: Annotated[list[str] | None, typer.Option("--skip", help="Skip these checks or groups.")] = None,
@@ -81,10 +85,8 @@ def verify(
     image_config: Annotated[Path | None, typer.Option(help="OCI image config JSON (for rootfs:DIR).")] = None,
     junit: Annotated[Path | None, typer.Option(help="Also write JUnit XML here.")] = None,
     markdown: Annotated[Path | None, typer.Option(help="Also write a Markdown summary here.")] = None,
-    platform: Annotated[
-        str | None,
-        typer.Option(help="Of an image index, verify only these (comma list); default: every platform."),
-    ] = None,
+    platform: Annotated[str | None, typer.Option(
+        help="Of an image index, verify only these (comma list); default: every platform.")] = None,
     attest: Annotated[
         bool, typer.Option("--attest", help="Sign the checklist onto the image as a goslim attestation.")
     ] = False,
@@ -129,29 +131,22 @@ def verify(
         with output.progress("reading the image"):
             found = load_image_or_index(image)
         if isinstance(found, Index):
-            if reuse_attestation:
-                raise UserInputError(
-                    "--reuse-attestation takes one image, not an image index",
-                    hint="give one platform's image by digest (goslim inspect lists them)",
-                )
-            index_key = _attestation_key(image, config, key, attest=attest, reuse=False)
-            index_signer = load_private_key(index_key, read_password()) if index_key else None
-            _verify_index(
-                output,
-                found,
-                image,
-                options,
-                wanted,
-                junit,
-                markdown,
-                attest=(index_signer, contract) if index_signer else None,
-            )
+            index_key = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
+            index_signer = load_private_key(index_key, read_password()) if attest and index_key else None
+            reused: dict[str, PlatformRun] = {}
+            if reuse_attestation and index_key:
+                pub = (index_signer.public_key() if index_signer
+                       else load_verifying_key(index_key, read_password))
+                reused, said = reused_platform_runs([image], select_images(found, wanted), pub, contract,
+                                                    options, image)
+                for one in said:
+                    output.note(one)
+            _verify_index(output, found, image, options, wanted, junit, markdown,
+                          attest=(index_signer, contract) if index_signer else None, reused=reused)
             return
         if wanted and not any(p.matches(found.platform) for p in wanted):
-            raise UserInputError(
-                f"{image} is one linux/{found.platform.architecture} image, not an index",
-                hint="leave out --platform, or give an image index",
-            )
+            raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
+                                 hint="leave out --platform, or give an image index")
     key_path = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
     # Key and location are checked before the run: a wrong password or a docker-archive wastes nothing.
     signer = load_private_key(key_path, read_password()) if attest and key_path else None
@@ -188,33 +183,24 @@ def verify(
 
 
 def _verify_index(
-    output: Output,
-    index: Index,
-    image: str,
-    options: VerifyOptions,
-    wanted: tuple[Platform, ...] | None,
-    junit: Path | None,
-    markdown: Path | None,
-    *,
-    attest: tuple[ec.EllipticCurvePrivateKey, RunContract] | None = None,
+    output: Output, index: Index, image: str, options: VerifyOptions, wanted: tuple[Platform, ...] | None,
+    junit: Path | None, markdown: Path | None,
+    *, attest: tuple[ec.EllipticCurvePrivateKey, RunContract] | None = None,
+    reused: dict[str, PlatformRun] | None = None,
 ) -> None:
     """Every platform of an index (or the ``--platform`` ones), a checklist each, one verdict.
 
     With ``attest`` (key, contract): each verified platform's manifest gets its own checklist as a
-    goslim attestation, and the index one with a row per platform.
+    goslim attestation, and the index one with a row per platform; nothing is signed again when every
+    platform was answered by its attestation (``reused``).
     """
     with output.progress("verify") as step:
-        result = verify_index(index, options, label=image, platforms=wanted, progress=step)
-    if attest is not None:
+        result = verify_index(index, options, label=image, platforms=wanted, progress=step, reused=reused)
+    if attest is not None and any(r.reused is None for r in result.runs):
         signer, contract = attest
         on_index, mine = platform_predicates(result, contract, options)
-        done = attest_recursive(
-            image,
-            signer,
-            GOSLIM_TYPE,
-            on_index.to_json(),
-            per_platform={p: m.to_json() for p, m in mine.items()},
-        )
+        done = attest_recursive(image, signer, GOSLIM_TYPE, on_index.to_json(),
+                                per_platform={p: m.to_json() for p, m in mine.items()})
         for what, one in (("index", done.image), *done.platforms.items()):
             output.note(line(("attested", "green"), f" {what} {one.image_digest} as {one.attachment.tag}"))
     output.emit(result, lambda c: render_platforms(c, result))
@@ -223,9 +209,8 @@ def _verify_index(
     if markdown:
         write_text_atomic(markdown, "\n".join(to_markdown(r.checklist) for r in result.runs))
     if not result.ok:
-        rows = "; ".join(
-            f"{r.platform}: {', '.join(c.id for c in r.checklist.failed)}" for r in result.failed
-        )
+        rows = "; ".join(f"{r.platform}: {', '.join(c.id for c in r.checklist.failed)}"
+                         for r in result.failed)
         raise CheckFailedError(
             f"{len(result.failed)} of {len(result.runs)} platform(s) failed checks ({rows})",
             hint="see each platform's evidence above; --platform to verify a subset",
@@ -235,17 +220,15 @@ def _verify_index(
 def render_platforms(console: Console, result: PlatformChecklists) -> None:
     for run in result.runs:
         render_checklist(console, run.checklist)
-    table = Table(
-        title=line(f"goslim verify {result.image}: index {result.index_digest[:19]}"), title_justify="left"
-    )
+    table = Table(title=line(f"goslim verify {result.image}: index {result.index_digest[:19]}"),
+                  title_justify="left")
     for col in ("platform", "ran", "result", "checks"):
         table.add_column(col)
     for run in result.runs:
-        how = {
-            "native": "natively",
-            "emulated": f"emulated: {run.emulator}",
-            "not run": f"not run: {run.reason}",
-        }[run.mode]
+        how = {"native": "natively", "emulated": f"emulated: {run.emulator}",
+               "not run": f"not run: {run.reason}"}[run.mode]
+        if run.reused:
+            how = f"reused: its attested {run.mode} run"
         counts = run.checklist.counts()
         verdict = "[green]ok[/]" if run.ok else "[bold red]failed[/]"
         tally = f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
@@ -261,10 +244,8 @@ def _attestation_key(
         return None
     flag = "--attest" if attest else "--reuse-attestation"
     if image.startswith(ROOTFS_PREFIX):
-        raise UserInputError(
-            f"{flag} needs an image, not a rootfs: attestations are stored beside an image",
-            hint="verify oci:PATH[:TAG] or a registry reference",
-        )
+        raise UserInputError(f"{flag} needs an image, not a rootfs: attestations are stored beside an image",
+                             hint="verify oci:PATH[:TAG] or a registry reference")
     open_store(image)  # a docker-archive cannot hold attestations: say so before the run
     chosen = key or (Path(config.sign.key) if config.sign.key else None)
     if chosen is None:
@@ -297,7 +278,9 @@ def render_checklist(console: Console, checklist: Checklist) -> None:
     for col in ("check", "result", "summary", "time"):
         table.add_column(col, justify="right" if col == "time" else "left")
     for r in checklist.results:
-        table.add_row(r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", plain(r.summary), f"{r.seconds:.2f}s")
+        table.add_row(
+            r.id, f"[{STYLES[r.status]}]{r.status.value}[/]", plain(r.summary), f"{r.seconds:.2f}s"
+        )
     console.print(table)
     render_causes(console, checklist)
     counts = checklist.counts()

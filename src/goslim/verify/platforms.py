@@ -7,7 +7,7 @@ results are marked: they are reported, not judged against the native budgets.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -44,6 +44,7 @@ class PlatformRun(BaseModel):
     mode: Mode
     emulator: str | None = None  # the emulator's version line, when emulated
     reason: str | None = None  # why it did not run, when not run
+    reused: str | None = None  # which signed verification answered it, when its attested run was reused
     checklist: Checklist
 
     @property
@@ -115,16 +116,31 @@ def verify_index(
     runtime: OciRuntime | None = None,
     progress: Progress | None = None,
     emulators: dict[str, Emulator | NoEmulator] | None = None,
+    reused: Mapping[str, PlatformRun] | None = None,
 ) -> PlatformChecklists:
-    """Run the checklist on each chosen platform's image; ``emulators`` overrides the lookup (tests)."""
+    """Run the checklist on each chosen platform's image, except those ``reused`` answers (by
+    platform, see ``reused_run``); ``emulators`` overrides the lookup (tests)."""
     step = progress or (lambda _s: None)
     here = host_architecture()
     runs = []
     for img in select_images(index, platforms):
         name = str(img.platform)
+        if reused and name in reused:
+            step(f"{name}: reused its signed verification")
+            runs.append(reused[name])
+            continue
         arch = img.platform.architecture
         runs.append(_verify_one(img, name, arch, here, options, label, runtime, step, emulators))
     return PlatformChecklists(image=label, index_digest=str(index.digest), runs=tuple(runs))
+
+
+def reused_run(img: Image, checklist: Checklist, label: str, why: str) -> PlatformRun:
+    """A platform answered by the checklist attested on its manifest, in the mode it ran then (the
+    emulated marks its timing results carry say which)."""
+    emulated = any(r.measured.get("emulated") for r in checklist.results)
+    return PlatformRun(platform=str(img.platform), digest=str(img.digest),
+                       mode="emulated" if emulated else "native", reused=why,
+                       checklist=checklist.model_copy(update={"image": f"{label} ({img.platform})"}))
 
 
 def _verify_one(
