@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -67,8 +68,7 @@ from goslim.report.models import BaseRow, Decision, JourneyStep, SlimRun, StageO
 from goslim.scan import run_scan
 from goslim.scan.models import ScanReport
 from goslim.scan.run import ScanOutcome
-from goslim.sign import load_private_key
-from goslim.sign.keys import load_verifying_key
+from goslim.sign.keys import KeyFile
 from goslim.sign.password import read_password
 from goslim.sign.recursive import attest_recursive, sign_recursive
 from goslim.upx import Budget
@@ -119,6 +119,12 @@ class SlimOptions:
     lock: ServiceLock | None = None  # this package's entry in goslim.lock (decisions to reuse)
     lock_where: str = LOCK_NAME  # the lock file, as messages name it
     redecide: bool = False  # measure again even while goslim.lock's facts hold
+
+    @cached_property
+    def signing_key(self) -> KeyFile | None:
+        """--key, else goslim.yaml's sign.key: one KeyFile for the run's look-ups, verify and signing."""
+        path = self.key or (Path(self.config.sign.key) if self.config.sign.key else None)
+        return KeyFile(path, lambda: _key_password(self)) if path else None
 
 
 class StageRecorder:
@@ -645,9 +651,9 @@ def _verify_stage(
     options = verify_options.model_copy(update={"image_size_bytes": assembled.stats.pull_size})
 
     def reuse_or_run() -> Checklist:
-        key = _sign_key(opts)
+        key = opts.signing_key
         if opts.reuse_attestation and key is not None:
-            pub = load_verifying_key(key, lambda: _key_password(opts))
+            pub = key.public()
             # The registry copy first: that is where an earlier CI run left its attestation.
             where = [*_registry_copy(opts), location]
             if opts.more_platforms:  # this platform's manifest in the index carries its own attestation
@@ -722,10 +728,10 @@ def _reused_platforms(
 ) -> dict[str, PlatformRun]:
     """With --reuse-attestation and a key: the other platforms whose own attestation (in the registry
     copy, else the layout) answers this run; each one said, and why the rest run."""
-    key = _sign_key(opts)
+    key = opts.signing_key
     if not opts.reuse_attestation or key is None:
         return {}
-    pub = load_verifying_key(key, lambda: _key_password(opts))
+    pub = key.public()
     images = select_images(index.index, opts.more_platforms)
     where = [*_registry_copy(opts), *([location] if location else [])]
     reused, said = reused_platform_runs(where, images, pub, contract, options, label)
@@ -826,10 +832,6 @@ def _broke_policy(stages: StageRecorder, stage: str, policy: str) -> None:
     stages.judge(stage, "failed", policy=policy)
 
 
-def _sign_key(opts: SlimOptions) -> Path | None:
-    return opts.key or (Path(opts.config.sign.key) if opts.config.sign.key else None)
-
-
 def _key_password(opts: SlimOptions) -> bytes:
     return opts.key_password if opts.key_password is not None else read_password(confirm=False)
 
@@ -861,7 +863,7 @@ def _sign_stage(
     and SBOM; the index with a row per platform and this machine's SBOM. With ``inputs`` (one
     platform), the predicate names them and the registry image is tagged for them (where a later
     run looks it up)."""
-    key = _sign_key(opts)
+    key = opts.signing_key
     if key is None:
         stages.skip("sign", "no key configured (sign.key in goslim.yaml or --key)")
         return None
@@ -871,7 +873,7 @@ def _sign_stage(
     locations = [location, *_registry_copy(opts)]
 
     def sign() -> str:
-        private = load_private_key(key, _key_password(opts))  # decrypted once (scrypt is slow)
+        private = key.private()
         signed = [sign_recursive(loc, private, b"", once=True).image for loc in locations]
         attested = []
         if checklist is not None and platform_checks is not None:
@@ -1013,8 +1015,8 @@ def _inputs_stage(
 ) -> ImageInputs | None:
     """The inputs digest, when it can serve: a key signs the result and --to names a registry, where a
     later run can find the image by it (an image index is not reused). None, and why, otherwise."""
-    if _sign_key(opts) is None or not _registry_copy(opts) or opts.more_platforms:
-        if opts.reuse_attestation and _sign_key(opts) is not None and not opts.more_platforms:
+    if opts.signing_key is None or not _registry_copy(opts) or opts.more_platforms:
+        if opts.reuse_attestation and opts.signing_key is not None and not opts.more_platforms:
             stages.note("verify", "only the container run can be reused: --to names no registry to look in")
         return None
     cfg = opts.config
@@ -1049,7 +1051,7 @@ def _reuse_stage(
     stages: StageRecorder, opts: SlimOptions, inputs: ImageInputs, given: RunContract
 ) -> ImageReuse | None:
     """Look up the registry for an image made from ``inputs`` whose signed verification passed."""
-    key = _sign_key(opts)
+    key = opts.signing_key
     to = _registry_copy(opts)
     if key is None or not to:
         return None
@@ -1058,9 +1060,9 @@ def _reuse_stage(
         return None
 
     def look_up() -> ImageReuse:
-        pub = load_verifying_key(key, lambda: _key_password(opts))
+        pub = key.public()
         options = options_from_config(opts.config.verify, given)
-        found = find_reused_image(to[0], pub, str(key), inputs.digest, given, options)
+        found = find_reused_image(to[0], pub, str(key.path), inputs.digest, given, options)
         stages.note("reuse", f"{found.requests} registry requests")
         if found.image is None:
             stages.note("reuse", f"nothing reused, every stage runs: {found.reason}")

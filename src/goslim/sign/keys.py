@@ -165,10 +165,31 @@ def load_public_key(path: Path) -> ec.EllipticCurvePublicKey:
 
 def load_verifying_key(path: Path, password: Callable[[], bytes]) -> ec.EllipticCurvePublicKey:
     """The public key of cosign.pub, or of cosign.key (decrypted with ``password()``, asked only then)."""
-    pem_type, _ = pem_decode(_read(path), where=str(path))
-    if pem_type in (PRIVATE_PEM_TYPE, LEGACY_PRIVATE_PEM_TYPE):
-        return load_private_key(path, password()).public_key()
-    return load_public_key(path)
+    return KeyFile(path, password).public()
+
+
+class KeyFile:
+    """A key file that one run uses several times (look-ups, verification, signing): decrypted at most
+    once, so scrypt runs once and a terminal asks for the password once."""
+
+    def __init__(self, path: Path, password: Callable[[], bytes]) -> None:
+        self.path = path
+        self._password = password
+        self._private: ec.EllipticCurvePrivateKey | None = None
+        self._public: ec.EllipticCurvePublicKey | None = None
+
+    def private(self) -> ec.EllipticCurvePrivateKey:
+        if self._private is None:
+            self._private = load_private_key(self.path, self._password())
+        return self._private
+
+    def public(self) -> ec.EllipticCurvePublicKey:
+        """cosign.pub's key, or cosign.key's public half (decrypting it only then)."""
+        if self._public is None:
+            pem_type, _ = pem_decode(_read(self.path), where=str(self.path))
+            private = pem_type in (PRIVATE_PEM_TYPE, LEGACY_PRIVATE_PEM_TYPE)
+            self._public = self.private().public_key() if private else load_public_key(self.path)
+        return self._public
 
 
 def write_key_pair(out_dir: Path, password: bytes, *, overwrite: bool = False) -> KeyPair:

@@ -18,6 +18,7 @@ from goslim.sign.errors import KeyFileError, UnsupportedKeyError, WrongPasswordE
 from goslim.sign.keys import (
     LEGACY_PRIVATE_PEM_TYPE,
     PRIVATE_PEM_TYPE,
+    KeyFile,
     decrypt_private_key,
     encrypt_private_key,
     load_private_key,
@@ -130,3 +131,20 @@ def test_public_key_checks(tmp_path: Path) -> None:
         parse_public_key(b"hello")
     with pytest.raises(UserInputError, match="no such key file"):
         load_public_key(tmp_path / "missing.pub")
+
+
+def test_a_key_file_is_decrypted_once_and_its_password_asked_once(tmp_path: Path) -> None:
+    pair = write_key_pair(tmp_path, b"pw")
+    asked: list[str] = []
+
+    def password() -> bytes:
+        asked.append("asked")
+        return b"pw"
+
+    key = KeyFile(pair.private_key, password)
+    public = key.public()
+    assert key.private().public_key().public_numbers() == public.public_numbers()
+    assert key.public() is public and key.private() is key.private()
+    assert asked == ["asked"]
+    assert KeyFile(pair.public_key, password).public().public_numbers() == public.public_numbers()
+    assert asked == ["asked"]  # cosign.pub needs no password
