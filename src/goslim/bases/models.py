@@ -22,6 +22,7 @@ class BaseFile(BaseModel):
     gid: int = 0
     data: bytes = b""  # content of a file
     target: str = ""  # target of a symlink
+    group: str = ""  # files that share much of their content, kept side by side in the layer
 
     @property
     def size(self) -> int:

@@ -143,13 +143,22 @@ def _walk_zoneinfo(root: Path) -> list[BaseFile]:
                 data = path.read_bytes()
                 if not data.startswith(TZIF_MAGIC):
                     continue  # zone.tab, tzdata.zi, __init__.py: Go reads none of them
-                entries.append(BaseFile(path=dest, kind="file", mode=0o644, data=data))
+                entries.append(BaseFile(path=dest, kind="file", mode=0o644, data=data,
+                                        group=zone_group(data)))
             else:
                 continue
             dirs.update(_parents(dest))
     entries = _link_duplicates(entries, _link_names(root))
     dir_entries = [BaseFile(path=d, kind="dir", mode=0o755) for d in sorted(dirs)]
     return sorted([*dir_entries, *entries], key=lambda e: e.path)
+
+
+def zone_group(data: bytes) -> str:
+    """Zones under one rule for future times (the TZ string ending a TZif v2+ file, as
+    "CET-1CEST,M3.5.0,M10.5.0/3") mostly share their recent transitions: one layer group."""
+    tail = data[-256:].rstrip(b"\n")
+    rule = tail[tail.rfind(b"\n") + 1:] if data[4:5] >= b"2" and b"\n" in tail else b""
+    return "zoneinfo " + rule.decode("ascii", "replace")
 
 
 def _link_names(root: Path) -> set[str]:

@@ -142,7 +142,8 @@ def assemble(
         layers = []
         history = []
         if base.files:
-            layers.append(build_layer([_entry(f) for f in base.files], options.compression, mtime=created))
+            base_entries = [layer_entry(f) for f in base.files]
+            layers.append(build_layer(base_entries, options.compression, mtime=created))
             history.append(history_entry(f"goslim: base {base.name} ({_carried(base)})", created=created))
         config = new_config(
             binary.platform, entrypoint=[entry_path], cmd=options.args or None, env=env, user=options.user,
@@ -196,12 +197,13 @@ def assemble(
     )
 
 
-def _entry(f: BaseFile) -> FileEntry:
+def layer_entry(f: BaseFile) -> FileEntry:
+    """A base's file as its layer entry."""
     if f.kind == "dir":
         return FileEntry.dir(f.path, f.mode, f.uid, f.gid)
     if f.kind == "symlink":
         return FileEntry.symlink(f.path, f.target, f.uid, f.gid)
-    return FileEntry.file(f.path, f.data, f.mode, f.uid, f.gid)
+    return FileEntry.file(f.path, f.data, f.mode, f.uid, f.gid, group=f.group)
 
 
 def _carried(base: Base) -> str:

@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from goslim.bases.models import BaseFile
 from goslim.bases.sources import TzSource, load_zoneinfo
+from goslim.image.assemble import layer_entry
 from goslim.oci import FileEntry, build_layer
 
 
@@ -43,7 +43,7 @@ def compare_tz(
 ) -> TzChoice:
     """Price zoneinfo-as-files against ``embedded`` (the same program built with timetzdata)."""
     tree = load_zoneinfo(source)
-    files_layer = build_layer([_entry(e) for e in tree.entries], compression, mtime=0)
+    files_layer = build_layer([layer_entry(e) for e in tree.entries], compression, mtime=0)
     plain_layer = build_layer([FileEntry.from_path("/app/x", plain)], compression, mtime=0)
     embed_layer = build_layer([FileEntry.from_path("/app/x", embedded)], compression, mtime=0)
     embed_cost = embed_layer.size - plain_layer.size
@@ -56,10 +56,3 @@ def compare_tz(
         chosen=chosen,
     )
 
-
-def _entry(e: BaseFile) -> FileEntry:
-    if e.kind == "dir":
-        return FileEntry.dir(e.path, e.mode)
-    if e.kind == "symlink":
-        return FileEntry.symlink(e.path, e.target)
-    return FileEntry.file(e.path, e.data, e.mode)

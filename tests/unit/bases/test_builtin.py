@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tests.reports import make_report
 
 from goslim.bases.builtin import CA_BUNDLE_PATH, StaticOptions, scratch_base, static_base
-from goslim.bases.sources import load_ca_bundle, load_zoneinfo
+from goslim.bases.sources import load_ca_bundle, load_zoneinfo, zone_group
 from goslim.binary import BinaryReport
+from goslim.image.assemble import layer_entry
+from goslim.oci import build_layer
 from goslim.platform import Platform
 
 AMD64 = Platform(os="linux", architecture="amd64")
@@ -118,3 +122,22 @@ def test_copied_aliases_become_symlinks_to_the_zone() -> None:
     assert len({e.data for e in files}) == len(files)  # no content twice
     links = {e.path: e.target for e in tree.entries if e.kind == "symlink"}
     assert links["/usr/share/zoneinfo/US/Pacific"] == "../America/Los_Angeles"
+
+
+def test_zones_under_one_rule_are_one_layer_group() -> None:
+    groups = {e.path.removeprefix("/usr/share/zoneinfo/"): e.group
+              for e in load_zoneinfo("tzdata").entries if e.kind == "file"}
+    assert groups["Europe/Berlin"] == groups["Europe/Paris"] == "zoneinfo CET-1CEST,M3.5.0,M10.5.0/3"
+    assert groups["America/New_York"] == "zoneinfo EST5EDT,M3.2.0,M11.1.0"
+    assert groups["Etc/UTC"] == "zoneinfo UTC0"
+    assert zone_group(b"TZif\0" + bytes(40)) == "zoneinfo "  # version 1: no rule, still a zone
+
+
+def test_grouped_zones_make_a_smaller_gzip_layer_not_a_larger_zstd_one() -> None:
+    tree = load_zoneinfo("tzdata")
+    grouped = [layer_entry(e) for e in tree.entries]
+    by_size = [dataclasses.replace(e, group="") for e in grouped]
+    gz, gz_by_size = (build_layer(entries, "gzip", mtime=0).size for entries in (grouped, by_size))
+    zs, zs_by_size = (build_layer(entries, "zstd", mtime=0).size for entries in (grouped, by_size))
+    assert gz < 0.95 * gz_by_size  # tzdata 2026f: 60,517 against 65,747 bytes
+    assert zs == zs_by_size  # a zstd layer ignores groups: its window holds the whole tree
