@@ -242,6 +242,7 @@ def test_cli_non_go_elf_prints_facts_and_exits_2(capsys: pytest.CaptureFixture[s
     captured = capsys.readouterr()
     doc = json.loads(captured.out)
     assert doc["is_go"] is False and doc["elf"]["machine"]
+    assert doc["notes"] == ["not a Go binary (no Go build info found)"]  # said once
     assert "not a Go binary" in captured.err and "Traceback" not in captured.err
 
 

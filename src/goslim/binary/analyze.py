@@ -127,7 +127,8 @@ def analyze_image(
         info = parse_build_info(elf)
     except NotGoBinaryError as exc:
         if not (packed and not unpacked):
-            notes.append(f"not a Go binary: {exc.message}")
+            said = exc.message.startswith("not a Go binary")
+            notes.append(exc.message if said else f"not a Go binary: {exc.message}")
     table: FunctionTable | None = None
     if info is not None:
         try:
