@@ -360,7 +360,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         else []
     )
     verify_options = options_from_config(cfg.verify, given)
-    checklist = _verify_stage(stages, opts, location, assembled, given, verify_options)
+    checklist, checklist_reused = _verify_stage(stages, opts, location, assembled, given, verify_options)
     platform_checks = _verify_platforms_stage(stages, opts, index, location, given)
     # The contract with what the image says and what verify found: every output below reads it.
     contract = resolve_contract(
@@ -374,9 +374,9 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
     )
     scan, sbom = _scan_stage(stages, opts, binary, shipped, location, contract)
     platform_scans, platform_sboms = _platform_scans_stage(stages, opts, index, contract)
+    every_platform = _every_platform(index, checklist, checklist_reused, platform_checks)
     signature = _sign_stage(stages, opts, location, checklist, given, verify_options, sbom,
-                            _every_platform(index, checklist, platform_checks), platform_sboms,
-                            inputs.digest if inputs is not None else None)
+                            every_platform, platform_sboms, inputs.digest if inputs is not None else None)
     _gc_stage(stages, opts, location)
     deploy_files, k8s = _deploy_stage(stages, opts, analysis, assembled, location, checklist, contract,
                                       index.digest if index else None)
@@ -415,6 +415,7 @@ def run_slim(opts: SlimOptions, on_stage: Callable[[StageOutcome], None] | None 
         published=_published(opts.to, assembled),
         bases=bases,
         checklist=checklist,
+        checklist_reused=checklist_reused,
         index=index,
         platform_checks=platform_checks,
         scan=scan,
@@ -643,12 +644,14 @@ def _verify_stage(
     assembled: AssembledImage | None,
     contract: RunContract,
     verify_options: VerifyOptions,
-) -> Checklist | None:
+) -> tuple[Checklist | None, str | None]:
+    """This machine's verification, and which signed verification answered it when one was reused."""
     if location is None or assembled is None:
         stages.skip("verify", "needs an image")
-        return None
+        return None, None
 
     options = verify_options.model_copy(update={"image_size_bytes": assembled.stats.pull_size})
+    reused: list[str] = []
 
     def reuse_or_run() -> Checklist:
         key = opts.signing_key
@@ -663,6 +666,7 @@ def _verify_stage(
                 reuse = find_reusable(where, pub, contract, options, image_digest=assembled.digest)
             if reuse.checklist is not None:
                 stages.note("verify", reuse.reason)
+                reused.append(reuse.reason)
                 return reuse.checklist
             stages.note("verify", f"ran it: no attestation to reuse: {reuse.reason}")
         elif opts.reuse_attestation:
@@ -678,7 +682,8 @@ def _verify_stage(
         stages.judge("verify", status, why)
         return checklist
 
-    return stages.run("verify", verify)
+    checklist = stages.run("verify", verify)
+    return checklist, (reused[0] if reused and checklist is not None else None)
 
 
 def checklist_verdict(checklist: Checklist) -> tuple[Verdict, str]:
@@ -817,13 +822,14 @@ def _platform_scans_stage(
 
 
 def _every_platform(
-    index: AssembledIndex | None, checklist: Checklist | None, others: PlatformChecklists | None
+    index: AssembledIndex | None, checklist: Checklist | None, reused: str | None,
+    others: PlatformChecklists | None,
 ) -> PlatformChecklists | None:
     """This machine's run and the index's other platforms' runs, in index order; None for one image."""
     if index is None or checklist is None or others is None:
         return None
     host = PlatformRun(platform=index.images[0].platform, digest=str(index.images[0].digest), mode="native",
-                       checklist=checklist)
+                       reused=reused, checklist=checklist)
     return others.model_copy(update={"runs": (host, *others.runs)})
 
 

@@ -116,3 +116,7 @@ def test_slim_two_platforms_pins_the_index_digest(registry, tmp_path: Path, caps
     assert "linux/arm64 emulated, reused: ok" in others
     [arm_again] = again["platform_checks"]["runs"]
     assert arm_again["reused"] and arm_again["checklist"]["results"] == arm["checklist"]["results"]
+    assert again["checklist_reused"].startswith(f"reused the signed verification of {amd_digest}")
+    report = (out / "report.md").read_text()  # each platform's row says its verdict was reused
+    assert "| linux/amd64 | " in report and "reused: its attested native run" in report
+    assert "| linux/arm64 | " in report and "reused: its attested emulated run" in report

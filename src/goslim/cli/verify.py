@@ -225,14 +225,10 @@ def render_platforms(console: Console, result: PlatformChecklists) -> None:
     for col in ("platform", "ran", "result", "checks"):
         table.add_column(col)
     for run in result.runs:
-        how = {"native": "natively", "emulated": f"emulated: {run.emulator}",
-               "not run": f"not run: {run.reason}"}[run.mode]
-        if run.reused:
-            how = f"reused: its attested {run.mode} run"
         counts = run.checklist.counts()
         verdict = "[green]ok[/]" if run.ok else "[bold red]failed[/]"
         tally = f"{counts['pass']} pass, {counts['warn']} warn, {counts['fail']} fail, {counts['skip']} skip"
-        table.add_row(line(run.platform), line(how), verdict, tally)
+        table.add_row(line(run.platform), line(run.how), verdict, tally)
     console.print(table)
 
 

@@ -121,6 +121,7 @@ class SlimRun(Frozen):
     published: str | None = None  # where --to wrote the image too: REPO@DIGEST for a registry
     bases: list[BaseRow] = Field(default_factory=list)
     checklist: Checklist | None = None
+    checklist_reused: str | None = None  # the signed verification that answered verify, when reused
     index: AssembledIndex | None = None  # with several platforms: the index over every platform's image
     platform_checks: PlatformChecklists | None = None  # the index's other platforms, verified
     scan: ScanReport | None = None

@@ -60,11 +60,10 @@ def platform_rows(run: SlimRun) -> list[PlatformRow]:
         checklist = run.checklist if i == 0 else (other.checklist if other else None)
         if i == 0:
             ran = "natively (the whole pipeline)" if checklist else "not verified"
-        elif other is None:
-            ran = "not verified"
+            if checklist and run.checklist_reused:
+                ran = "reused: its attested native run"
         else:
-            ran = {"native": "natively", "emulated": f"emulated: {other.emulator}",
-                   "not run": f"not run: {other.reason}"}[other.mode]
+            ran = other.how if other else "not verified"
         checks = "not verified"
         if checklist:
             n = checklist.counts()

@@ -51,6 +51,14 @@ class PlatformRun(BaseModel):
     def ok(self) -> bool:
         return self.checklist.ok
 
+    @property
+    def how(self) -> str:
+        """How it ran, in words: natively, emulated (by what), not run (why), or reused."""
+        if self.reused:
+            return f"reused: its attested {self.mode} run"
+        return {"native": "natively", "emulated": f"emulated: {self.emulator}",
+                "not run": f"not run: {self.reason}"}[self.mode]
+
 
 class PlatformChecklists(BaseModel):
     """Every platform of an index verified: one row per platform, in index order."""

@@ -12,8 +12,8 @@ from goslim.oci.descriptor import canonical_json
 from goslim.platform import Platform
 from goslim.verify.bundle import write_bundle
 from goslim.verify.emulation import Emulator, NoEmulator, find_emulator
-from goslim.verify.models import CheckResult, CheckStatus, VerifyOptions
-from goslim.verify.platforms import _mark_emulated, select_images
+from goslim.verify.models import Checklist, CheckResult, CheckStatus, VerifyOptions
+from goslim.verify.platforms import PlatformRun, _mark_emulated, select_images
 from goslim.verify.process import container_process
 
 QEMU = Emulator(architecture="arm64", host_path="/usr/bin/qemu-aarch64-static",
@@ -77,3 +77,15 @@ def test_an_index_runs_each_linux_platform_once() -> None:
     index = Index(data, (amd, attestation, arm))
     assert [str(i.platform) for i in select_images(index, None)] == ["linux/amd64", "linux/arm64"]
     assert select_images(index, (Platform.parse("linux/arm64"),)) == [arm]
+
+
+def test_a_platform_run_says_how_it_ran() -> None:
+    checklist = Checklist(image="x", runtime="runc", platform="linux/arm64", seconds=1.0, results=())
+    run = PlatformRun(platform="linux/arm64", digest="sha256:" + "a" * 64, mode="emulated",
+                      emulator=QEMU.version, checklist=checklist)
+    assert run.how == "emulated: qemu-aarch64 version 7.2.22"
+    # A reused run names no emulator of this machine: it says where its verdict came from instead.
+    reused = run.model_copy(update={"emulator": None, "reused": "reused the signed verification of ..."})
+    assert reused.how == "reused: its attested emulated run"
+    skipped = run.model_copy(update={"mode": "not run", "emulator": None, "reason": "no qemu-aarch64-static"})
+    assert skipped.how == "not run: no qemu-aarch64-static"
