@@ -33,7 +33,7 @@ from goslim.errors import CheckFailedError, UserInputError
 from goslim.fsutil import write_text_atomic
 from goslim.oci.image import Index
 from goslim.platform import Platform, parse_platforms
-from goslim.sign.keys import load_private_key, load_verifying_key
+from goslim.sign.keys import KeyFile
 from goslim.sign.locations import open_store
 from goslim.sign.password import read_password
 from goslim.sign.recursive import attest_recursive
@@ -132,13 +132,11 @@ def verify(
             found = load_image_or_index(image)
         if isinstance(found, Index):
             index_key = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
-            index_signer = load_private_key(index_key, read_password()) if attest and index_key else None
+            index_signer = index_key.private() if attest and index_key else None
             reused: dict[str, PlatformRun] = {}
             if reuse_attestation and index_key:
-                pub = (index_signer.public_key() if index_signer
-                       else load_verifying_key(index_key, read_password))
-                reused, said = reused_platform_runs([image], select_images(found, wanted), pub, contract,
-                                                    options, image)
+                reused, said = reused_platform_runs([image], select_images(found, wanted), index_key.public(),
+                                                    contract, options, image)
                 for one in said:
                     output.note(one)
             _verify_index(output, found, image, options, wanted, junit, markdown,
@@ -147,13 +145,12 @@ def verify(
         if wanted and not any(p.matches(found.platform) for p in wanted):
             raise UserInputError(f"{image} is one linux/{found.platform.architecture} image, not an index",
                                  hint="leave out --platform, or give an image index")
-    key_path = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
+    key_file = _attestation_key(image, config, key, attest=attest, reuse=reuse_attestation)
     # Key and location are checked before the run: a wrong password or a docker-archive wastes nothing.
-    signer = load_private_key(key_path, read_password()) if attest and key_path else None
+    signer = key_file.private() if attest and key_file else None
     checklist = None
-    if reuse_attestation and key_path:
-        pub = signer.public_key() if signer else load_verifying_key(key_path, read_password)
-        reuse = find_reusable([image], pub, contract, options)
+    if reuse_attestation and key_file:
+        reuse = find_reusable([image], key_file.public(), contract, options)
         checklist = reuse.checklist
         output.note(reuse.reason if reuse.reused else f"running it: no attestation to reuse: {reuse.reason}")
     if checklist is None:
@@ -234,8 +231,9 @@ def render_platforms(console: Console, result: PlatformChecklists) -> None:
 
 def _attestation_key(
     image: str, config: GoslimConfig, key: Path | None, *, attest: bool, reuse: bool
-) -> Path | None:
-    """The key --attest signs with and --reuse-attestation checks with; None when neither was asked."""
+) -> KeyFile | None:
+    """The key --attest signs with and --reuse-attestation checks with (its password asked at most
+    once); None when neither was asked."""
     if not (attest or reuse):
         return None
     flag = "--attest" if attest else "--reuse-attestation"
@@ -246,7 +244,7 @@ def _attestation_key(
     chosen = key or (Path(config.sign.key) if config.sign.key else None)
     if chosen is None:
         raise UserInputError(f"{flag} needs --key", hint="pass --key cosign.key (or sign.key in goslim.yaml)")
-    return chosen
+    return KeyFile(chosen, read_password)
 
 
 def read_image_config(path: Path | None) -> dict:
